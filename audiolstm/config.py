@@ -1,0 +1,187 @@
+"""Resolving and validating a config: derived geometry, and one clear line for every mistake.
+
+`resolve(config)` fills the fields left at 0 / () from `approach` and `seg_len` and returns a new
+ConfigDict; `validate(config)` raises ConfigError with a one-line message that names the setting
+and how to fix it. `geometry(config)` gives the index arithmetic in units of the source array
+(samples for raw audio; flattened frame values for the magnitude-spectrum approach).
+"""
+import dataclasses
+import math
+
+import ml_collections
+
+from audiolstm import spectral
+
+APPROACHES = ('vector', 'column', 'transpose', 'fft')
+SEED_MODES = ('same', 'random', 'advance')
+
+
+class ConfigError(ValueError):
+  """A configuration that cannot work; the message is one line for the user."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Geometry:
+  """Strided slicing of a 1-D source, all offsets in source units.
+
+  For raw audio a unit is one sample. For the magnitude-spectrum approach the [frames, bins]
+  matrix is flattened, a unit is one magnitude value and `unit` = bins, so a row of seg_len = bins
+  values is one frame and every cursor is a multiple of `unit`.
+  """
+  seg_len: int
+  num_unrollings: int
+  int_inc: int
+  ext_inc: int
+  label_offset: int
+  label_rows: int
+  label_width: int
+  unit: int = 1
+
+  @property
+  def input_span(self) -> int:
+    """Source values covered by one input matrix (also the seed-buffer length)."""
+    return (self.num_unrollings - 1) * self.int_inc + self.seg_len
+
+  @property
+  def label_span(self) -> int:
+    """Values from the cursor to the end of the last label row."""
+    return self.label_offset + (self.label_rows - 1) * self.int_inc + self.label_width
+
+  @property
+  def need(self) -> int:
+    """Values one iteration needs from the cursor on (input and label)."""
+    return max(self.input_span, self.label_span)
+
+  @property
+  def new_per_step(self) -> int:
+    """Values one dream step appends to the seed buffer: the last label row beyond the input."""
+    return self.label_span - self.input_span
+
+
+def _derived(c):
+  """The approach's geometry for fields left at 0 / ()."""
+  seg, nu = c.seg_len, c.num_unrollings
+  if c.approach == 'vector':
+    return dict(int_cursor_inc=seg, ext_cursor_inc=seg, label_offset=seg, label_shape=(nu, seg))
+  if c.approach == 'column':
+    return dict(int_cursor_inc=seg, ext_cursor_inc=1, label_offset=seg, label_shape=(nu, 1))
+  if c.approach == 'transpose':
+    return dict(int_cursor_inc=seg, ext_cursor_inc=1, label_offset=nu * seg, label_shape=(1, 1))
+  # fft: cursors in frames, one frame ahead.
+  return dict(int_cursor_inc=1, ext_cursor_inc=1, label_offset=1, label_shape=(nu, seg))
+
+
+def resolve(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """A new, unlocked ConfigDict with every derived field filled in (config is not changed)."""
+  c = ml_collections.ConfigDict(config.to_dict())
+  if c.approach not in APPROACHES:
+    raise ConfigError(f'config.approach={c.approach!r} is not one of {", ".join(APPROACHES)}')
+  for name, value in _derived(c).items():
+    if not c[name]:
+      c[name] = value
+  c.label_shape = tuple(int(v) for v in c.label_shape)
+  c.use_fft = bool(c.use_fft or c.approach == 'fft')
+  c.use_transpose = bool(c.use_transpose or c.approach == 'transpose')
+  if c.use_fft and not c.window_size:
+    c.window_size = c.seg_len if c.zero_padding else 2 * c.seg_len
+  if not c.hidden_size:
+    c.hidden_size = c.seg_len
+  for name in ('input_files', 'label_files', 'seed_files', 'seed_advance'):
+    value = c[name]
+    c[name] = [value] if isinstance(value, str) else list(value)
+  return c
+
+
+def geometry(c) -> Geometry:
+  """Geometry of a resolved config, in source units."""
+  rows, width = c.label_shape
+  if c.use_fft:
+    bins = c.seg_len
+    return Geometry(seg_len=bins, num_unrollings=c.num_unrollings, int_inc=c.int_cursor_inc * bins,
+                    ext_inc=c.ext_cursor_inc * bins, label_offset=c.label_offset * bins,
+                    label_rows=rows, label_width=width, unit=bins)
+  return Geometry(seg_len=c.seg_len, num_unrollings=c.num_unrollings, int_inc=c.int_cursor_inc,
+                  ext_inc=c.ext_cursor_inc, label_offset=c.label_offset, label_rows=rows,
+                  label_width=width)
+
+
+def samples_per_dream_step(c) -> int:
+  """Audio samples one dream step produces (fft: frames appended x hop_size)."""
+  g = geometry(c)
+  if c.use_fft:
+    return g.new_per_step // g.unit * c.hop_size
+  return g.new_per_step
+
+
+def dream_steps(c, seconds: float) -> int:
+  """Dream steps that make at least `seconds` of audio."""
+  return max(1, math.ceil(seconds * c.sample_rate / samples_per_dream_step(c)))
+
+
+def _check(ok, message):
+  if not ok:
+    raise ConfigError(message)
+
+
+def validate(c) -> None:
+  """Raise ConfigError (one line) for any resolved config that cannot work."""
+  def positive_int(name):
+    v = c[name]
+    _check(isinstance(v, int) and not isinstance(v, bool) and v > 0,
+           f'config.{name}={v!r} must be a positive integer')
+
+  def non_negative(name):
+    _check(c[name] >= 0, f'config.{name}={c[name]!r} must be >= 0')
+
+  for name in ('sample_rate', 'seg_len', 'num_unrollings', 'int_cursor_inc', 'ext_cursor_inc',
+               'num_layers', 'hidden_size', 'num_epochs', 'num_dream_streams', 'chunk_size',
+               'log_every'):
+    positive_int(name)
+  for name in ('max_steps', 'reset_state', 'audio_freq', 'noisify', 'reg_amount', 'label_offset'):
+    non_negative(name)
+  _check(c.lr > 0 and math.isfinite(c.lr), f'config.lr={c.lr!r} must be a positive number')
+  _check(c.dream_seconds > 0, f'config.dream_seconds={c.dream_seconds!r} must be > 0')
+  _check(c.seq_dream_seconds > 0,
+         f'config.seq_dream_seconds={c.seq_dream_seconds!r} must be > 0')
+  for name in ('input_keep_prob', 'output_keep_prob', 'state_keep_prob'):
+    _check(0 < c[name] <= 1, f'config.{name}={c[name]!r} is a KEEP probability: use 0 < p <= 1')
+  _check(c.output_activation in ('linear', 'tanh'),
+         f"config.output_activation={c.output_activation!r}: use 'linear' or 'tanh'")
+  _check(len(c.seed_advance) > 0 and all(m in SEED_MODES for m in c.seed_advance),
+         f'config.seed_advance={list(c.seed_advance)!r}: use a non-empty list of '
+         f'{", ".join(map(repr, SEED_MODES))}')
+  _check(len(c.label_shape) == 2 and all(v > 0 for v in c.label_shape),
+         f'config.label_shape={c.label_shape!r} must be two positive integers (rows, length)')
+  _check(not (c.use_fft and c.use_transpose),
+         'use_fft and use_transpose cannot be combined: pick approach=fft or approach=transpose')
+  _check(c.use_fft == (c.approach == 'fft'),
+         f"config.use_fft=True needs approach='fft' (approach is {c.approach!r})")
+  rows, width = c.label_shape
+  if c.use_transpose:
+    _check(c.label_shape == (1, 1),
+           f'config.label_shape={c.label_shape} but the transpose head predicts one value: use (1, 1)')
+  else:
+    _check(rows == c.num_unrollings,
+           f'config.label_shape[0]={rows} must equal num_unrollings={c.num_unrollings} '
+           '(one label row per input row)')
+  if c.use_fft:
+    positive_int('window_size')
+    positive_int('hop_size')
+    bins = spectral.num_bins(c.window_size, c.zero_padding)
+    _check(bins == c.seg_len,
+           f'config.window_size={c.window_size} with zero_padding={c.zero_padding} gives {bins} '
+           f'bins but seg_len={c.seg_len}: set window_size='
+           f'{c.seg_len if c.zero_padding else 2 * c.seg_len} or seg_len={bins}')
+    _check(width == c.seg_len,
+           f'config.label_shape[1]={width} must equal seg_len={c.seg_len}: labels are whole frames')
+  _check(not c.use_residual or c.hidden_size == c.seg_len,
+         f'use_residual adds the cell input to its output: it needs hidden_size == seg_len '
+         f'(got {c.hidden_size} and {c.seg_len})')
+  g = geometry(c)
+  _check(g.new_per_step > 0,
+         f'this configuration never predicts past its input (the last label row ends '
+         f'{-g.new_per_step} values before the input does), so nothing can be dreamt: '
+         'increase label_offset')
+  _check(g.new_per_step <= g.label_width,
+         f'label_offset={c.label_offset} leaves a gap between the input and the predicted values: '
+         'the last label row must start at or before the end of the input matrix')

@@ -1,0 +1,88 @@
+"""Loading the training, label and seed audio into the 1-D sources the index functions slice.
+
+Raw-audio approaches slice the samples directly. The magnitude-spectrum approach slices the
+[frames, bins] matrix flattened to 1-D (see config.Geometry), normalised to [0, 1] by the maximum
+over the training data; seed files keep that scale.
+"""
+import dataclasses
+
+import numpy as np
+
+from audiolstm import audio_io
+from audiolstm import config as config_lib
+from audiolstm import slicing
+from audiolstm import spectral
+from audiolstm.config import ConfigError
+
+
+@dataclasses.dataclass
+class Sources:
+  """Host-side sources; `inputs`, `labels`, `seeds` are 1-D float32 (flattened frames for fft)."""
+  inputs: np.ndarray
+  labels: np.ndarray
+  seeds: np.ndarray
+  scale: float            # fft normalisation (1.0 for raw audio)
+  iters_per_epoch: int
+  num_seed_offsets: int
+  input_seconds: float
+
+
+def _to_source(c, audio, scale=None):
+  """1-D source of a resolved config from audio; returns (source, scale)."""
+  if not c.use_fft:
+    return audio.astype(np.float32), 1.0
+  frames = spectral.magnitude_frames(audio, c.window_size, c.hop_size, c.zero_padding)
+  if scale is None:
+    scale = spectral.spectral_scale(frames)
+  return spectral.normalise(frames, scale).reshape(-1), scale
+
+
+def _describe_need(c, g):
+  if c.use_fft:
+    frames = g.need // g.unit
+    samples = c.window_size + (frames - 1) * c.hop_size
+    return f'{frames} frames ({samples / c.sample_rate:.2f} s)'
+  return f'{g.need} samples ({g.need / c.sample_rate:.2f} s)'
+
+
+def load_sources(c, load=audio_io.load_many) -> Sources:
+  """Read and prepare all audio of a resolved, validated config (raises ConfigError/AudioError)."""
+  g = config_lib.geometry(c)
+  files = c.input_files or [audio_io.DEFAULT_AUDIO]
+  audio = load(files, c.sample_rate)
+  if not np.any(audio):
+    raise ConfigError(f'the training audio ({", ".join(files)}) is silent: nothing to learn from; '
+                      'use a recording with sound in config.input_files')
+  if c.label_files:
+    label_audio = load(c.label_files, c.sample_rate)
+    n = min(len(audio), len(label_audio))
+    audio, label_audio = audio[:n], label_audio[:n]
+  else:
+    label_audio = audio
+  try:
+    inputs, scale = _to_source(c, audio)
+    if label_audio is audio:
+      labels = inputs
+    else:
+      raw_labels, label_scale = _to_source(c, label_audio)
+      labels = raw_labels * np.float32(label_scale / scale) if c.use_fft else raw_labels
+  except ValueError as e:  # silent spectra
+    raise ConfigError(f'cannot normalise the magnitude spectra of {", ".join(files)}: {e}') from None
+  iters = slicing.iterations_per_epoch(g, len(inputs))
+  if iters < 1:
+    raise ConfigError(
+        f'the training audio is too short: {len(audio) / c.sample_rate:.2f} s, but one input matrix '
+        f'plus its label needs {_describe_need(c, g)}; use a longer recording or smaller '
+        'seg_len / num_unrollings')
+  if c.seed_files:
+    seeds, _ = _to_source(c, load(c.seed_files, c.sample_rate), scale)
+    if slicing.num_seed_offsets(g, len(seeds)) < 1:
+      raise ConfigError(
+          f'the seed audio ({", ".join(c.seed_files)}) is too short: a seed must fill one input '
+          f'matrix ({g.input_span // g.unit} {"frames" if c.use_fft else "samples"}); use longer '
+          'seed files')
+  else:
+    seeds = inputs
+  return Sources(inputs=inputs, labels=labels, seeds=seeds, scale=float(scale),
+                 iters_per_epoch=iters, num_seed_offsets=slicing.num_seed_offsets(g, len(seeds)),
+                 input_seconds=len(audio) / c.sample_rate)

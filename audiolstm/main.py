@@ -1,0 +1,56 @@
+r"""Command line: train on a recording and dream from it.
+
+  python -m audiolstm.main --config=configs/fft.py [--workdir=DIR] [--config.max_steps=500]
+
+The file is kept thin: the logic lives in audiolstm.train so tests and notebooks call it directly.
+Bad settings or input give one line on stderr and exit status 2; nothing earlier is touched.
+"""
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+from audiolstm import audio_io
+from audiolstm.config import ConfigError
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file('config', None, 'Config file, e.g. configs/fft.py.',
+                                lock_config=True)
+flags.DEFINE_string('workdir', None, 'Work directory (default: a new runs/<approach>-<time>).')
+
+
+def fail(message: str, status: int = 2):
+  print(f'audiolstm: error: {message}', file=sys.stderr, flush=True)
+  sys.exit(status)
+
+
+def parse_flags(argv):
+  """absl flag parsing with one-line errors (exit 2) instead of a traceback."""
+  try:
+    return FLAGS(argv)
+  except flags.Error as e:
+    fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+  except Exception as e:  # pylint: disable=broad-except  (a config file that does not load)
+    fail(f'cannot load the config: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}')
+
+
+def main(argv):
+  if not FLAGS['verbosity'].present:
+    logging.set_verbosity(logging.WARNING)  # hide jax's backend probing; --verbosity=0 shows it
+  if len(argv) > 1:
+    fail(f'unexpected arguments {" ".join(argv[1:])}: settings go in --config.FIELD=VALUE')
+  if FLAGS.config is None:
+    fail('no config given: add --config=configs/fft.py (or vector.py, column.py, transpose.py)')
+  from audiolstm import train  # pylint: disable=g-import-not-at-top  (jax import after flag errors)
+  try:
+    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  except (ConfigError, audio_io.AudioError) as e:
+    fail(str(e))
+  except train.TrainingDiverged as e:
+    fail(str(e), status=1)
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,162 @@
+"""The work directory: resolved config, metrics.jsonl, loss.png, dream WAVs, progress lines.
+
+Every file is written atomically (temporary file + rename) and dream names never collide, so a
+crash leaves nothing half-written and no run overwrites another's files.
+"""
+import datetime
+import json
+import os
+import time
+
+import numpy as np
+
+from audiolstm import audio_io
+from audiolstm import vocoder
+from audiolstm.config import ConfigError
+
+
+def default_workdir(approach: str, root: str = 'runs') -> str:
+  """A new directory name runs/<approach>-<timestamp> (suffixed if it exists)."""
+  stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
+  return audio_io.unique_path(os.path.join(root, f'{approach}-{stamp}'))
+
+
+def _atomic_write_text(path: str, text: str) -> None:
+  tmp = os.path.join(os.path.dirname(path) or '.', f'.{os.path.basename(path)}.{os.getpid()}.tmp')
+  with open(tmp, 'w') as f:
+    f.write(text)
+    f.flush()
+    os.fsync(f.fileno())
+  os.replace(tmp, path)
+
+
+class RunDir:
+  """A run's work directory (created; refused if it already holds a run)."""
+
+  def __init__(self, path: str):
+    self.path = os.path.abspath(path)
+    if os.path.exists(os.path.join(self.path, 'config.json')):
+      raise ConfigError(f'the work directory {path} already holds a run: give a new --workdir '
+                        '(or leave it out for a fresh one) so nothing is overwritten')
+    if os.path.exists(self.path) and not os.path.isdir(self.path):
+      raise ConfigError(f'--workdir={path} is a file, not a directory: give a directory path')
+    try:
+      os.makedirs(self.dreams_dir, exist_ok=True)
+    except OSError as e:
+      raise ConfigError(f'cannot create the work directory {path}: {e.strerror}') from None
+    self.metrics_path = os.path.join(self.path, 'metrics.jsonl')
+    self.plot_path = os.path.join(self.path, 'loss.png')
+
+  @property
+  def dreams_dir(self) -> str:
+    return os.path.join(self.path, 'dreams')
+
+  def write_config(self, c, **extra) -> None:
+    record = dict(c.to_dict(), **{'_' + k: v for k, v in extra.items()})
+    _atomic_write_text(os.path.join(self.path, 'config.json'),
+                       json.dumps(record, indent=2, sort_keys=True, default=list) + '\n')
+
+  def append_metrics(self, records) -> None:
+    if not records:
+      return
+    with open(self.metrics_path, 'a') as f:
+      for r in records:
+        f.write(json.dumps(r) + '\n')
+      f.flush()
+
+  def write_dream(self, name: str, audio: np.ndarray, sample_rate: int) -> str:
+    return audio_io.write_wav(audio_io.unique_path(os.path.join(self.dreams_dir, name)),
+                              audio, sample_rate)
+
+  def plot_loss(self, steps, losses, title: str) -> None:
+    """loss.png: the logged losses and their running mean, on a log scale."""
+    import matplotlib  # pylint: disable=g-import-not-at-top
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+    steps, losses = np.asarray(steps), np.asarray(losses, np.float64)
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    ax.plot(steps, losses, lw=0.8, alpha=0.5, label='loss (mean per log interval)')
+    if len(losses) >= 5:
+      w = max(2, len(losses) // 20)
+      ax.plot(steps[w - 1:], np.convolve(losses, np.ones(w) / w, mode='valid'), lw=1.8,
+              label=f'running mean ({w} points)')
+    if np.all(losses[np.isfinite(losses)] > 0) and len(losses):
+      ax.set_yscale('log')
+    ax.set_xlabel('iteration')
+    ax.set_ylabel('loss')
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = os.path.join(self.path, f'.loss.{os.getpid()}.tmp.png')
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, self.plot_path)
+
+
+def dream_name(approach: str, kind: str, mode: str, step: int, stream: int) -> str:
+  """e.g. fft_concurrent_random_it0001200_s0.wav"""
+  return f'{approach}_{kind}_{mode}_it{step:07d}_s{stream}.wav'
+
+
+def to_audio(c, values: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
+  """One stream's dream values [steps * new_per_step] -> audio samples (float32).
+
+  Raw approaches: the values are samples (scaled down if they exceed [-1, 1]). fft: the values are
+  normalised magnitude frames; they are rescaled and turned into audio by the vocoder.
+  """
+  if c.use_fft:
+    frames = values.reshape(-1, c.seg_len) * scale
+    phases = rng.uniform(0.0, 2 * np.pi, c.seg_len).astype(np.float32)
+    audio = np.asarray(vocoder.vocode(frames, c.hop_size, phases, use_peaks=c.use_peaks))
+    return 0.9 * audio
+  audio = np.nan_to_num(values.astype(np.float32))
+  peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+  return audio * (0.99 / peak) if peak > 0.99 else audio
+
+
+class ConcurrentDreams:
+  """Collects the per-iteration dream values of every stream into whole dreams.
+
+  All streams start together at step 0 and reseed every `dream_len` steps (as the device does),
+  so dream number d of every stream spans steps [d * dream_len, (d + 1) * dream_len).
+  """
+
+  def __init__(self, dream_len: int, num_streams: int, new_per_step: int):
+    self.dream_len = dream_len
+    self.pending = np.zeros((0, num_streams, new_per_step), np.float32)
+    self.count = 0
+
+  def add(self, values: np.ndarray, last_step: int):
+    """values [n, S, new] of the steps ending at `last_step` (exclusive) -> finished dreams.
+
+    Yields (dream number, step at which it finished, [S, dream_len * new]).
+    """
+    self.pending = np.concatenate([self.pending, values])
+    first = last_step - len(self.pending)
+    while len(self.pending) >= self.dream_len:
+      done, self.pending = self.pending[:self.dream_len], self.pending[self.dream_len:]
+      first += self.dream_len
+      yield self.count, first, np.transpose(done, (1, 0, 2)).reshape(done.shape[1], -1)
+      self.count += 1
+
+
+class Progress:
+  """Progress lines while training: step, loss, iterations per second, dreams written, ETA."""
+
+  def __init__(self, total: int, log=print, every_s: float = 2.0):
+    self.total, self.log, self.every_s = total, log, every_s
+    self.t0 = self.t_last = time.perf_counter()
+    self.step_last = 0
+
+  def update(self, step: int, loss: float, dreams: int, force: bool = False) -> float:
+    now = time.perf_counter()
+    if not force and now - self.t_last < self.every_s:
+      return 0.0
+    rate = (step - self.step_last) / max(now - self.t_last, 1e-9)
+    eta = (self.total - step) / rate if rate > 0 else 0.0
+    self.log(f'step {step}/{self.total} ({100 * step / max(self.total, 1):.0f}%)  '
+             f'loss {loss:.5g}  {rate:.1f} it/s  dreams {dreams}  '
+             f'elapsed {now - self.t0:.0f}s  eta {eta:.0f}s')
+    self.t_last, self.step_last = now, step
+    return rate

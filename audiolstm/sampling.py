@@ -1,0 +1,86 @@
+"""Dreaming: seed buffers, the pure sample step, seed modes, and sequential dreams as one scan.
+
+A seed buffer is a 1-D stretch of the seed source [input_span] (flattened frames for fft); the
+model's input matrix is built from it with the same strided index function used in training. Each
+step appends the part of the last predicted row beyond the buffer and drops as much from the front.
+"""
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from audiolstm import slicing
+from audiolstm.config import Geometry, SEED_MODES
+
+
+@dataclasses.dataclass(frozen=True)
+class DreamSetup:
+  """Static settings of dreaming (hashable: bound into jitted functions)."""
+  g: Geometry
+  num_streams: int
+  seed_modes: tuple          # indices into config.SEED_MODES, cycled dream after dream
+  num_seed_offsets: int      # valid seed starts (in units of g.unit)
+  iters_per_epoch: int
+  use_dropout: bool          # dropout while dreaming
+
+
+def seed_offsets(ds: DreamSetup, mode, rng, same_offsets, cursor):
+  """[S] source offsets of fresh seeds for seed mode index `mode` (into ds.seed_modes' values).
+
+  'same': each stream's fixed offset; 'random': uniform over the seed source; 'advance': at the
+  training cursor (wrapped into the seed source).
+  """
+  random = jax.random.randint(rng, (ds.num_streams,), 0, ds.num_seed_offsets) * ds.g.unit
+  advance = jnp.full((ds.num_streams,), (cursor // ds.g.unit) % ds.num_seed_offsets) * ds.g.unit
+  return jnp.select([mode == SEED_MODES.index('same'), mode == SEED_MODES.index('random')],
+                    [same_offsets, random], advance).astype(jnp.int32)
+
+
+def seed_buffers(ds: DreamSetup, seeds, offsets):
+  """Gather seed buffers: seeds [N] source, offsets [S] -> [S, input_span]."""
+  return jnp.take(seeds, slicing.seed_indices(ds.g, offsets))
+
+
+def mode_of(ds: DreamSetup, count):
+  """Seed mode index of dream number `count` (cycled through config.seed_advance)."""
+  return jnp.asarray(ds.seed_modes, jnp.int32)[count % len(ds.seed_modes)]
+
+
+def sample_step(model, ds: DreamSetup, params, buffers, carry, rng):
+  """One dream step of every stream.
+
+  buffers [S, input_span], carry [S, L, 2, nu, hidden] ->
+  (buffers, carry, new values [S, new_per_step]).
+  """
+  x = jnp.take(buffers, slicing.buffer_matrix_indices(ds.g), axis=1)  # [S, nu, seg]
+  out, carry = model.apply({'params': params}, x, carry, rng if ds.use_dropout else None)
+  last = out[:, -1, :]  # [S, label_width]
+  new = last[:, ds.g.label_width - ds.g.new_per_step:]
+  return slicing.advance_buffer(ds.g, buffers, last), carry, new
+
+
+def sequential_dream(model, ds: DreamSetup, num_steps: int, params, seeds, rng, count,
+                     same_offsets, cursor, carry0):
+  """A dream from a fresh seed and the given start state, carried step to step (one scan).
+
+  Returns [num_steps, S, new_per_step]. `count` picks the seed mode; `carry0` is
+  [S, L, 2, nu, hidden] (zeros for a fresh dream).
+  """
+  seed_rng, rng = jax.random.split(rng)
+  offsets = seed_offsets(ds, mode_of(ds, count), seed_rng, same_offsets, cursor)
+  buffers = seed_buffers(ds, seeds, offsets)
+
+  def body(carry, key):
+    buffers, state = carry
+    buffers, state, new = sample_step(model, ds, params, buffers, state, key)
+    return (buffers, state), new
+
+  _, out = jax.lax.scan(body, (buffers, carry0), jax.random.split(rng, num_steps))
+  return out
+
+
+def to_stream_values(dreams: np.ndarray) -> np.ndarray:
+  """[steps, S, new] -> [S, steps * new]: each stream's values in order."""
+  steps, streams, new = dreams.shape
+  return np.transpose(dreams, (1, 0, 2)).reshape(streams, steps * new)

@@ -1,0 +1,28 @@
+"""Magnitude-spectrum approach (dissertation 3.2.4): rows are Blackman-windowed, zero-padded
+magnitude spectra normalised to [0, 1]; the model predicts the next frame, and the channel vocoder
+turns predicted frames into audio (hop_size samples per dream step).
+
+Run:  python -m audiolstm.main --config=configs/fft.py         (about 1 minute on a 2-core CPU)
+
+Default: 256 bins (window 256, zero padded), hop 64, 16 frames per input matrix, 3000 iterations.
+The dissertation's setting (Audio Examples 5.8-5.12: window 1024, hop 1024/512/256/128/56, 100
+frames) is
+  --config.seg_len=1024 --config.num_unrollings=100 --config.hop_size=256 --config.max_steps=0
+  --config.num_epochs=20
+about 40 ms per iteration on a 2-core CPU; 20 s of audio at hop 256 is ~760 iterations per epoch,
+so 20 epochs take about 10 minutes.
+"""
+from configs import default
+
+
+def get_config():
+  c = default.get_config()
+  c.approach = 'fft'
+  c.seg_len = 256
+  c.num_unrollings = 16
+  c.hop_size = 64
+  c.max_steps = 3000
+  c.num_epochs = 1000          # capped by max_steps
+  c.dream_seconds = 4.0
+  c.lr = 1e-3
+  return c

@@ -1,0 +1,22 @@
+"""Transpose approach (dissertation 3.2.3): Dense(1) over each row, transpose, Dense(1): the model
+predicts the ONE sample after the whole input matrix; one new sample per dream step.
+
+Run:  python -m audiolstm.main --config=configs/transpose.py   (about 2 minutes on a 2-core CPU)
+
+Default: seg_len 128 x 8 unrollings, 20000 iterations, 1 s dreams. The dissertation's setting
+(Audio Example 5.7: seg_len 1024, 100 unrollings) is
+  --config.seg_len=1024 --config.num_unrollings=100 --config.max_steps=0
+about 210,000 iterations per epoch over 20 s of audio: hours on a CPU.
+"""
+from configs import default
+
+
+def get_config():
+  c = default.get_config()
+  c.approach = 'transpose'
+  c.seg_len = 128
+  c.num_unrollings = 8
+  c.max_steps = 20000
+  c.dream_seconds = 1.0
+  c.lr = 1e-3
+  return c

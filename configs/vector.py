@@ -1,0 +1,24 @@
+"""Vector approach (dissertation 3.2.1): each row is seg_len samples; the model predicts the next row.
+
+Run:  python -m audiolstm.main --config=configs/vector.py      (about 1 minute on a 2-core CPU)
+
+Each dream step produces seg_len samples. Default: seg_len 256 x 16 unrollings, 3000 iterations.
+Scale up to the dissertation's settings (Audio Examples 5.2-5.5: seg_len 1024/512/256/128,
+100 unrollings) with
+  --config.seg_len=1024 --config.num_unrollings=100 --config.max_steps=0 --config.num_epochs=20
+which costs about 40 ms per iteration on a 2-core CPU (20 s of audio = 215 iterations per epoch,
+so 20 epochs take about 3 minutes), or use the presets of configs/presets.
+"""
+from configs import default
+
+
+def get_config():
+  c = default.get_config()
+  c.approach = 'vector'
+  c.seg_len = 256
+  c.num_unrollings = 16
+  c.max_steps = 3000
+  c.num_epochs = 1000          # capped by max_steps
+  c.dream_seconds = 4.0
+  c.lr = 1e-3
+  return c

@@ -1,0 +1,27 @@
+"""audiolstm: train LSTMs on a recording and dream new audio from it (Pfalz 2018, in JAX)."""
+import setuptools
+
+setuptools.setup(
+    name='audiolstm',
+    version='0.1.0',
+    description='Train recurrent networks on a recording and dream new audio from it (JAX).',
+    long_description=open('README.md').read(),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.10',
+    packages=['audiolstm', 'audiolstm.data', 'configs'],
+    package_data={'audiolstm.data': ['default.wav', 'README.md']},
+    install_requires=[
+        'jax>=0.4.35,<0.11',
+        'flax>=0.10,<0.13',
+        'optax>=0.2.3,<0.3',
+        'numpy>=1.26,<3',
+        'librosa>=0.10.2,<0.12',
+        'soundfile>=0.12,<0.15',
+        'absl-py>=2.0,<3',
+        'ml-collections>=0.1.1,<2',
+        'matplotlib>=3.8,<4',
+    ],
+    extras_require={
+        'test': ['pytest>=8,<10'],
+    },
+)
