@@ -88,7 +88,7 @@ def resolve(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.hidden_size = c.seg_len
   for name in ('input_files', 'label_files', 'seed_files', 'seed_advance'):
     value = c[name]
-    c[name] = [value] if isinstance(value, str) else list(value)
+    c[name] = (value,) if isinstance(value, str) else tuple(value)
   return c
 
 
@@ -148,7 +148,7 @@ def validate(c) -> None:
   _check(c.output_activation in ('linear', 'tanh'),
          f"config.output_activation={c.output_activation!r}: use 'linear' or 'tanh'")
   _check(len(c.seed_advance) > 0 and all(m in SEED_MODES for m in c.seed_advance),
-         f'config.seed_advance={list(c.seed_advance)!r}: use a non-empty list of '
+         f'config.seed_advance={tuple(c.seed_advance)!r}: use a non-empty tuple of '
          f'{", ".join(map(repr, SEED_MODES))}')
   _check(len(c.label_shape) == 2 and all(v > 0 for v in c.label_shape),
          f'config.label_shape={c.label_shape!r} must be two positive integers (rows, length)')

@@ -5,6 +5,7 @@ r"""Command line: train on a recording and dream from it.
 The file is kept thin: the logic lives in audiolstm.train so tests and notebooks call it directly.
 Bad settings or input give one line on stderr and exit status 2; nothing earlier is touched.
 """
+import os
 import sys
 
 from absl import app
@@ -26,8 +27,20 @@ def fail(message: str, status: int = 2):
   sys.exit(status)
 
 
+def _config_path(argv):
+  for i, arg in enumerate(argv):
+    if arg.startswith('--config='):
+      return arg.split('=', 1)[1].split(':', 1)[0]
+    if arg == '--config' and i + 1 < len(argv):
+      return argv[i + 1].split(':', 1)[0]
+  return None
+
+
 def parse_flags(argv):
   """absl flag parsing with one-line errors (exit 2) instead of a traceback."""
+  path = _config_path(argv)
+  if path is not None and not os.path.isfile(path):
+    fail(f'config file not found: {path} (try --config=configs/fft.py from the repository root)')
   try:
     return FLAGS(argv)
   except flags.Error as e:

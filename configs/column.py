@@ -17,7 +17,7 @@ def get_config():
   c.approach = 'column'
   c.seg_len = 128
   c.num_unrollings = 8
-  c.max_steps = 20000
-  c.dream_seconds = 1.0
+  c.max_steps = 200000
+  c.dream_seconds = 2.0
   c.lr = 1e-3
   return c

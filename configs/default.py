@@ -2,6 +2,8 @@
 
 Run:  python -m audiolstm.main --config=configs/default.py   (the column-vector approach)
 
+File lists and seed_advance are tuples, so they can be set on the command line:
+  --config.input_files="('a.wav', 'b.flac')"   --config.seed_advance="('random',)"
 Geometry fields left at 0 / () are derived from `approach` and `seg_len` (see
 audiolstm/config.py: resolve); the resolved values are written to WORKDIR/config.json.
 """
@@ -13,9 +15,9 @@ def get_config():
   c.approach = 'column'         # 'vector' | 'column' | 'transpose' | 'fft'
 
   # --- data -------------------------------------------------------------
-  c.input_files = []            # training audio (empty: the bundled default recording)
-  c.label_files = []            # optional: labels from another recording of the same length
-  c.seed_files = []             # optional: dream seeds from other recordings
+  c.input_files = ()            # training audio (empty: the bundled default recording)
+  c.label_files = ()            # optional: labels from another recording of the same length
+  c.seed_files = ()             # optional: dream seeds from other recordings
   c.sample_rate = 11025         # everything is resampled to this rate
 
   # --- geometry (dissertation names; 0 / () = derived from approach) -----
@@ -59,7 +61,7 @@ def get_config():
   c.concurrent = True           # one dream step per training iteration
   c.dream_seconds = 2.0         # length of each concurrent dream
   c.num_dream_streams = 2       # dreams side by side, batched in one step
-  c.seed_advance = ['random', 'same', 'advance']  # seed modes, cycled dream after dream
+  c.seed_advance = ('random', 'same', 'advance')  # seed modes, cycled dream after dream
   c.dropout_while_dreaming = True  # as in the original (only matters with use_dropout)
   c.audio_freq = 0              # sequential dream every N iterations (0 = never)
   c.seq_dream_seconds = 2.0     # length of each sequential dream

@@ -21,8 +21,8 @@ def get_config():
   c.seg_len = 256
   c.num_unrollings = 16
   c.hop_size = 64
-  c.max_steps = 3000
+  c.max_steps = 30000
   c.num_epochs = 1000          # capped by max_steps
-  c.dream_seconds = 4.0
+  c.dream_seconds = 8.0
   c.lr = 1e-3
   return c

@@ -17,8 +17,9 @@ def get_config():
   c.approach = 'vector'
   c.seg_len = 256
   c.num_unrollings = 16
-  c.max_steps = 3000
+  c.max_steps = 15000
   c.num_epochs = 1000          # capped by max_steps
-  c.dream_seconds = 4.0
+  c.dream_seconds = 10.0
+  c.num_dream_streams = 1
   c.lr = 1e-3
   return c

@@ -1,0 +1,25 @@
+"""Shared helpers: tiny configs that compile in a second or two on a CPU."""
+import importlib
+
+import numpy as np
+import pytest
+
+TINY = dict(seg_len=16, num_unrollings=4, hop_size=8, max_steps=60, chunk_size=16,
+            dream_seconds=0.004, seq_dream_seconds=0.004, log_every=5, num_dream_streams=2, lr=1e-2)
+
+
+def tiny_config(approach, **overrides):
+  """The approach's config file shrunk to tiny sizes (still a locked-free ConfigDict)."""
+  c = importlib.import_module(f'configs.{approach}').get_config()
+  for k, v in {**TINY, **overrides}.items():
+    c[k] = v
+  return c
+
+
+@pytest.fixture
+def synth_audio():
+  """2 s of a decaying two-note signal at 11025 Hz (float32)."""
+  sr = 11025
+  t = np.arange(2 * sr) / sr
+  x = 0.5 * np.sin(2 * np.pi * 220 * t) * np.exp(-t) + 0.3 * np.sin(2 * np.pi * 330 * t)
+  return x.astype(np.float32)

@@ -1,0 +1,158 @@
+"""The command line end to end on tiny settings, and one clear line + exit 2 for each bad input."""
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audiolstm import audio_io
+from audiolstm import train
+from conftest import TINY, tiny_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(*args, cwd=ROOT):
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  return subprocess.run([sys.executable, '-m', 'audiolstm.main', *args], cwd=cwd, env=env,
+                        capture_output=True, text=True, timeout=300)
+
+
+def tiny_flags(**extra):
+  return [f'--config.{k}={v}' for k, v in {**TINY, **extra}.items()]
+
+
+def check_run_dir(workdir, approach, kinds=('concurrent',)):
+  config = json.load(open(os.path.join(workdir, 'config.json')))
+  assert config['approach'] == approach
+  records = [json.loads(line) for line in open(os.path.join(workdir, 'metrics.jsonl'))]
+  assert records and all({'step', 'loss'} <= r.keys() for r in records)
+  assert [r['step'] for r in records] == sorted(r['step'] for r in records)
+  assert os.path.getsize(os.path.join(workdir, 'loss.png')) > 1000
+  wavs = sorted(glob.glob(os.path.join(workdir, 'dreams', '*.wav')))
+  for kind in kinds:
+    assert any(f'_{kind}_' in os.path.basename(w) for w in wavs), kind
+  for w in wavs:
+    audio, sr = sf.read(w)
+    assert sr == 11025 and len(audio) > 0
+    assert np.all(np.isfinite(audio)) and np.max(np.abs(audio)) > 1e-4, w  # not silent
+    assert os.path.basename(w).startswith(f'{approach}_')
+  return wavs
+
+
+@pytest.mark.parametrize('approach', ['vector', 'column', 'transpose', 'fft'])
+def test_cli_end_to_end(approach, tmp_path, synth_audio):
+  workdir = str(tmp_path / 'run')
+  # A synthetic input: the bundled recording opens with 50 ms of silence, and a column model
+  # trained for 60 steps (60 samples of cursor movement) on it learns only silence.
+  wav = audio_io.write_wav(str(tmp_path / 'in.wav'), synth_audio, 11025)
+  r = run_cli(f'--config=configs/{approach}.py', f'--workdir={workdir}', *tiny_flags(),
+              f'--config.input_files=("{wav}",)')
+  assert r.returncode == 0, r.stderr
+  assert workdir in r.stdout and 'done:' in r.stdout
+  wavs = check_run_dir(workdir, approach)
+  # 60 steps of 2 streams; a dream is ceil(0.004 s * 11025 / samples per step) steps.
+  assert len(wavs) >= 2
+
+
+def test_default_workdir_is_new_each_time(tmp_path):
+  paths = []
+  for _ in range(2):
+    r = run_cli(f'--config={ROOT}/configs/column.py', *tiny_flags(max_steps=20), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    paths.append([line.split(': ', 1)[1] for line in r.stdout.splitlines()
+                  if line.startswith('work directory: ')][0])
+  assert paths[0] != paths[1] and all(p.startswith(str(tmp_path / 'runs')) for p in paths)
+
+
+def test_library_sequential_dreams_and_seed_files(tmp_path, synth_audio):
+  seed_file = audio_io.write_wav(str(tmp_path / 'seed.wav'), synth_audio[::-1], 11025)
+  c = tiny_config('transpose', audio_freq=25, max_steps=50, seed_files=(seed_file,))
+  lines = []
+  summary = train.train_and_evaluate(c, str(tmp_path / 'run'), log=lines.append)
+  wavs = check_run_dir(summary['workdir'], 'transpose', kinds=('concurrent', 'sequential'))
+  seq = [w for w in wavs if '_sequential_' in os.path.basename(w)]
+  assert len(seq) == 2 * 2  # at steps 25 and 50, two streams each
+  assert any('it0000025' in w for w in seq) and any('it0000050' in w for w in seq)
+  assert summary['steps'] == 50 and any(line.startswith('step 50/50') for line in lines)
+
+
+def test_input_files_any_rate_stereo_and_label_files(tmp_path, synth_audio):
+  stereo = np.stack([synth_audio, 0.5 * synth_audio], 1)
+  sf.write(tmp_path / 'in.flac', np.repeat(stereo, 2, axis=0), 22050)  # 22050 Hz stereo FLAC
+  audio_io.write_wav(str(tmp_path / 'lab.wav'), 0.5 * synth_audio, 11025)
+  r = run_cli('--config=configs/vector.py', f'--workdir={tmp_path / "run"}',
+              *tiny_flags(max_steps=20), f"--config.input_files=('{tmp_path / 'in.flac'}',)",
+              f"--config.label_files=('{tmp_path / 'lab.wav'}',)")
+  assert r.returncode == 0, r.stderr
+  config = json.load(open(tmp_path / 'run' / 'config.json'))
+  assert config['label_files'] == [str(tmp_path / 'lab.wav')]
+  assert config['input_files'] == [str(tmp_path / 'in.flac')]
+
+
+def write_silence(path, seconds=2.0):
+  sf.write(path, np.zeros(int(11025 * seconds), np.float32), 11025)
+  return path
+
+
+BAD = {
+    'missing file': (['--config.input_files=("/nonexistent/x.wav",)'], 'not found'),
+    'garbage file': (['--config.input_files=("{garbage}",)'], 'could not decode'),
+    'too short': (['--config.input_files=("{short}",)'], 'too short'),
+    'silence': (['--config.input_files=("{silent}",)'], 'silent'),
+    'never predicts past input': (['--config.label_offset=1'], 'never predicts past its input'),
+    'non-positive size': (['--config.seg_len=0'], 'seg_len'),
+    'window mismatch': (['--config.window_size=100'], 'window_size'),
+    'bad seed mode': (['--config.seed_advance=("sometimes",)'], 'seed_advance'),
+    'unknown field': (['--config.no_such_field=3'], 'no_such_field'),
+    'missing config': (['--config=configs/nope.py'], 'nope.py'),
+    'bad keep prob': (['--config.input_keep_prob=1.5'], 'KEEP'),
+    'too short seed file': (['--config.seed_files=("{short}",)'], 'seed audio'),
+}
+
+
+@pytest.mark.parametrize('case', sorted(BAD))
+def test_bad_input_gives_one_line_and_status_2(case, tmp_path):
+  garbage = tmp_path / 'garbage.wav'
+  garbage.write_bytes(b'not audio at all' * 50)
+  short = tmp_path / 'short.wav'
+  sf.write(short, np.full(50, 0.1, np.float32), 11025)
+  silent = write_silence(tmp_path / 'silent.wav')
+  args, needle = BAD[case]
+  args = [a.format(garbage=garbage, short=short, silent=silent) for a in args]
+  approach = 'fft' if case == 'window mismatch' else 'column'
+  if not any(a.startswith('--config=') for a in args):
+    args = [f'--config=configs/{approach}.py'] + args
+  workdir = tmp_path / 'run'
+  r = run_cli(*args[:1], f'--workdir={workdir}', *tiny_flags(max_steps=5), *args[1:])
+  assert r.returncode == 2, (r.stdout, r.stderr)
+  lines = [line for line in r.stderr.splitlines() if line.strip()]
+  assert len(lines) == 1 and lines[0].startswith('audiolstm: error: '), r.stderr
+  assert needle in lines[0], lines[0]
+  assert 'Traceback' not in r.stderr
+  assert not (workdir / 'config.json').exists()
+
+
+def test_existing_run_is_refused_and_kept(tmp_path):
+  workdir = tmp_path / 'run'
+  assert run_cli('--config=configs/column.py', f'--workdir={workdir}',
+                 *tiny_flags(max_steps=20)).returncode == 0
+  before = {p: os.path.getmtime(p) for p in glob.glob(f'{workdir}/**', recursive=True)}
+  r = run_cli('--config=configs/vector.py', f'--workdir={workdir}', *tiny_flags(max_steps=20))
+  assert r.returncode == 2 and 'already holds a run' in r.stderr
+  assert {p: os.path.getmtime(p) for p in glob.glob(f'{workdir}/**', recursive=True)} == before
+
+
+def test_diverging_loss_stops_with_a_clear_message(tmp_path):
+  workdir = tmp_path / 'run'
+  r = run_cli('--config=configs/vector.py', f'--workdir={workdir}',
+              *tiny_flags(max_steps=60, lr=1e30, log_every=1))
+  assert r.returncode == 1, (r.stdout, r.stderr)
+  assert 'the loss became' in r.stderr and 'Traceback' not in r.stderr
+  records = [json.loads(line) for line in open(workdir / 'metrics.jsonl')]
+  assert all(np.isfinite(rec['loss']) for rec in records)
+  assert (workdir / 'config.json').exists()
