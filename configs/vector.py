@@ -1,13 +1,14 @@
 """Vector approach (dissertation 3.2.1): each row is seg_len samples; the model predicts the next row.
 
-Run:  python -m audiolstm.main --config=configs/vector.py      (about 1 minute on a 2-core CPU)
+Run:  python -m audiolstm.main --config=configs/vector.py      (about 25 s on a 2-core CPU)
 
-Each dream step produces seg_len samples. Default: seg_len 256 x 16 unrollings, 3000 iterations.
+Each dream step produces seg_len samples. Default: seg_len 256 x 16 unrollings, 15000 iterations
+(about 18 epochs of the bundled 20 s recording), one 10 s dream stream.
 Scale up to the dissertation's settings (Audio Examples 5.2-5.5: seg_len 1024/512/256/128,
 100 unrollings) with
-  --config.seg_len=1024 --config.num_unrollings=100 --config.max_steps=0 --config.num_epochs=20
-which costs about 40 ms per iteration on a 2-core CPU (20 s of audio = 215 iterations per epoch,
-so 20 epochs take about 3 minutes), or use the presets of configs/presets.
+  --config.seg_len=1024 --config.num_unrollings=100 --config.max_steps=0 --config.num_epochs=100
+about 22 iterations per second on a 2-core CPU; 20 s of audio is 115 iterations per epoch, so
+100 epochs take about 9 minutes.
 """
 from configs import default
 
