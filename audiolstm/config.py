@@ -135,9 +135,10 @@ def validate(c) -> None:
 
   for name in ('sample_rate', 'seg_len', 'num_unrollings', 'int_cursor_inc', 'ext_cursor_inc',
                'num_layers', 'hidden_size', 'num_epochs', 'num_dream_streams', 'chunk_size',
-               'log_every'):
+               'log_every', 'keep_checkpoints'):
     positive_int(name)
-  for name in ('max_steps', 'reset_state', 'audio_freq', 'noisify', 'reg_amount', 'label_offset'):
+  for name in ('max_steps', 'reset_state', 'audio_freq', 'noisify', 'reg_amount', 'label_offset',
+               'checkpoint_every'):
     non_negative(name)
   _check(c.lr > 0 and math.isfinite(c.lr), f'config.lr={c.lr!r} must be a positive number')
   _check(c.dream_seconds > 0, f'config.dream_seconds={c.dream_seconds!r} must be > 0')

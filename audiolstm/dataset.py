@@ -27,7 +27,7 @@ class Sources:
   input_seconds: float
 
 
-def _to_source(c, audio, scale=None):
+def to_source(c, audio, scale=None):
   """1-D source of a resolved config from audio; returns (source, scale)."""
   if not c.use_fft:
     return audio.astype(np.float32), 1.0
@@ -60,11 +60,11 @@ def load_sources(c, load=audio_io.load_many) -> Sources:
   else:
     label_audio = audio
   try:
-    inputs, scale = _to_source(c, audio)
+    inputs, scale = to_source(c, audio)
     if label_audio is audio:
       labels = inputs
     else:
-      raw_labels, label_scale = _to_source(c, label_audio)
+      raw_labels, label_scale = to_source(c, label_audio)
       labels = raw_labels * np.float32(label_scale / scale) if c.use_fft else raw_labels
   except ValueError as e:  # silent spectra
     raise ConfigError(f'cannot normalise the magnitude spectra of {", ".join(files)}: {e}') from None
@@ -75,7 +75,7 @@ def load_sources(c, load=audio_io.load_many) -> Sources:
         f'plus its label needs {_describe_need(c, g)}; use a longer recording or smaller '
         'seg_len / num_unrollings')
   if c.seed_files:
-    seeds, _ = _to_source(c, load(c.seed_files, c.sample_rate), scale)
+    seeds, _ = to_source(c, load(c.seed_files, c.sample_rate), scale)
     if slicing.num_seed_offsets(g, len(seeds)) < 1:
       raise ConfigError(
           f'the seed audio ({", ".join(c.seed_files)}) is too short: a seed must fill one input '

@@ -1,6 +1,11 @@
 r"""Command line: train on a recording and dream from it.
 
   python -m audiolstm.main --config=configs/fft.py [--workdir=DIR] [--config.max_steps=500]
+  python -m audiolstm.main --mode=sample --workdir=RUN [--seed_files=a.wav,b.flac]
+      [--num_dreams=N] [--dream_seconds=S] [--out_dir=DIR] [--seed=K]
+  python -m audiolstm.main --mode=watch --workdir=RUN --watch_dir=IN --out_dir=OUT
+
+Training again with the same --workdir resumes from its newest checkpoint.
 
 The file is kept thin: the logic lives in audiolstm.train so tests and notebooks call it directly.
 Bad settings or input give one line on stderr and exit status 2; nothing earlier is touched.
@@ -20,6 +25,16 @@ FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Config file, e.g. configs/fft.py.',
                                 lock_config=True)
 flags.DEFINE_string('workdir', None, 'Work directory (default: a new runs/<approach>-<time>).')
+flags.DEFINE_enum('mode', 'train', ['train', 'sample', 'watch'],
+                  'train (resumes a workdir that has checkpoints), sample or watch.')
+flags.DEFINE_list('seed_files', [], 'sample: seed the dreams from these files (default: the '
+                  'training audio with the configured seed modes).')
+flags.DEFINE_integer('num_dreams', 4, 'sample: how many dreams (batched in one step).')
+flags.DEFINE_float('dream_seconds', None, 'sample/watch: seconds per dream (default: the config).')
+flags.DEFINE_string('out_dir', None, 'sample: output folder (default WORKDIR/samples); watch: '
+                    'required.')
+flags.DEFINE_string('watch_dir', None, 'watch: the folder to watch for new audio files.')
+flags.DEFINE_integer('seed', None, 'sample/watch: RNG seed (default: the config\'s).')
 
 
 def fail(message: str, status: int = 2):
@@ -54,11 +69,20 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # hide jax's backend probing; --verbosity=0 shows it
   if len(argv) > 1:
     fail(f'unexpected arguments {" ".join(argv[1:])}: settings go in --config.FIELD=VALUE')
-  if FLAGS.config is None:
+  if FLAGS.mode == 'train' and FLAGS.config is None:
     fail('no config given: add --config=configs/fft.py (or vector.py, column.py, transpose.py)')
-  from audiolstm import train  # pylint: disable=g-import-not-at-top  (jax import after flag errors)
+  # pylint: disable=g-import-not-at-top  (jax is imported only after the flags are fine)
+  from audiolstm import inference
+  from audiolstm import train
   try:
-    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    if FLAGS.mode == 'train':
+      train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    elif FLAGS.mode == 'sample':
+      inference.sample(FLAGS.workdir, FLAGS.seed_files, FLAGS.num_dreams, FLAGS.dream_seconds,
+                       FLAGS.out_dir, FLAGS.seed)
+    else:
+      inference.watch(FLAGS.workdir, FLAGS.watch_dir, FLAGS.out_dir, FLAGS.dream_seconds,
+                      FLAGS.seed)
   except (ConfigError, audio_io.AudioError) as e:
     fail(str(e))
   except train.TrainingDiverged as e:

@@ -6,6 +6,7 @@ crash leaves nothing half-written and no run overwrites another's files.
 import datetime
 import json
 import os
+import re
 import time
 
 import numpy as np
@@ -13,6 +14,9 @@ import numpy as np
 from audiolstm import audio_io
 from audiolstm import vocoder
 from audiolstm.config import ConfigError
+
+
+_DREAM_STEP = re.compile(r'_it(\d+)_s\d+(?:-\d+)?\.wav$')
 
 
 def default_workdir(approach: str, root: str = 'runs') -> str:
@@ -30,22 +34,56 @@ def _atomic_write_text(path: str, text: str) -> None:
   os.replace(tmp, path)
 
 
+def read_run_config(config_path: str):
+  """The resolved config saved in a run's config.json (a dict without '_' entries), or None."""
+  if not os.path.exists(config_path):
+    return None
+  try:
+    with open(config_path) as f:
+      record = json.load(f)
+  except (OSError, ValueError) as e:
+    raise ConfigError(f'cannot read {config_path} ({e}): it is not a run of audiolstm; give '
+                      'another --workdir') from None
+  return {k: v for k, v in record.items() if not k.startswith('_')}
+
+
 class RunDir:
-  """A run's work directory (created; refused if it already holds a run)."""
+  """A run's work directory (created if needed; an earlier run in it is resumed by the caller)."""
 
   def __init__(self, path: str):
     self.path = os.path.abspath(path)
-    if os.path.exists(os.path.join(self.path, 'config.json')):
-      raise ConfigError(f'the work directory {path} already holds a run: give a new --workdir '
-                        '(or leave it out for a fresh one) so nothing is overwritten')
     if os.path.exists(self.path) and not os.path.isdir(self.path):
       raise ConfigError(f'--workdir={path} is a file, not a directory: give a directory path')
     try:
       os.makedirs(self.dreams_dir, exist_ok=True)
     except OSError as e:
       raise ConfigError(f'cannot create the work directory {path}: {e.strerror}') from None
+    self.config_path = os.path.join(self.path, 'config.json')
     self.metrics_path = os.path.join(self.path, 'metrics.jsonl')
     self.plot_path = os.path.join(self.path, 'loss.png')
+    self.checkpoint_dir = os.path.join(self.path, 'checkpoints')
+
+  def read_config(self):
+    """The resolved config of an earlier run here (a dict without '_' entries), or None."""
+    return read_run_config(self.config_path)
+
+  def read_metrics(self):
+    """The records of metrics.jsonl (an empty list if there is none)."""
+    if not os.path.exists(self.metrics_path):
+      return []
+    with open(self.metrics_path) as f:
+      return [json.loads(line) for line in f if line.strip()]
+
+  def rewind(self, step: int, log_every: int) -> None:
+    """Forget what was written after iteration `step` (a resume makes it again, identically):
+    metrics records past it or of a partial window ending there, and dreams made after it."""
+    kept = [r for r in self.read_metrics()
+            if r['step'] < step or (r['step'] == step and step % log_every == 0)]
+    _atomic_write_text(self.metrics_path, ''.join(json.dumps(r) + '\n' for r in kept))
+    for name in os.listdir(self.dreams_dir):
+      m = _DREAM_STEP.search(name)
+      if m and int(m.group(1)) > step:
+        os.remove(os.path.join(self.dreams_dir, name))
 
   @property
   def dreams_dir(self) -> str:
@@ -127,6 +165,16 @@ class ConcurrentDreams:
     self.pending = np.zeros((0, num_streams, new_per_step), np.float32)
     self.count = 0
 
+  def to_arrays(self):
+    """(pending [dream_len, S, new] zero-padded, number of pending steps, dream count)."""
+    buf = np.zeros((self.dream_len, *self.pending.shape[1:]), np.float32)
+    buf[:len(self.pending)] = self.pending
+    return buf, np.int32(len(self.pending)), np.int32(self.count)
+
+  def load_arrays(self, buf, length, count):
+    self.pending = np.asarray(buf)[:int(length)].astype(np.float32)
+    self.count = int(count)
+
   def add(self, values: np.ndarray, last_step: int):
     """values [n, S, new] of the steps ending at `last_step` (exclusive) -> finished dreams.
 
@@ -139,6 +187,36 @@ class ConcurrentDreams:
       first += self.dream_len
       yield self.count, first, np.transpose(done, (1, 0, 2)).reshape(done.shape[1], -1)
       self.count += 1
+
+
+class MetricsWindow:
+  """Turns per-iteration losses into metrics.jsonl records, one per `log_every` iterations (the
+  mean loss of the window), carrying a partial window across chunks and checkpoints."""
+
+  def __init__(self, log_every: int):
+    self.log_every = log_every
+    self.pending = []
+
+  def add(self, losses, first_step: int, elapsed: float, final: bool = False):
+    """Losses of steps first_step+1 ... -> records of the windows they complete."""
+    records = []
+    for i, loss in enumerate(np.asarray(losses, np.float64)):
+      self.pending.append(float(loss))
+      step = first_step + i + 1
+      if step % self.log_every == 0 or (final and i == len(losses) - 1):
+        records.append({'step': step, 'loss': float(np.mean(self.pending)),
+                        'time': round(elapsed, 3)})
+        if step % self.log_every == 0:
+          self.pending = []  # a final partial window stays pending: a resume completes it
+    return records
+
+  def to_arrays(self):
+    window = np.zeros(self.log_every, np.float32)
+    window[:len(self.pending)] = self.pending
+    return window, np.int32(len(self.pending))
+
+  def load_arrays(self, window, length):
+    self.pending = [float(v) for v in np.asarray(window)[:int(length)]]
 
 
 class Progress:

@@ -60,6 +60,21 @@ def sample_step(model, ds: DreamSetup, params, buffers, carry, rng):
   return slicing.advance_buffer(ds.g, buffers, last), carry, new
 
 
+def dream_scan(model, ds: DreamSetup, num_steps: int, params, buffers, carry, rng):
+  """`num_steps` dream steps of every stream, carrying buffers and state (one lax.scan).
+
+  buffers [S, input_span], carry [S, L, 2, nu, hidden] ->
+  (buffers, carry, values [num_steps, S, new_per_step]).
+  """
+  def body(state, key):
+    buffers, carry = state
+    buffers, carry, new = sample_step(model, ds, params, buffers, carry, key)
+    return (buffers, carry), new
+
+  (buffers, carry), out = jax.lax.scan(body, (buffers, carry), jax.random.split(rng, num_steps))
+  return buffers, carry, out
+
+
 def sequential_dream(model, ds: DreamSetup, num_steps: int, params, seeds, rng, count,
                      same_offsets, cursor, carry0):
   """A dream from a fresh seed and the given start state, carried step to step (one scan).
@@ -70,14 +85,7 @@ def sequential_dream(model, ds: DreamSetup, num_steps: int, params, seeds, rng, 
   seed_rng, rng = jax.random.split(rng)
   offsets = seed_offsets(ds, mode_of(ds, count), seed_rng, same_offsets, cursor)
   buffers = seed_buffers(ds, seeds, offsets)
-
-  def body(carry, key):
-    buffers, state = carry
-    buffers, state, new = sample_step(model, ds, params, buffers, state, key)
-    return (buffers, state), new
-
-  _, out = jax.lax.scan(body, (buffers, carry0), jax.random.split(rng, num_steps))
-  return out
+  return dream_scan(model, ds, num_steps, params, buffers, carry0, rng)[2]
 
 
 def to_stream_values(dreams: np.ndarray) -> np.ndarray:

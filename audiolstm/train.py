@@ -8,7 +8,10 @@ the dream values out after each chunk.
 """
 import dataclasses
 import functools
+import json
 import os
+import signal
+import threading
 import time
 
 import flax
@@ -17,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from audiolstm import checkpoint
 from audiolstm import config as config_lib
 from audiolstm import dataset as data_lib
 from audiolstm import models
@@ -238,44 +242,123 @@ class TrainingDiverged(RuntimeError):
   """The loss became NaN or infinite; the message says where and what to try."""
 
 
-def _window_records(losses: np.ndarray, first_step: int, log_every: int, elapsed: float):
-  """metrics.jsonl records: one per `log_every` iterations ending in this chunk (mean loss)."""
-  records = []
-  for end in range(log_every - first_step % log_every, len(losses) + 1, log_every):
-    window = losses[max(0, end - log_every):end]
-    records.append({'step': first_step + end, 'loss': float(np.mean(window)),
-                    'time': round(elapsed, 3)})
-  return records
+# Fields that may differ when a run is resumed: they change how long or how often, not what.
+RUN_CONTROL_FIELDS = ('max_steps', 'num_epochs', 'chunk_size', 'checkpoint_every',
+                      'keep_checkpoints')
+CHUNK_SECONDS = 1.0  # target wall time of one dispatch: signals are answered within about this
+
+
+def check_resumable(prior: dict, c) -> None:
+  """Refuse to resume a run whose config differs in anything but RUN_CONTROL_FIELDS."""
+  now = json.loads(json.dumps(c.to_dict(), default=list))
+  differ = sorted(k for k in set(prior) | set(now)
+                  if k not in RUN_CONTROL_FIELDS and prior.get(k) != now.get(k))
+  if differ:
+    main = [k for k in ('approach', 'seg_len', 'num_unrollings', 'input_files') if k in differ]
+    k = (main or differ)[0]
+    raise config_lib.ConfigError(
+        f'the work directory already holds a run with another config ({k}={prior.get(k)!r} '
+        f'there vs {now.get(k)!r} now; differs in {", ".join(differ)}): use a new --workdir, or '
+        'the same settings to resume it')
+
+
+class StopSignals:
+  """SIGTERM/SIGINT set a flag that the loop checks between chunks (a second one kills)."""
+
+  def __init__(self):
+    self.requested = None
+    self._previous = {}
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for sig in (signal.SIGTERM, signal.SIGINT):
+        self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def _handle(self, signum, frame):
+    del frame
+    self.requested = signal.Signals(signum).name
+    for sig, handler in self._previous.items():  # a second signal acts at once
+      signal.signal(sig, handler)
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+
+class HostState:
+  """The host side of a run that a checkpoint must hold: partial dreams, the metrics window, the
+  sequential-dream count."""
+
+  def __init__(self, c, setup: Setup):
+    self.dreams = outputs.ConcurrentDreams(setup.dream_len, c.num_dream_streams,
+                                           setup.dream.g.new_per_step)
+    self.metrics = outputs.MetricsWindow(c.log_every)
+    self.seq_count = 0
+
+  def to_tree(self) -> dict:
+    pending, pending_len, count = self.dreams.to_arrays()
+    window, window_len = self.metrics.to_arrays()
+    tree = {'pending': pending, 'pending_len': pending_len, 'dream_count': count,
+            'window': window, 'window_len': window_len, 'seq_count': self.seq_count}
+    return {k: np.asarray(v, np.float32 if k in ('pending', 'window') else np.int32)
+            for k, v in tree.items()}
+
+  def load_tree(self, tree: dict) -> None:
+    self.dreams.load_arrays(tree['pending'], tree['pending_len'], tree['dream_count'])
+    self.metrics.load_arrays(tree['window'], tree['window_len'])
+    self.seq_count = int(tree['seq_count'])
+
+
+def next_boundary(step: int, every: int) -> int:
+  """Iterations from `step` to the next multiple of `every` (a large number if every is 0)."""
+  return every - step % every if every else 1 << 62
 
 
 def train_and_evaluate(config, workdir=None, log=print) -> dict:
   """Train on the config's audio, dreaming as configured; write everything to `workdir`.
 
-  Returns a summary dict (workdir, steps, final_loss, iters_per_s, dreams: list of WAV paths).
-  Raises ConfigError / audio_io.AudioError for unusable settings or input (nothing written in
-  that case) and TrainingDiverged for a non-finite loss (everything so far kept).
+  Running again with the same workdir resumes from its newest checkpoint. SIGTERM/SIGINT save a
+  checkpoint at the next chunk boundary and return. Returns a summary dict (workdir, steps,
+  final_loss, iters_per_s, dreams: list of WAV paths, seconds, stopped_by). Raises ConfigError /
+  audio_io.AudioError for unusable settings or input (nothing written in that case) and
+  TrainingDiverged for a non-finite loss (everything so far kept).
   """
   c = config_lib.resolve(config)
   config_lib.validate(c)
   sources = data_lib.load_sources(c)
   run = outputs.RunDir(workdir or outputs.default_workdir(c.approach))
+  prior = run.read_config()
+  if prior is not None:
+    check_resumable(prior, c)
   total = total_steps(c, sources)
   program = build(c, sources)
   setup = program.setup
+  data = device_data(sources)
+  state = program.init(data, jax.random.key(c.seed))
+  host = HostState(c, setup)
+  ckpts = checkpoint.Checkpoints(run.checkpoint_dir, c.keep_checkpoints)
+  start = ckpts.latest_step() or 0
+  if start:
+    state, tree = ckpts.restore(state, host.to_tree())
+    host.load_tree(tree)
+  run.rewind(start, c.log_every)
   run.write_config(c, iters_per_epoch=sources.iters_per_epoch, total_steps=total,
                    spectral_scale=sources.scale, dream_steps=setup.dream_len)
   log(f'audiolstm: {c.approach} approach on {sources.input_seconds:.1f} s of audio; '
       f'{sources.iters_per_epoch} iterations per epoch, running {total}; '
       f'{c.num_dream_streams} dream stream(s) of {c.dream_seconds:g} s')
-  log(f'work directory: {run.path}')
+  log(f'work directory: {run.path}' + (f' (resuming at iteration {start})' if start else ''))
 
-  data = device_data(sources)
-  state = program.init(data, jax.random.key(c.seed))
-  dreams = outputs.ConcurrentDreams(setup.dream_len, c.num_dream_streams,
-                                    setup.dream.g.new_per_step)
+  history = run.read_metrics()
+  steps_logged = [r['step'] for r in history]
+  losses_logged = [r['loss'] for r in history]
   progress = outputs.Progress(total, log)
-  written, steps_logged, losses_logged = [], [], []
-  seq_count, step, t0 = 0, 0, time.perf_counter()
+  progress.step_last = start
+  written = []
+  step, t0 = start, time.perf_counter()
+  last_plot = last_ckpt_step = None
+  rate = None
 
   def write(kind, mode, at_step, values, count):
     for s, stream_values in enumerate(values):
@@ -288,44 +371,66 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
     if steps_logged:
       run.plot_loss(steps_logged, losses_logged, f'{c.approach}: {os.path.basename(run.path)}')
 
-  last_plot = time.perf_counter()
-  while step < total:
-    n = next_chunk(step, total, c.chunk_size, c.audio_freq)
-    state, losses, dream_values = program.run_chunk(state, data, n)
-    losses = np.asarray(losses[:n])
-    bad = np.flatnonzero(~np.isfinite(losses))
-    good = losses[:bad[0]] if len(bad) else losses
-    records = _window_records(good, step, c.log_every, time.perf_counter() - t0)
-    run.append_metrics(records)
-    steps_logged += [r['step'] for r in records]
-    losses_logged += [r['loss'] for r in records]
-    if len(bad):
-      plot()
-      raise TrainingDiverged(
-          f'the loss became {losses[bad[0]]} at iteration {step + bad[0] + 1}: training stopped '
-          f'(everything written so far is in {run.path}); try a smaller config.lr (now {c.lr:g}) '
-          'or output_activation="tanh"')
-    if setup.concurrent:
-      for count, at, values in dreams.add(np.asarray(dream_values[:n]), step + n):
-        write('concurrent', c.seed_advance[count % len(c.seed_advance)], at, values, count)
-    step += n
-    if c.audio_freq and step % c.audio_freq == 0:
-      cursor = int(slicing.cursors(setup.dream.g, step, sources.iters_per_epoch))
-      seq = program.sequential_dream(
-          state.params, data.seeds, jax.random.fold_in(jax.random.key(c.seed + 1), seq_count),
-          seq_count, state.same_offsets, cursor, models.zero_carry(c, (c.num_dream_streams,)))
-      write('sequential', c.seed_advance[seq_count % len(c.seed_advance)], step,
-            sampling.to_stream_values(np.asarray(seq)), seq_count)
-      seq_count += 1
-    progress.update(step, float(np.mean(losses)), len(written), force=step >= total)
-    if time.perf_counter() - last_plot > 30:
-      plot()
-      last_plot = time.perf_counter()
+  def save():
+    ckpts.save(step, state, host.to_tree())
+
+  with StopSignals() as stop:
+    while step < total and not stop.requested:
+      n = min(c.chunk_size, total - step, next_boundary(step, c.audio_freq),
+              next_boundary(step, c.checkpoint_every))
+      if rate:
+        n = min(n, max(1, int(rate * CHUNK_SECONDS)))
+      t_chunk = time.perf_counter()
+      state, losses, dream_values = program.run_chunk(state, data, n)
+      losses = np.asarray(losses[:n])
+      if last_plot is not None:  # the first chunk includes compilation
+        rate = n / max(time.perf_counter() - t_chunk, 1e-9)
+      bad = np.flatnonzero(~np.isfinite(losses))
+      good = losses[:bad[0]] if len(bad) else losses
+      records = host.metrics.add(good, step, time.perf_counter() - t0,
+                                 final=step + n >= total and not len(bad))
+      run.append_metrics(records)
+      steps_logged += [r['step'] for r in records]
+      losses_logged += [r['loss'] for r in records]
+      if len(bad):
+        plot()
+        raise TrainingDiverged(
+            f'the loss became {losses[bad[0]]} at iteration {step + bad[0] + 1}: training stopped '
+            f'(everything written so far is in {run.path}); try a smaller config.lr (now '
+            f'{c.lr:g}) or output_activation="tanh"')
+      if setup.concurrent:
+        for count, at, values in host.dreams.add(np.asarray(dream_values[:n]), step + n):
+          write('concurrent', c.seed_advance[count % len(c.seed_advance)], at, values, count)
+      step += n
+      if c.audio_freq and step % c.audio_freq == 0:
+        cursor = int(slicing.cursors(setup.dream.g, step, sources.iters_per_epoch))
+        seq = program.sequential_dream(
+            state.params, data.seeds,
+            jax.random.fold_in(jax.random.key(c.seed + 1), host.seq_count), host.seq_count,
+            state.same_offsets, cursor, models.zero_carry(c, (c.num_dream_streams,)))
+        write('sequential', c.seed_advance[host.seq_count % len(c.seed_advance)], step,
+              sampling.to_stream_values(np.asarray(seq)), host.seq_count)
+        host.seq_count += 1
+      if c.checkpoint_every and step % c.checkpoint_every == 0:
+        save()
+        last_ckpt_step = step
+      progress.update(step, float(np.mean(losses)), len(written), force=step >= total)
+      if last_plot is None or time.perf_counter() - last_plot > 30:
+        plot()
+        last_plot = time.perf_counter()
+    if last_ckpt_step != step:
+      save()
+  ckpts.close()
   plot()
   elapsed = time.perf_counter() - t0
+  done = step - start
   summary = {'workdir': run.path, 'steps': step, 'final_loss': losses_logged[-1] if losses_logged
-             else None, 'iters_per_s': step / elapsed if elapsed > 0 else 0.0, 'dreams': written,
-             'seconds': elapsed}
-  log(f'done: {step} iterations in {elapsed:.1f} s ({summary["iters_per_s"]:.1f} it/s), '
-      f'{len(written)} dream(s) in {run.dreams_dir}')
+             else None, 'iters_per_s': done / elapsed if elapsed > 0 else 0.0, 'dreams': written,
+             'seconds': elapsed, 'stopped_by': stop.requested}
+  if stop.requested:
+    log(f'stopped by {stop.requested} at iteration {step}/{total}; checkpoint saved in '
+        f'{run.checkpoint_dir}: run the same command to resume')
+  else:
+    log(f'done: {done} iterations in {elapsed:.1f} s ({summary["iters_per_s"]:.1f} it/s), '
+        f'{len(written)} dream(s) in {run.dreams_dir}')
   return summary

@@ -12,7 +12,7 @@ import ml_collections
 
 def get_config():
   c = ml_collections.ConfigDict()
-  c.approach = 'column'         # 'vector' | 'column' | 'transpose' | 'fft'
+  c.approach = 'column'         # data approach: 'vector' | 'column' | 'transpose' | 'fft'
 
   # --- data -------------------------------------------------------------
   c.input_files = ()            # training audio (empty: the bundled default recording)
@@ -41,13 +41,13 @@ def get_config():
   c.hidden_size = 0             # 0 = seg_len (needed for use_residual)
   c.output_activation = 'linear'  # dense head: 'linear' or 'tanh'
   c.weight_stddev = 0.05        # std of the truncated-normal init of dense kernels
-  c.use_dropout = False
-  c.input_keep_prob = 0.9       # KEEP probabilities, as in the original
-  c.output_keep_prob = 0.9
-  c.state_keep_prob = 1.0
+  c.use_dropout = False         # dropout around each LSTM cell (the keep probabilities below)
+  c.input_keep_prob = 0.9       # dropout: probability of KEEPING each cell input (as the original)
+  c.output_keep_prob = 0.9      # dropout: probability of keeping each cell output
+  c.state_keep_prob = 1.0       # dropout: probability of keeping each value of the carried h
   c.use_residual = False        # cell output + cell input
-  c.regularization = False      # L2 penalty on the LSTM kernels ...
-  c.reg_amount = 1e-4           # ... of this weight (tf.nn.l2_loss convention: sum(w^2)/2)
+  c.regularization = False      # add an L2 penalty on the LSTM kernels to the loss
+  c.reg_amount = 1e-4           # weight of that penalty (tf.nn.l2_loss convention: sum(w^2)/2)
 
   # --- training ---------------------------------------------------------------
   c.lr = 1e-3                   # Adam learning rate
@@ -69,4 +69,6 @@ def get_config():
   # --- run ------------------------------------------------------------------------
   c.chunk_size = 200            # iterations per device dispatch (one jitted loop)
   c.log_every = 20              # iterations per metrics.jsonl line (mean loss)
+  c.checkpoint_every = 0        # checkpoint every N iterations (0 = only at the end or on a signal)
+  c.keep_checkpoints = 3        # newest checkpoints kept in WORKDIR/checkpoints
   return c

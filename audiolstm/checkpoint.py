@@ -1,0 +1,52 @@
+"""Checkpoints with orbax: everything a run needs to continue exactly.
+
+A checkpoint holds the device state (params, optimiser state, carried LSTM and dream states, seed
+buffers, dream counters, RNG key, step) and the host state (partial dreams, the metrics window,
+sequential-dream count). Orbax writes each checkpoint to a temporary directory and renames it
+when complete, so a resume never reads a half-written one; leftovers of a killed save are removed
+when the manager opens.
+"""
+import os
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+
+def _saveable(state):
+  """Typed PRNG keys are stored as their raw key data."""
+  return state.replace(rng=jax.random.key_data(state.rng))
+
+
+class Checkpoints:
+  """The checkpoints of one work directory (WORKDIR/checkpoints/<step>/)."""
+
+  def __init__(self, directory: str, keep: int):
+    self.directory = os.path.abspath(directory)
+    self.manager = ocp.CheckpointManager(
+        self.directory,
+        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+                                             enable_async_checkpointing=False,
+                                             cleanup_tmp_directories=True))
+
+  def latest_step(self):
+    """The newest complete checkpoint's step, or None."""
+    return self.manager.latest_step()
+
+  def save(self, step: int, state, host: dict) -> None:
+    """Save (state, host) as checkpoint `step` (replacing one of the same step)."""
+    tree = {'state': _saveable(state), 'host': host}
+    self.manager.save(int(step), args=ocp.args.StandardSave(tree), force=True)
+    self.manager.wait_until_finished()
+
+  def restore(self, state_like, host_like: dict, step=None):
+    """(state, host) of checkpoint `step` (default newest), shaped like the given examples."""
+    step = self.latest_step() if step is None else step
+    target = {'state': _saveable(state_like), 'host': host_like}
+    tree = self.manager.restore(step, args=ocp.args.StandardRestore(target))
+    state = tree['state']
+    state = state.replace(rng=jax.random.wrap_key_data(state.rng))
+    return state, jax.tree.map(np.asarray, tree['host'])
+
+  def close(self):
+    self.manager.close()

@@ -1,0 +1,245 @@
+"""Dreaming from a trained run without training: sample mode and watch mode (dissertation 6.2.4).
+
+Both load the resolved config and the newest checkpoint of a work directory, build the seed
+buffers with the same index functions as training, and run the dream as one jitted scan over a
+batch of streams (in fixed-length pieces, so the program compiles once and progress is shown).
+"""
+import dataclasses
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from audiolstm import audio_io
+from audiolstm import checkpoint
+from audiolstm import config as config_lib
+from audiolstm import dataset
+from audiolstm import models
+from audiolstm import outputs
+from audiolstm import sampling
+from audiolstm import slicing
+from audiolstm import train
+from audiolstm.config import ConfigError, SEED_MODES
+
+PIECE_STEPS = 1024  # dream steps per dispatch (progress is reported between pieces)
+
+
+@dataclasses.dataclass
+class TrainedRun:
+  """A trained run ready to dream: its config, sources, model and parameters."""
+  path: str
+  config: ml_collections.ConfigDict
+  sources: dataset.Sources
+  model: models.AudioLSTM
+  params: dict
+  same_offsets: np.ndarray   # [S] the run's fixed 'same' seed offsets
+  cursor: int                # training cursor at the checkpoint (for 'advance')
+  step: int
+
+
+def load_run(workdir: str) -> TrainedRun:
+  """Load the config and newest checkpoint of a work directory (ConfigError if it has none)."""
+  if not workdir:
+    raise ConfigError('--workdir is required: the work directory of a trained run')
+  path = os.path.abspath(workdir)
+  if not os.path.isfile(os.path.join(path, 'config.json')):
+    raise ConfigError(f'{workdir} holds no run (no config.json): train one first with '
+                      f'python -m audiolstm.main --config=configs/fft.py --workdir={workdir}')
+  prior = outputs.read_run_config(os.path.join(path, 'config.json'))
+  c = config_lib.resolve(ml_collections.ConfigDict(prior))
+  config_lib.validate(c)
+  ckpt_dir = os.path.join(path, 'checkpoints')
+  if not os.path.isdir(ckpt_dir):
+    raise ConfigError(f'{workdir} has no checkpoints yet: let training save one (it does at the '
+                      'end, on Ctrl-C, and every config.checkpoint_every iterations)')
+  sources = dataset.load_sources(c)
+  program = train.build(c, sources)
+  state_like = program.init(train.device_data(sources), jax.random.key(c.seed))
+  ckpts = checkpoint.Checkpoints(ckpt_dir, c.keep_checkpoints)
+  step = ckpts.latest_step()
+  if step is None:
+    raise ConfigError(f'{workdir} has no complete checkpoint: train it (longer) first')
+  state, _ = ckpts.restore(state_like, train.HostState(c, program.setup).to_tree(), step)
+  ckpts.close()
+  g = program.setup.dream.g
+  return TrainedRun(path=path, config=c, sources=sources, model=program.model,
+                    params=state.params, same_offsets=np.asarray(state.same_offsets),
+                    cursor=int(slicing.cursors(g, step, sources.iters_per_epoch)), step=step)
+
+
+def seed_from_audio(run: TrainedRun, audio: np.ndarray, name: str) -> np.ndarray:
+  """A seed buffer [input_span] from the start of a recording (ConfigError if too short)."""
+  c, g = run.config, config_lib.geometry(run.config)
+  source, _ = dataset.to_source(c, audio, run.sources.scale)
+  if len(source) < g.input_span:
+    if c.use_fft:
+      need = c.window_size + (g.input_span // g.unit - 1) * c.hop_size
+    else:
+      need = g.input_span
+    raise ConfigError(f'{name} is too short to seed a dream: {len(audio) / c.sample_rate:.2f} s, '
+                      f'but a seed must fill one input matrix ({need / c.sample_rate:.2f} s)')
+  return source[slicing.seed_indices(g, 0)]
+
+
+def training_seeds(run: TrainedRun, num: int, seed: int):
+  """Seed buffers [num, input_span] from the training audio, dream i in seed mode
+  seed_advance[i % len] ('same': the run's fixed offset; 'random'; 'advance': the checkpoint's
+  training cursor). Returns (buffers, mode names)."""
+  c, g = run.config, config_lib.geometry(run.config)
+  n_offsets = run.sources.num_seed_offsets
+  modes = [c.seed_advance[i % len(c.seed_advance)] for i in range(num)]
+  rng = np.random.default_rng(seed)
+  offsets = []
+  for i, mode in enumerate(modes):
+    if mode == 'same':
+      offsets.append(int(run.same_offsets[i % len(run.same_offsets)]))
+    elif mode == 'random':
+      offsets.append(int(rng.integers(n_offsets)) * g.unit)
+    else:
+      offsets.append((run.cursor // g.unit) % n_offsets * g.unit)
+  return run.sources.seeds[slicing.seed_indices(g, np.array(offsets))], modes
+
+
+class Dreamer:
+  """A jitted dream of a fixed batch size and length (compiled once, reused for every call)."""
+
+  def __init__(self, run: TrainedRun, num_streams: int, seconds: float):
+    c = run.config
+    self.run = run
+    self.num_steps = config_lib.dream_steps(c, seconds)
+    self.piece = min(self.num_steps, PIECE_STEPS)
+    self.ds = sampling.DreamSetup(
+        g=config_lib.geometry(c), num_streams=num_streams,
+        seed_modes=tuple(SEED_MODES.index(m) for m in c.seed_advance),
+        num_seed_offsets=run.sources.num_seed_offsets, iters_per_epoch=run.sources.iters_per_epoch,
+        use_dropout=bool(c.use_dropout and c.dropout_while_dreaming))
+    self._scan = jax.jit(lambda params, buffers, carry, rng: sampling.dream_scan(
+        run.model, self.ds, self.piece, params, buffers, carry, rng))
+
+  def __call__(self, buffers: np.ndarray, rng, progress=None) -> np.ndarray:
+    """buffers [S, input_span] -> dream values [S, num_steps * new_per_step]."""
+    c = self.run.config
+    buffers = jnp.asarray(buffers)
+    carry = models.zero_carry(c, (self.ds.num_streams,))
+    pieces = []
+    for i in range(-(-self.num_steps // self.piece)):
+      buffers, carry, out = self._scan(self.run.params, buffers, carry, jax.random.fold_in(rng, i))
+      pieces.append(np.asarray(out))
+      if progress:
+        progress(min((i + 1) * self.piece, self.num_steps), self.num_steps)
+    values = np.concatenate(pieces)[:self.num_steps]
+    return sampling.to_stream_values(values)
+
+
+def _write(run: TrainedRun, out_dir: str, name: str, values: np.ndarray, seed: int, i: int) -> str:
+  c = run.config
+  audio = outputs.to_audio(c, values, run.sources.scale, np.random.default_rng([seed, 7, i]))
+  return audio_io.write_wav(audio_io.unique_path(os.path.join(out_dir, name)), audio,
+                            c.sample_rate)
+
+
+def sample(workdir, seed_files=(), num_dreams=4, dream_seconds=None, out_dir=None, seed=None,
+           log=print) -> list:
+  """Dream `num_dreams` outputs of `dream_seconds` from the newest checkpoint of `workdir`.
+
+  Seeds come from `seed_files` (dream i from file i % len, its first input matrix) or from the
+  training audio with the configured seed modes. All dreams run batched in one jitted scan.
+  Returns the WAV paths (in out_dir, default WORKDIR/samples; never over earlier files).
+  """
+  if num_dreams < 1:
+    raise ConfigError(f'--num_dreams={num_dreams} must be at least 1')
+  if dream_seconds is not None and dream_seconds <= 0:
+    raise ConfigError(f'--dream_seconds={dream_seconds} must be > 0')
+  run = load_run(workdir)
+  c = run.config
+  seed = c.seed if seed is None else seed
+  seconds = c.dream_seconds if dream_seconds is None else dream_seconds
+  if seed_files:
+    seeds = [seed_from_audio(run, audio_io.load_audio(f, c.sample_rate), f) for f in seed_files]
+    buffers = np.stack([seeds[i % len(seeds)] for i in range(num_dreams)])
+    labels = [os.path.splitext(os.path.basename(seed_files[i % len(seed_files)]))[0]
+              for i in range(num_dreams)]
+  else:
+    buffers, labels = training_seeds(run, num_dreams, seed)
+  out_dir = os.path.abspath(out_dir or os.path.join(run.path, 'samples'))
+  os.makedirs(out_dir, exist_ok=True)
+  log(f'dreaming {num_dreams} x {seconds:g} s from {run.path} (iteration {run.step}) ...')
+  t0 = time.perf_counter()
+  dreamer = Dreamer(run, num_dreams, seconds)
+  last = [0.0]
+
+  def progress(done, total):
+    if time.perf_counter() - last[0] > 1.0 or done == total:
+      bar = '#' * int(30 * done / total)
+      log(f'[{bar:<30}] {done}/{total} steps')
+      last[0] = time.perf_counter()
+
+  values = dreamer(buffers, jax.random.key(seed), progress)
+  paths = [_write(run, out_dir, f'{c.approach}_sample_{labels[i]}_{i:03d}.wav', values[i], seed, i)
+           for i in range(num_dreams)]
+  dt = time.perf_counter() - t0
+  log(f'wrote {num_dreams} dream(s) of {seconds:g} s to {out_dir} in {dt:.1f} s '
+      f'({num_dreams * seconds / dt:.1f} s of audio per second, compilation included)')
+  return paths
+
+
+def _stable_files(watch_dir: str, seen_sizes: dict, settle_s: float):
+  """Regular files in watch_dir whose size and mtime have not changed for settle_s seconds."""
+  now = time.time()
+  ready = []
+  with os.scandir(watch_dir) as entries:
+    for entry in entries:
+      if entry.name.startswith('.') or not entry.is_file(follow_symlinks=False):
+        continue
+      st = entry.stat(follow_symlinks=False)
+      key = (st.st_size, st.st_mtime_ns)
+      if seen_sizes.get(entry.path, (None,))[0] != key:
+        seen_sizes[entry.path] = (key, now)
+      elif now - seen_sizes[entry.path][1] >= settle_s:
+        ready.append((entry.path, key))
+  return sorted(ready)
+
+
+def watch(workdir, watch_dir, out_dir, dream_seconds=None, seed=None, poll_s=0.25, settle_s=1.0,
+          log=print, max_files=None) -> int:
+  """Dream from every new audio file in `watch_dir` as soon as it is completely written (its size
+  and mtime unchanged for settle_s); write each result to `out_dir`. Bad, empty, too-short or
+  half-written files are reported and skipped; a file is processed once (again only if it
+  changes). Stops on SIGINT/SIGTERM (or after max_files). Returns the number of dreams written."""
+  if not watch_dir or not os.path.isdir(watch_dir):
+    raise ConfigError(f'--watch_dir={watch_dir!r} is not a directory: create it or give another')
+  if not out_dir:
+    raise ConfigError('--out_dir is required in watch mode: where the dreams go')
+  run = load_run(workdir)
+  c = run.config
+  seed = c.seed if seed is None else seed
+  seconds = c.dream_seconds if dream_seconds is None else dream_seconds
+  os.makedirs(out_dir, exist_ok=True)
+  dreamer = Dreamer(run, 1, seconds)
+  done, seen, count = set(), {}, 0
+  log(f'watching {os.path.abspath(watch_dir)} (model of {run.path}, iteration {run.step}); '
+      f'dreams of {seconds:g} s go to {os.path.abspath(out_dir)}; Ctrl-C stops')
+  with train.StopSignals() as stop:
+    while not stop.requested and (max_files is None or len(done) < max_files):
+      for path, key in _stable_files(watch_dir, seen, settle_s):
+        if (path, key) in done or stop.requested:
+          continue
+        done.add((path, key))
+        name = os.path.basename(path)
+        t0 = time.perf_counter()
+        try:
+          buffer = seed_from_audio(run, audio_io.load_audio(path, c.sample_rate), name)
+        except (audio_io.AudioError, ConfigError) as e:
+          log(f'skipped {name}: {e}')
+          continue
+        values = dreamer(buffer[None], jax.random.fold_in(jax.random.key(seed), count))
+        out = _write(run, out_dir, f'{os.path.splitext(name)[0]}_dream.wav', values[0], seed,
+                     count)
+        count += 1
+        log(f'{name} -> {out} ({seconds:g} s of audio in {time.perf_counter() - t0:.2f} s)')
+      time.sleep(poll_s)
+  log(f'stopped watching: {count} dream(s) written')
+  return count
