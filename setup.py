@@ -20,6 +20,7 @@ setuptools.setup(
         'absl-py>=2.0,<3',
         'ml-collections>=0.1.1,<2',
         'matplotlib>=3.8,<4',
+        'orbax-checkpoint>=0.11,<0.13',
     ],
     extras_require={
         'test': ['pytest>=8,<10'],

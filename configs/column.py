@@ -2,18 +2,25 @@
 per iteration, and the model predicts the sample after each row: one new sample per dream step.
 
 Run:  python -m audiolstm.main --config=configs/column.py      (about 50 s on a 2-core CPU)
-
-Default: seg_len 128 x 8 unrollings, 200000 iterations (~4400 per second: most of one epoch of
-the bundled 20 s recording), two 2 s dream streams. The dissertation's setting
-(Audio Example 5.6 and the original preset: seg_len 2048, 10 unrollings, ext_cursor_inc 1) is
-  --config.seg_len=2048 --config.num_unrollings=10 --config.max_steps=0
-one epoch over 20 s of audio is about 200,000 iterations; at the ~18 iterations per second a
-2-core CPU manages at that size that is about 3 hours per epoch (a GPU is the way to go there).
+TODO
 """
+from audiolstm import presets
 from configs import default
 
+PRESETS = {  # argument: (dissertation audio example, fields)
+    '5.6': ('5.6', dict(seg_len=2048, num_unrollings=10, max_steps=0, num_epochs=8,
+                        dream_seconds=20.0)),
+    # presets/preset.py of apfalz/audio_lstm as last committed ('multiple_dreams_2048sl_10nu').
+    'original': (None, dict(seg_len=2048, num_unrollings=10, int_cursor_inc=1024, max_steps=0,
+                            num_epochs=8, lr=1e-4, weight_stddev=1e-5, use_dropout=True,
+                            input_keep_prob=1.0, output_keep_prob=1.0, state_keep_prob=0.5,
+                            sample_rate=11025, dream_seconds=30.0, num_dream_streams=1,
+                            seed_advance=('random',), audio_freq=0)),
+}
 
-def get_config():
+
+def get_config(arg=None):
+  """The quick default, or with `arg` ('5.6' or 'original') a dissertation-sized preset."""
   c = default.get_config()
   c.approach = 'column'
   c.seg_len = 128
@@ -21,4 +28,4 @@ def get_config():
   c.max_steps = 200000
   c.dream_seconds = 2.0
   c.lr = 1e-3
-  return c
+  return presets.apply(c, PRESETS, arg, 'configs/column.py')

@@ -3,20 +3,24 @@ magnitude spectra normalised to [0, 1]; the model predicts the next frame, and t
 turns predicted frames into audio (hop_size samples per dream step).
 
 Run:  python -m audiolstm.main --config=configs/fft.py         (about 50 s on a 2-core CPU)
-
-Default: 256 bins (window 256, zero padded), hop 64, 16 frames per input matrix, 30000
-iterations (about 9 epochs of the bundled 20 s recording), two 8 s dream streams.
-The dissertation's setting (Audio Examples 5.8-5.12: window 1024, hop 1024/512/256/128/56, 100
-frames) is
-  --config.seg_len=1024 --config.num_unrollings=100 --config.hop_size=256 --config.max_steps=0
-  --config.num_epochs=20
-about 18 iterations per second on a 2-core CPU (two dream streams); 20 s of audio at hop 256 is
-758 iterations per epoch, so 20 epochs take about 14 minutes.
+TODO
 """
+from audiolstm import presets
 from configs import default
 
+_DISSERTATION = dict(seg_len=1024, window_size=1024, num_unrollings=100, max_steps=0,
+                     num_epochs=20, dream_seconds=20.0)
+PRESETS = {  # argument: (dissertation audio example, fields)
+    '1024': ('5.8', dict(_DISSERTATION, hop_size=1024)),
+    '512': ('5.9', dict(_DISSERTATION, hop_size=512)),
+    '256': ('5.10', dict(_DISSERTATION, hop_size=256)),
+    '128': ('5.11', dict(_DISSERTATION, hop_size=128)),
+    '56': ('5.12', dict(_DISSERTATION, hop_size=56)),
+}
 
-def get_config():
+
+def get_config(arg=None):
+  """The quick default, or with `arg` (a hop_size or an example number) a dissertation preset."""
   c = default.get_config()
   c.approach = 'fft'
   c.seg_len = 256
@@ -26,4 +30,4 @@ def get_config():
   c.num_epochs = 1000          # capped by max_steps
   c.dream_seconds = 8.0
   c.lr = 1e-3
-  return c
+  return presets.apply(c, PRESETS, arg, 'configs/fft.py')

@@ -1,19 +1,22 @@
 """Vector approach (dissertation 3.2.1): each row is seg_len samples; the model predicts the next row.
 
 Run:  python -m audiolstm.main --config=configs/vector.py      (about 25 s on a 2-core CPU)
-
-Each dream step produces seg_len samples. Default: seg_len 256 x 16 unrollings, 15000 iterations
-(about 18 epochs of the bundled 20 s recording), one 10 s dream stream.
-Scale up to the dissertation's settings (Audio Examples 5.2-5.5: seg_len 1024/512/256/128,
-100 unrollings) with
-  --config.seg_len=1024 --config.num_unrollings=100 --config.max_steps=0 --config.num_epochs=100
-about 22 iterations per second on a 2-core CPU; 20 s of audio is 115 iterations per epoch, so
-100 epochs take about 9 minutes.
+TODO
 """
+from audiolstm import presets
 from configs import default
 
+_DISSERTATION = dict(num_unrollings=100, max_steps=0, num_epochs=100, dream_seconds=20.0)
+PRESETS = {  # argument: (dissertation audio example, fields)
+    '1024': ('5.2', dict(_DISSERTATION, seg_len=1024)),
+    '512': ('5.3', dict(_DISSERTATION, seg_len=512)),
+    '256': ('5.4', dict(_DISSERTATION, seg_len=256)),
+    '128': ('5.5', dict(_DISSERTATION, seg_len=128)),
+}
 
-def get_config():
+
+def get_config(arg=None):
+  """The quick default, or with `arg` (a seg_len or an example number) a dissertation preset."""
   c = default.get_config()
   c.approach = 'vector'
   c.seg_len = 256
@@ -23,4 +26,4 @@ def get_config():
   c.dream_seconds = 10.0
   c.num_dream_streams = 1
   c.lr = 1e-3
-  return c
+  return presets.apply(c, PRESETS, arg, 'configs/vector.py')
