@@ -135,11 +135,16 @@ def validate(c) -> None:
 
   for name in ('sample_rate', 'seg_len', 'num_unrollings', 'int_cursor_inc', 'ext_cursor_inc',
                'num_layers', 'hidden_size', 'num_epochs', 'num_dream_streams', 'chunk_size',
-               'log_every', 'keep_checkpoints'):
+               'log_every', 'keep_checkpoints', 'eval_every', 'eval_steps'):
     positive_int(name)
   for name in ('max_steps', 'reset_state', 'audio_freq', 'noisify', 'reg_amount', 'label_offset',
                'checkpoint_every'):
     non_negative(name)
+  _check(0 <= c.val_fraction < 1, f'config.val_fraction={c.val_fraction!r}: use 0 <= f < 1 '
+         '(the share of the audio held out at the end; 0 turns validation off)')
+  _check(c.eval_every % c.log_every == 0,
+         f'config.eval_every={c.eval_every} must be a multiple of log_every={c.log_every} (the '
+         'validation loss is logged with the training loss of the same step)')
   _check(c.lr > 0 and math.isfinite(c.lr), f'config.lr={c.lr!r} must be a positive number')
   _check(c.dream_seconds > 0, f'config.dream_seconds={c.dream_seconds!r} must be > 0')
   _check(c.seq_dream_seconds > 0,

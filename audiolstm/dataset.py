@@ -17,7 +17,8 @@ from audiolstm.config import ConfigError
 
 @dataclasses.dataclass
 class Sources:
-  """Host-side sources; `inputs`, `labels`, `seeds` are 1-D float32 (flattened frames for fft)."""
+  """Host-side sources; inputs, labels, seeds (and the validation pair) are 1-D float32
+  (flattened normalised frames for fft)."""
   inputs: np.ndarray
   labels: np.ndarray
   seeds: np.ndarray
@@ -25,6 +26,11 @@ class Sources:
   iters_per_epoch: int
   num_seed_offsets: int
   input_seconds: float
+  seed_audio: np.ndarray = None   # the seed source as audio (for seed spectrograms)
+  val_inputs: np.ndarray = None   # validation split (None when off)
+  val_labels: np.ndarray = None
+  val_iters: int = 0
+  notes: tuple = ()               # things the user should know (e.g. validation turned off)
 
 
 def to_source(c, audio, scale=None):
@@ -59,30 +65,65 @@ def load_sources(c, load=audio_io.load_many) -> Sources:
     audio, label_audio = audio[:n], label_audio[:n]
   else:
     label_audio = audio
+  notes = []
+  n_val = int(round(len(audio) * c.val_fraction))
+  if n_val and slicing.iterations_per_epoch(g, _source_len(c, n_val)) < 1:
+    notes.append(f'validation is off: the last {c.val_fraction:g} of the audio '
+                 f'({n_val / c.sample_rate:.2f} s) is shorter than one iteration needs '
+                 f'({_describe_need(c, g)}); raise config.val_fraction or set it to 0')
+    n_val = 0
+  train_audio, train_labels = audio[:len(audio) - n_val], label_audio[:len(audio) - n_val]
   try:
-    inputs, scale = to_source(c, audio)
+    inputs, scale = to_source(c, train_audio)
     if label_audio is audio:
       labels = inputs
     else:
-      raw_labels, label_scale = to_source(c, label_audio)
+      raw_labels, label_scale = to_source(c, train_labels)
       labels = raw_labels * np.float32(label_scale / scale) if c.use_fft else raw_labels
   except ValueError as e:  # silent spectra
     raise ConfigError(f'cannot normalise the magnitude spectra of {", ".join(files)}: {e}') from None
   iters = slicing.iterations_per_epoch(g, len(inputs))
   if iters < 1:
     raise ConfigError(
-        f'the training audio is too short: {len(audio) / c.sample_rate:.2f} s, but one input matrix '
-        f'plus its label needs {_describe_need(c, g)}; use a longer recording or smaller '
-        'seg_len / num_unrollings')
+        f'the training audio is too short: {len(train_audio) / c.sample_rate:.2f} s'
+        f'{" after the validation split" if n_val else ""}, but one input matrix plus its label '
+        f'needs {_describe_need(c, g)}; use a longer recording or smaller seg_len / '
+        'num_unrollings')
+  val_inputs = val_labels = None
+  if n_val:
+    val_inputs, _ = to_source(c, audio[len(audio) - n_val:], scale)
+    val_labels = (val_inputs if label_audio is audio
+                  else to_source(c, label_audio[len(audio) - n_val:], scale)[0])
   if c.seed_files:
-    seeds, _ = to_source(c, load(c.seed_files, c.sample_rate), scale)
+    seed_audio = load(c.seed_files, c.sample_rate)
+    seeds, _ = to_source(c, seed_audio, scale)
     if slicing.num_seed_offsets(g, len(seeds)) < 1:
       raise ConfigError(
           f'the seed audio ({", ".join(c.seed_files)}) is too short: a seed must fill one input '
           f'matrix ({g.input_span // g.unit} {"frames" if c.use_fft else "samples"}); use longer '
           'seed files')
   else:
-    seeds = inputs
+    seeds, seed_audio = inputs, train_audio
   return Sources(inputs=inputs, labels=labels, seeds=seeds, scale=float(scale),
                  iters_per_epoch=iters, num_seed_offsets=slicing.num_seed_offsets(g, len(seeds)),
-                 input_seconds=len(audio) / c.sample_rate)
+                 input_seconds=len(train_audio) / c.sample_rate, seed_audio=seed_audio,
+                 val_inputs=val_inputs, val_labels=val_labels,
+                 val_iters=slicing.iterations_per_epoch(g, len(val_inputs)) if n_val else 0,
+                 notes=tuple(notes))
+
+
+def _source_len(c, num_samples: int) -> int:
+  """Length of the 1-D source made from num_samples of audio."""
+  if not c.use_fft:
+    return num_samples
+  frames = 1 + (num_samples - c.window_size) // c.hop_size if num_samples >= c.window_size else 0
+  return frames * c.seg_len
+
+
+def seed_audio_span(c, offset: int) -> tuple:
+  """(start, stop) samples of the seed audio that the seed buffer at source `offset` covers."""
+  g = config_lib.geometry(c)
+  if not c.use_fft:
+    return offset, offset + g.input_span
+  first, frames = offset // g.unit, g.input_span // g.unit
+  return first * c.hop_size, (first + frames - 1) * c.hop_size + c.window_size

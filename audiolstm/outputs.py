@@ -106,8 +106,9 @@ class RunDir:
     return audio_io.write_wav(audio_io.unique_path(os.path.join(self.dreams_dir, name)),
                               audio, sample_rate)
 
-  def plot_loss(self, steps, losses, title: str) -> None:
-    """loss.png: the logged losses and their running mean, on a log scale."""
+  def plot_loss(self, steps, losses, title: str, val=()) -> None:
+    """loss.png: the logged losses, their running mean and the validation losses [(step, loss)],
+    on a log scale."""
     import matplotlib  # pylint: disable=g-import-not-at-top
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
@@ -118,6 +119,9 @@ class RunDir:
       w = max(2, len(losses) // 20)
       ax.plot(steps[w - 1:], np.convolve(losses, np.ones(w) / w, mode='valid'), lw=1.8,
               label=f'running mean ({w} points)')
+    if len(val):
+      val = np.asarray(val, np.float64)
+      ax.plot(val[:, 0], val[:, 1], 'o-', ms=3, lw=1.2, label='validation loss')
     if np.all(losses[np.isfinite(losses)] > 0) and len(losses):
       ax.set_yscale('log')
     ax.set_xlabel('iteration')

@@ -51,6 +51,8 @@ class DeviceData:
   inputs: jax.Array
   labels: jax.Array
   seeds: jax.Array
+  val_inputs: jax.Array     # [0] when validation is off
+  val_labels: jax.Array
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +67,8 @@ class Setup:
   reg_amount: float
   use_dropout: bool
   chunk_size: int
+  val_iters: int = 0        # iterations per epoch of the validation split (0 = off)
+  val_steps: int = 0        # iterations per validation loss
 
 
 def make_setup(c, sources) -> Setup:
@@ -78,7 +82,8 @@ def make_setup(c, sources) -> Setup:
                dream_len=config_lib.dream_steps(c, c.dream_seconds), noisify=float(c.noisify),
                reset_state=int(c.reset_state), regularization=bool(c.regularization),
                reg_amount=float(c.reg_amount), use_dropout=bool(c.use_dropout),
-               chunk_size=int(c.chunk_size))
+               chunk_size=int(c.chunk_size), val_iters=sources.val_iters,
+               val_steps=min(c.eval_steps, sources.val_iters))
 
 
 def _keys(rng, step):
@@ -176,6 +181,22 @@ def concurrent_step(model, tx, setup: Setup, state: State, data: DeviceData):
   return state, (loss, new)
 
 
+def evaluate(model, setup: Setup, params, data: DeviceData):
+  """Validation loss: mean squared error over setup.val_steps consecutive iterations of the
+  validation split, from a zero state carried step to step, without dropout or updates."""
+  g = setup.dream.g
+
+  def body(carry, step):
+    cursor = slicing.cursors(g, step, setup.val_iters)
+    x = jnp.take(data.val_inputs, slicing.input_indices(g, cursor))
+    y = jnp.take(data.val_labels, slicing.label_indices(g, cursor))
+    out, carry = model.apply({'params': params}, x, carry)
+    return carry, jnp.mean(jnp.square(out - y))
+
+  carry = jnp.zeros((model.num_layers, 2, g.num_unrollings, model.hidden_size), jnp.float32)
+  return jnp.mean(jax.lax.scan(body, carry, jnp.arange(setup.val_steps))[1])
+
+
 def run_chunk(model, tx, setup: Setup, state: State, data: DeviceData, n):
   """Up to setup.chunk_size concurrent iterations in one dispatch; only the first `n` run.
 
@@ -203,6 +224,7 @@ class Program:
   init: callable
   run_chunk: callable
   sequential_dream: callable
+  evaluate: callable
 
 
 def build(c, sources) -> Program:
@@ -216,12 +238,18 @@ def build(c, sources) -> Program:
       init=jax.jit(functools.partial(init_state, model, tx, setup)),
       run_chunk=jax.jit(functools.partial(run_chunk, model, tx, setup), donate_argnums=0),
       sequential_dream=jax.jit(functools.partial(
-          sampling.sequential_dream, model, setup.dream, seq_steps)))
+          sampling.sequential_dream, model, setup.dream, seq_steps)),
+      evaluate=jax.jit(functools.partial(evaluate, model, setup)))
 
 
 def device_data(sources) -> DeviceData:
+  empty = np.zeros((0,), np.float32)
   return DeviceData(inputs=jnp.asarray(sources.inputs), labels=jnp.asarray(sources.labels),
-                    seeds=jnp.asarray(sources.seeds))
+                    seeds=jnp.asarray(sources.seeds),
+                    val_inputs=jnp.asarray(empty if sources.val_inputs is None
+                                           else sources.val_inputs),
+                    val_labels=jnp.asarray(empty if sources.val_labels is None
+                                           else sources.val_labels))
 
 
 def total_steps(c, sources) -> int:
@@ -349,10 +377,14 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
       f'{sources.iters_per_epoch} iterations per epoch, running {total}; '
       f'{c.num_dream_streams} dream stream(s) of {c.dream_seconds:g} s')
   log(f'work directory: {run.path}' + (f' (resuming at iteration {start})' if start else ''))
+  for note in sources.notes:
+    log(f'note: {note}')
+  eval_every = c.eval_every if setup.val_steps else 0
 
   history = run.read_metrics()
   steps_logged = [r['step'] for r in history]
   losses_logged = [r['loss'] for r in history]
+  val_logged = [(r['step'], r['val_loss']) for r in history if 'val_loss' in r]
   progress = outputs.Progress(total, log)
   progress.step_last = start
   written = []
@@ -369,7 +401,8 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
 
   def plot():
     if steps_logged:
-      run.plot_loss(steps_logged, losses_logged, f'{c.approach}: {os.path.basename(run.path)}')
+      run.plot_loss(steps_logged, losses_logged, f'{c.approach}: {os.path.basename(run.path)}',
+                    val=val_logged)
 
   def save():
     ckpts.save(step, state, host.to_tree())
@@ -377,7 +410,7 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
   with StopSignals() as stop:
     while step < total and not stop.requested:
       n = min(c.chunk_size, total - step, next_boundary(step, c.audio_freq),
-              next_boundary(step, c.checkpoint_every))
+              next_boundary(step, c.checkpoint_every), next_boundary(step, eval_every))
       if rate:
         n = min(n, max(1, int(rate * CHUNK_SECONDS)))
       t_chunk = time.perf_counter()
@@ -389,6 +422,10 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
       good = losses[:bad[0]] if len(bad) else losses
       records = host.metrics.add(good, step, time.perf_counter() - t0,
                                  final=step + n >= total and not len(bad))
+      if eval_every and not len(bad) and (step + n) % eval_every == 0:
+        val_loss = float(program.evaluate(state.params, data))
+        records[-1]['val_loss'] = val_loss  # eval_every is a multiple of log_every
+        val_logged.append((step + n, val_loss))
       run.append_metrics(records)
       steps_logged += [r['step'] for r in records]
       losses_logged += [r['loss'] for r in records]

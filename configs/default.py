@@ -57,6 +57,10 @@ def get_config():
   c.reset_state = 0             # zero the carried LSTM state every N iterations (0 = never)
   c.seed = 0                    # RNG seed: runs are reproducible
 
+  c.val_fraction = 0.1          # held-out audio at the end for a validation loss (0 = off)
+  c.eval_every = 1000           # validation loss every N iterations (a multiple of log_every)
+  c.eval_steps = 100            # iterations (state carried) per validation loss
+
   # --- dreaming ------------------------------------------------------------------
   c.concurrent = True           # one dream step per training iteration
   c.dream_seconds = 2.0         # length of each concurrent dream

@@ -156,3 +156,15 @@ def test_diverging_loss_stops_with_a_clear_message(tmp_path):
   records = [json.loads(line) for line in open(workdir / 'metrics.jsonl')]
   assert all(np.isfinite(rec['loss']) for rec in records)
   assert (workdir / 'config.json').exists()
+
+
+def test_validation_loss_is_logged_and_a_too_short_split_is_turned_off(tmp_path):
+  summary = train.train_and_evaluate(tiny_config('vector', max_steps=40, eval_every=20),
+                                     str(tmp_path / 'a'), log=lambda _: None)
+  records = [json.loads(line) for line in open(os.path.join(summary['workdir'], 'metrics.jsonl'))]
+  assert [r['step'] for r in records if 'val_loss' in r] == [20, 40]
+  assert all(np.isfinite(r['val_loss']) for r in records if 'val_loss' in r)
+  lines = []
+  train.train_and_evaluate(tiny_config('vector', max_steps=10, val_fraction=0.001),
+                           str(tmp_path / 'b'), log=lines.append)
+  assert any(line.startswith('note: validation is off') for line in lines)

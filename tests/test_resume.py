@@ -76,11 +76,12 @@ def assert_same_run(a, b, config):
   ma, mb = metrics(a), metrics(b)
   assert [r['step'] for r in ma] == [r['step'] for r in mb]  # no gap, no repeat
   np.testing.assert_allclose([r['loss'] for r in ma], [r['loss'] for r in mb], rtol=1e-4)
+  assert [r.get('val_loss') is None for r in ma] == [r.get('val_loss') is None for r in mb]
   assert dream_names(a) == dream_names(b)
 
 
 def test_resume_continues_exactly(tmp_path):
-  config = tiny_config('vector', max_steps=80, log_every=7, checkpoint_every=30)
+  config = tiny_config('vector', max_steps=80, log_every=7, checkpoint_every=30, eval_every=35)
   train.train_and_evaluate(config, str(tmp_path / 'straight'), log=lambda _: None)
   config.max_steps = 45  # stop part way (between checkpoints and log windows) ...
   summary = train.train_and_evaluate(config, str(tmp_path / 'resumed'), log=lambda _: None)
