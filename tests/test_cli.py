@@ -165,6 +165,6 @@ def test_validation_loss_is_logged_and_a_too_short_split_is_turned_off(tmp_path)
   assert [r['step'] for r in records if 'val_loss' in r] == [20, 40]
   assert all(np.isfinite(r['val_loss']) for r in records if 'val_loss' in r)
   lines = []
-  train.train_and_evaluate(tiny_config('vector', max_steps=10, val_fraction=0.001),
+  train.train_and_evaluate(tiny_config('vector', max_steps=10, val_fraction=0.0002),
                            str(tmp_path / 'b'), log=lines.append)
   assert any(line.startswith('note: validation is off') for line in lines)
