@@ -21,6 +21,8 @@ setuptools.setup(
         'ml-collections>=0.1.1,<2',
         'matplotlib>=3.8,<4',
         'orbax-checkpoint>=0.11,<0.13',
+        'tensorboardX>=2.6,<3',
+        'scipy>=1.10',
     ],
     extras_require={
         'test': ['pytest>=8,<10'],

@@ -167,29 +167,38 @@ class ConcurrentDreams:
   def __init__(self, dream_len: int, num_streams: int, new_per_step: int):
     self.dream_len = dream_len
     self.pending = np.zeros((0, num_streams, new_per_step), np.float32)
+    self.pending_offsets = np.zeros((0, num_streams), np.int32)
     self.count = 0
 
   def to_arrays(self):
-    """(pending [dream_len, S, new] zero-padded, number of pending steps, dream count)."""
+    """(pending [dream_len, S, new] and their seed offsets [dream_len, S], zero-padded; the
+    number of pending steps; the dream count)."""
     buf = np.zeros((self.dream_len, *self.pending.shape[1:]), np.float32)
     buf[:len(self.pending)] = self.pending
-    return buf, np.int32(len(self.pending)), np.int32(self.count)
+    offsets = np.zeros((self.dream_len, self.pending.shape[1]), np.int32)
+    offsets[:len(self.pending)] = self.pending_offsets
+    return buf, offsets, np.int32(len(self.pending)), np.int32(self.count)
 
-  def load_arrays(self, buf, length, count):
+  def load_arrays(self, buf, offsets, length, count):
     self.pending = np.asarray(buf)[:int(length)].astype(np.float32)
+    self.pending_offsets = np.asarray(offsets)[:int(length)].astype(np.int32)
     self.count = int(count)
 
-  def add(self, values: np.ndarray, last_step: int):
-    """values [n, S, new] of the steps ending at `last_step` (exclusive) -> finished dreams.
+  def add(self, values: np.ndarray, offsets: np.ndarray, last_step: int):
+    """values [n, S, new] and seed offsets [n, S] of the steps ending at `last_step` (exclusive)
+    -> finished dreams.
 
-    Yields (dream number, step at which it finished, [S, dream_len * new]).
+    Yields (dream number, step at which it finished, [S, dream_len * new], seed offsets [S]).
     """
     self.pending = np.concatenate([self.pending, values])
+    self.pending_offsets = np.concatenate([self.pending_offsets, offsets])
     first = last_step - len(self.pending)
     while len(self.pending) >= self.dream_len:
       done, self.pending = self.pending[:self.dream_len], self.pending[self.dream_len:]
+      seed = self.pending_offsets[0]
+      self.pending_offsets = self.pending_offsets[self.dream_len:]
       first += self.dream_len
-      yield self.count, first, np.transpose(done, (1, 0, 2)).reshape(done.shape[1], -1)
+      yield (self.count, first, np.transpose(done, (1, 0, 2)).reshape(done.shape[1], -1), seed)
       self.count += 1
 
 

@@ -79,13 +79,13 @@ def sequential_dream(model, ds: DreamSetup, num_steps: int, params, seeds, rng, 
                      same_offsets, cursor, carry0):
   """A dream from a fresh seed and the given start state, carried step to step (one scan).
 
-  Returns [num_steps, S, new_per_step]. `count` picks the seed mode; `carry0` is
-  [S, L, 2, nu, hidden] (zeros for a fresh dream).
+  Returns (values [num_steps, S, new_per_step], seed offsets [S]). `count` picks the seed mode;
+  `carry0` is [S, L, 2, nu, hidden] (zeros for a fresh dream).
   """
   seed_rng, rng = jax.random.split(rng)
   offsets = seed_offsets(ds, mode_of(ds, count), seed_rng, same_offsets, cursor)
   buffers = seed_buffers(ds, seeds, offsets)
-  return dream_scan(model, ds, num_steps, params, buffers, carry0, rng)[2]
+  return dream_scan(model, ds, num_steps, params, buffers, carry0, rng)[2], offsets
 
 
 def to_stream_values(dreams: np.ndarray) -> np.ndarray:

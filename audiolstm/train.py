@@ -25,8 +25,10 @@ from audiolstm import config as config_lib
 from audiolstm import dataset as data_lib
 from audiolstm import models
 from audiolstm import outputs
+from audiolstm import plots
 from audiolstm import sampling
 from audiolstm import slicing
+from audiolstm import tb
 from audiolstm.config import SEED_MODES
 
 
@@ -41,6 +43,7 @@ class State:
   dream_carry: jax.Array    # [S, L, 2, nu, hidden]
   dream_count: jax.Array    # [] int32: concurrent dreams started before the current one
   dream_pos: jax.Array      # [] int32: steps taken in the current dream
+  dream_offsets: jax.Array  # [S] int32: seed offsets of the current dreams
   same_offsets: jax.Array   # [S] int32: each stream's fixed seed offset for 'same'
   rng: jax.Array            # base key; each step folds in its step number
 
@@ -105,7 +108,8 @@ def init_state(model, tx, setup: Setup, data: DeviceData, rng) -> State:
   return State(step=zero, params=params, opt_state=tx.init(params), carry=carry,
                dream_buffers=sampling.seed_buffers(ds, data.seeds, offsets),
                dream_carry=jnp.zeros((ds.num_streams, *carry.shape), jnp.float32),
-               dream_count=zero, dream_pos=zero, same_offsets=same, rng=rng)
+               dream_count=zero, dream_pos=zero, dream_offsets=offsets, same_offsets=same,
+               rng=rng)
 
 
 def batch_at(setup: Setup, data: DeviceData, step):
@@ -159,26 +163,29 @@ def dream_step(model, setup: Setup, state: State, data: DeviceData, step, cursor
   pos = state.dream_pos + 1
   done = pos >= setup.dream_len
   count = state.dream_count + done.astype(jnp.int32)
-  fresh = sampling.seed_buffers(ds, data.seeds, sampling.seed_offsets(
-      ds, sampling.mode_of(ds, count), seed_rng, state.same_offsets, cursor))
+  offsets = sampling.seed_offsets(ds, sampling.mode_of(ds, count), seed_rng, state.same_offsets,
+                                  cursor)
+  fresh = sampling.seed_buffers(ds, data.seeds, offsets)
   return state.replace(
       dream_buffers=jnp.where(done, fresh, buffers),
       dream_carry=jnp.where(done, jnp.zeros_like(dcarry), dcarry),
-      dream_pos=jnp.where(done, 0, pos), dream_count=count), new
+      dream_pos=jnp.where(done, 0, pos), dream_count=count,
+      dream_offsets=jnp.where(done, offsets, state.dream_offsets)), new
 
 
 def concurrent_step(model, tx, setup: Setup, state: State, data: DeviceData):
   """The fused iteration: a train step, then a dream step of every stream with the new params.
 
-  Returns (state, (loss, new dream values [S, new_per_step])).
+  Returns (state, (loss, new dream values [S, new_per_step], their dreams' seed offsets [S])).
   """
-  step = state.step
+  step, offsets = state.step, state.dream_offsets
   state, loss = train_step(model, tx, setup, state, data)
   if not setup.concurrent:
-    return state, (loss, jnp.zeros((setup.dream.num_streams, setup.dream.g.new_per_step)))
+    return state, (loss, jnp.zeros((setup.dream.num_streams, setup.dream.g.new_per_step)),
+                   offsets)
   cursor = slicing.cursors(setup.dream.g, step, setup.dream.iters_per_epoch)
   state, new = dream_step(model, setup, state, data, step, cursor)
-  return state, (loss, new)
+  return state, (loss, new, offsets)
 
 
 def evaluate(model, setup: Setup, params, data: DeviceData):
@@ -200,19 +207,20 @@ def evaluate(model, setup: Setup, params, data: DeviceData):
 def run_chunk(model, tx, setup: Setup, state: State, data: DeviceData, n):
   """Up to setup.chunk_size concurrent iterations in one dispatch; only the first `n` run.
 
-  Returns (state, losses [chunk_size], dream values [chunk_size, S, new_per_step]); entries past
-  `n` are zeros.
+  Returns (state, losses [chunk_size], dream values [chunk_size, S, new_per_step], their seed
+  offsets [chunk_size, S]); entries past `n` are zeros.
   """
   k, ds = setup.chunk_size, setup.dream
 
   def body(i, carry):
-    state, losses, dreams = carry
-    state, (loss, new) = concurrent_step(model, tx, setup, state, data)
-    return state, losses.at[i].set(loss), dreams.at[i].set(new)
+    state, losses, dreams, offsets = carry
+    state, (loss, new, offset) = concurrent_step(model, tx, setup, state, data)
+    return state, losses.at[i].set(loss), dreams.at[i].set(new), offsets.at[i].set(offset)
 
   losses = jnp.zeros((k,), jnp.float32)
   dreams = jnp.zeros((k, ds.num_streams, ds.g.new_per_step), jnp.float32)
-  return jax.lax.fori_loop(0, n, body, (state, losses, dreams))
+  offsets = jnp.zeros((k, ds.num_streams), jnp.int32)
+  return jax.lax.fori_loop(0, n, body, (state, losses, dreams, offsets))
 
 
 @dataclasses.dataclass
@@ -325,15 +333,17 @@ class HostState:
     self.seq_count = 0
 
   def to_tree(self) -> dict:
-    pending, pending_len, count = self.dreams.to_arrays()
+    pending, pending_offsets, pending_len, count = self.dreams.to_arrays()
     window, window_len = self.metrics.to_arrays()
-    tree = {'pending': pending, 'pending_len': pending_len, 'dream_count': count,
-            'window': window, 'window_len': window_len, 'seq_count': self.seq_count}
+    tree = {'pending': pending, 'pending_offsets': pending_offsets, 'pending_len': pending_len,
+            'dream_count': count, 'window': window, 'window_len': window_len,
+            'seq_count': self.seq_count}
     return {k: np.asarray(v, np.float32 if k in ('pending', 'window') else np.int32)
             for k, v in tree.items()}
 
   def load_tree(self, tree: dict) -> None:
-    self.dreams.load_arrays(tree['pending'], tree['pending_len'], tree['dream_count'])
+    self.dreams.load_arrays(tree['pending'], tree['pending_offsets'], tree['pending_len'],
+                            tree['dream_count'])
     self.metrics.load_arrays(tree['window'], tree['window_len'])
     self.seq_count = int(tree['seq_count'])
 
@@ -392,12 +402,19 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
   last_plot = last_ckpt_step = None
   rate = None
 
-  def write(kind, mode, at_step, values, count):
+  def write(kind, mode, at_step, values, count, offsets):
     for s, stream_values in enumerate(values):
       rng = np.random.default_rng([c.seed, kind == 'sequential', count, s])
       audio = outputs.to_audio(c, stream_values, sources.scale, rng)
       name = outputs.dream_name(c.approach, kind, mode, at_step, s)
-      written.append(run.write_dream(name, audio, c.sample_rate))
+      path = run.write_dream(name, audio, c.sample_rate)
+      written.append(path)
+      lo, hi = data_lib.seed_audio_span(c, int(offsets[s]))
+      png = plots.spectrogram_png(os.path.splitext(path)[0] + '.png', audio, c.sample_rate,
+                                  seed_audio=sources.seed_audio[lo:hi],
+                                  title=f'{os.path.basename(path)} (seed above)')
+      board.audio(f'dream/{kind}_s{s}', at_step, audio, c.sample_rate)
+      board.image(f'spectrogram/{kind}_s{s}', at_step, png)
 
   def plot():
     if steps_logged:
@@ -407,14 +424,15 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
   def save():
     ckpts.save(step, state, host.to_tree())
 
-  with StopSignals() as stop:
+  board = tb.Writer(os.path.join(run.path, 'tensorboard'))
+  with StopSignals() as stop, board:
     while step < total and not stop.requested:
       n = min(c.chunk_size, total - step, next_boundary(step, c.audio_freq),
               next_boundary(step, c.checkpoint_every), next_boundary(step, eval_every))
       if rate:
         n = min(n, max(1, int(rate * CHUNK_SECONDS)))
       t_chunk = time.perf_counter()
-      state, losses, dream_values = program.run_chunk(state, data, n)
+      state, losses, dream_values, dream_offsets = program.run_chunk(state, data, n)
       losses = np.asarray(losses[:n])
       if last_plot is not None:  # the first chunk includes compilation
         rate = n / max(time.perf_counter() - t_chunk, 1e-9)
@@ -429,6 +447,14 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
       run.append_metrics(records)
       steps_logged += [r['step'] for r in records]
       losses_logged += [r['loss'] for r in records]
+      for r in records:
+        scalars = {'loss': r['loss'], 'loss_running_mean': np.mean(losses_logged[-10:]),
+                   'learning_rate': c.lr}
+        if 'val_loss' in r:
+          scalars['val_loss'] = r['val_loss']
+        board.scalars(r['step'], scalars)
+      if rate:
+        board.scalars(step + n, {'iters_per_s': rate})
       if len(bad):
         plot()
         raise TrainingDiverged(
@@ -436,17 +462,20 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
             f'(everything written so far is in {run.path}); try a smaller config.lr (now '
             f'{c.lr:g}) or output_activation="tanh"')
       if setup.concurrent:
-        for count, at, values in host.dreams.add(np.asarray(dream_values[:n]), step + n):
-          write('concurrent', c.seed_advance[count % len(c.seed_advance)], at, values, count)
+        for count, at, values, offsets in host.dreams.add(
+            np.asarray(dream_values[:n]), np.asarray(dream_offsets[:n]), step + n):
+          write('concurrent', c.seed_advance[count % len(c.seed_advance)], at, values, count,
+                offsets)
       step += n
       if c.audio_freq and step % c.audio_freq == 0:
         cursor = int(slicing.cursors(setup.dream.g, step, sources.iters_per_epoch))
-        seq = program.sequential_dream(
+        seq, seq_offsets = program.sequential_dream(
             state.params, data.seeds,
             jax.random.fold_in(jax.random.key(c.seed + 1), host.seq_count), host.seq_count,
             state.same_offsets, cursor, models.zero_carry(c, (c.num_dream_streams,)))
         write('sequential', c.seed_advance[host.seq_count % len(c.seed_advance)], step,
-              sampling.to_stream_values(np.asarray(seq)), host.seq_count)
+              sampling.to_stream_values(np.asarray(seq)), host.seq_count,
+              np.asarray(seq_offsets))
         host.seq_count += 1
       if c.checkpoint_every and step % c.checkpoint_every == 0:
         save()

@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 from audiolstm import audio_io
+from audiolstm import tb
 from audiolstm import train
 from conftest import TINY, tiny_config
 
@@ -55,6 +56,15 @@ def test_cli_end_to_end(approach, tmp_path, synth_audio):
   assert r.returncode == 0, r.stderr
   assert workdir in r.stdout and 'done:' in r.stdout
   wavs = check_run_dir(workdir, approach)
+  for w in wavs:  # each dream has its spectrogram (with the seed's) beside it
+    assert os.path.getsize(os.path.splitext(w)[0] + '.png') > 10000
+  events = tb.read_events(os.path.join(workdir, 'tensorboard'))
+  values = [v for e in events for v in e.summary.value]
+  losses = [v.simple_value for v in values if v.tag == 'loss']
+  assert len(losses) == 60 // TINY['log_every'] and all(np.isfinite(losses))
+  audio = [v.audio for v in values if v.tag.startswith('dream/concurrent')]
+  assert len(audio) == len(wavs) and all(a.sample_rate == 11025 for a in audio)
+  assert sum(v.tag.startswith('spectrogram/') for v in values) == len(wavs)
   # 60 steps of 2 streams; a dream is ceil(0.004 s * 11025 / samples per step) steps.
   assert len(wavs) >= 2
 

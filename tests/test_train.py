@@ -62,7 +62,7 @@ def test_every_parameter_changes_after_one_step(approach, synth_audio):
 @pytest.mark.parametrize('approach', ['vector', 'column'])
 def test_loss_falls_on_a_short_synthetic_signal(approach, synth_audio):
   _, _, program, data, state = build(approach, synth_audio, chunk_size=400, lr=3e-3)
-  state, losses, _ = program.run_chunk(state, data, 400)
+  state, losses, _, _ = program.run_chunk(state, data, 400)
   losses = np.asarray(losses)
   assert np.mean(losses[-50:]) < 0.3 * np.mean(losses[:20])
 
@@ -71,7 +71,7 @@ def test_loss_falls_on_a_short_synthetic_signal(approach, synth_audio):
 def test_fused_step_equals_train_then_sample(approach, synth_audio):
   _, _, program, data, state = build(approach, synth_audio, use_dropout=True)
   model, tx, setup = program.model, program.tx, program.setup
-  fused_state, (loss, new) = jax.jit(functools.partial(
+  fused_state, (loss, new, _) = jax.jit(functools.partial(
       train.concurrent_step, model, tx, setup))(state, data)
   # Separately: the train step, then a sample step with the dream key of that step.
   state_copy = jax.tree.map(jnp.array, state)
@@ -94,11 +94,11 @@ def test_chunk_equals_steps_and_compiles_once(synth_audio):
   step = jax.jit(functools.partial(train.concurrent_step, model, tx, setup))
   s, losses, news = state, [], []
   for _ in range(11):
-    s, (loss, new) = step(s, data)
+    s, (loss, new, _) = step(s, data)
     losses.append(loss)
     news.append(new)
-  chunked, l1, d1 = program.run_chunk(jax.tree.map(jnp.array, state), data, 8)
-  chunked, l2, d2 = program.run_chunk(chunked, data, 3)
+  chunked, l1, d1, _ = program.run_chunk(jax.tree.map(jnp.array, state), data, 8)
+  chunked, l2, d2, _ = program.run_chunk(chunked, data, 3)
   np.testing.assert_allclose(np.r_[l1, l2[:3]], losses, rtol=1e-5)
   np.testing.assert_allclose(np.r_[d1, d2[:3]], np.stack(news), rtol=1e-5, atol=1e-7)
   assert int(chunked.dream_count) == int(s.dream_count) > 0  # dreams finished and reseeded
@@ -109,7 +109,7 @@ def test_same_seed_reproduces_and_other_seed_differs(synth_audio):
   runs = []
   for seed in (0, 0, 1):
     _, _, program, data, state = build('vector', synth_audio, seed=seed, use_dropout=True)
-    state, losses, dreams = program.run_chunk(state, data, 16)
+    state, losses, dreams, _ = program.run_chunk(state, data, 16)
     runs.append((np.asarray(losses), np.asarray(dreams)))
   np.testing.assert_array_equal(runs[0][0], runs[1][0])
   np.testing.assert_array_equal(runs[0][1], runs[1][1])
@@ -126,7 +126,7 @@ def test_dropout_while_dreaming_off_makes_streams_deterministic(synth_audio):
     state = state.replace(same_offsets=jnp.zeros_like(state.same_offsets))
     buffers = sampling.seed_buffers(program.setup.dream, data.seeds, state.same_offsets)
     state = state.replace(dream_buffers=buffers)
-    _, _, dreams = program.run_chunk(state, data, 4)
+    _, _, dreams, _ = program.run_chunk(state, data, 4)
     outs[flag] = np.asarray(dreams)
   np.testing.assert_array_equal(outs[False][:, 0], outs[False][:, 1])
   assert not np.allclose(outs[True][:, 0], outs[True][:, 1])
@@ -156,11 +156,12 @@ def test_sequential_dream_carries_state_between_steps(synth_audio):
   c, _, program, data, state = build('column', synth_audio)
   ds = program.setup.dream
   zero = models.zero_carry(c, (c.num_dream_streams,))
-  out = sampling.sequential_dream(program.model, ds, 5, state.params, data.seeds,
-                                  jax.random.key(3), 0, state.same_offsets, 0, zero)
+  out, out_offsets = sampling.sequential_dream(program.model, ds, 5, state.params, data.seeds,
+                                               jax.random.key(3), 0, state.same_offsets, 0, zero)
   # Re-run by hand, carrying buffers and state.
   seed_rng, rng = jax.random.split(jax.random.key(3))
   offsets = sampling.seed_offsets(ds, sampling.mode_of(ds, 0), seed_rng, state.same_offsets, 0)
+  np.testing.assert_array_equal(out_offsets, offsets)
   buffers, carry = sampling.seed_buffers(ds, data.seeds, offsets), zero
   for i, key in enumerate(jax.random.split(rng, 5)):
     buffers, carry, new = sampling.sample_step(program.model, ds, state.params, buffers, carry,

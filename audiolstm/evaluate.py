@@ -1,0 +1,646 @@
+r"""Objective proxies for the three quality criteria of a dream (dissertation, section 1.4.2).
+
+A good dream is (1) relatively free from artifacts, (2) obviously resembles the input and (3) does
+not match the input literally. Listening stays the judge; these numbers only help to find the
+dreams worth listening to, and the broken ones, at a glance:
+
+  artifacts    discontinuity, clicks_per_s, flatness_ratio   (lower is better; ~1 = like input)
+  resemblance  spectral_distance_db, chroma_distance        (lower = resembles the input more)
+  novelty      max_ncc, longest_match_s                     (lower = less literal copying)
+  flags        silent, constant, clipped, nan               (True = broken dream)
+
+`score_audio(dream, reference, sr)` scores one signal against the training audio;
+`score_run(workdir)` scores every WAV in WORKDIR/dreams against the run's input, and
+
+  python -m audiolstm.evaluate --workdir=RUN
+
+writes RUN/scores.csv (atomically) and prints a table. Everything is vectorized NumPy: spectra are
+strided frames + one FFT, the cross-correlation of every 0.5 s window of the dream with the whole
+training audio is one batched FFT product, normalised with running energy sums.
+"""
+import csv
+import dataclasses
+import functools
+import io
+import json
+import math
+import os
+import re
+import sys
+import warnings
+
+import numpy as np
+import scipy.fft
+import soundfile as sf
+
+from audiolstm import audio_io
+
+SILENT_PEAK = 1e-4       # peak |x| below this (about -80 dBFS, 3 LSB of 16 bits): silent
+FROZEN_STEP = 1e-5       # |first difference| below this: the waveform does not move
+CONSTANT_FRACTION = 0.9  # ... for this fraction of the samples: constant
+CLIP_LEVEL = 0.999       # |x| at or above this is full scale ...
+CLIP_RUN = 3             # ... and this many full-scale samples in a row: clipped
+CLICK_GAP_S = 0.005      # threshold crossings closer than this are one click
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+  """One column of the score table: name, criterion, better direction, meaning."""
+  name: str
+  criterion: str   # 'artifacts' | 'resemblance' | 'novelty' | 'info' | 'flag'
+  better: str      # 'lower' | 'higher' | '' (information only) | 'false' (flags)
+  short: str       # column header of the printed table
+  doc: str
+
+
+SCORES = (
+    Score('duration_s', 'info', '', 'dur s', 'Length of the dream in seconds.'),
+    Score('level_db', 'info', '', 'level', 'RMS level (DC removed) of the dream relative to the '
+          'input, in dB (0 = as loud; very negative = nearly silent; -inf = no sound at all).'),
+    Score('discontinuity', 'artifacts', 'lower', 'discont',
+          'Discontinuity energy: mean squared first difference over mean square (level-'
+          'independent), dream / input. ~1 = as smooth as the input; well above 1 = jumps, '
+          'crackle or hiss; lower is better (far below 1 = muffled).'),
+    Score('clicks_per_s', 'artifacts', 'lower', 'clicks/s',
+          'Clicks per second: sample-to-sample jumps larger than 2 x the 99.9th percentile of '
+          'the input\'s |first difference|, crossings within 5 ms counted as one event. Lower is '
+          'better; 0 = no jump the input would not make.'),
+    Score('flatness_ratio', 'artifacts', 'lower', 'flat',
+          'Spectral flatness (geometric / arithmetic mean of the power spectrum, mean over '
+          'non-silent frames), dream / input. ~1 = as tonal as the input; well above 1 = '
+          'noise-like (white noise: ~0.56 / the input\'s flatness). Lower is better.'),
+    Score('spectral_distance_db', 'resemblance', 'lower', 'spec dB',
+          'RMS difference in dB between the level-normalised average mel spectra (64 bands) of '
+          'dream and input. Lower = the dream sounds more like the input (timbre, register); '
+          'a few dB is close, 20+ dB is a different sound.'),
+    Score('chroma_distance', 'resemblance', 'lower', 'chroma',
+          'Total-variation distance (0..1) between the energy-weighted 12-pitch-class histograms '
+          '(chroma) of dream and input. Lower = same notes / key; 0 = identical distribution.'),
+    Score('max_ncc', 'novelty', 'lower', 'ncc',
+          'Best |normalised cross-correlation| (0..1) between any 0.5 s window of the dream and '
+          'any stretch of the training audio. ~1 = that window is a literal copy; lower = more '
+          'novel (but near 0 together with a large spectral distance is simply unrelated).'),
+    Score('longest_match_s', 'novelty', 'lower', 'match s',
+          'Longest stretch (seconds) of the dream that copies the input: consecutive 0.5 s '
+          'windows (hop 0.125 s) with NCC > 0.9 that continue at the same offset in the input. '
+          '0 = no literal match of 0.5 s or longer; lower is better.'),
+    Score('match_at_s', 'info', '', 'at s',
+          'Where in the training audio (seconds) the dream matches best: the start of the '
+          'longest literal match if there is one, else of the best-matching window.'),
+    Score('silent', 'flag', 'false', 'silent', f'Peak |sample| below {SILENT_PEAK:g} (-80 dBFS).'),
+    Score('constant', 'flag', 'false', 'constant',
+          f'The waveform does not move (|first difference| < {FROZEN_STEP:g}) for at least '
+          f'{CONSTANT_FRACTION:.0%} of the samples: a DC offset, silence or a stuck dream.'),
+    Score('clipped', 'flag', 'false', 'clipped',
+          f'{CLIP_RUN} or more samples in a row at full scale (|x| >= {CLIP_LEVEL:g}).'),
+    Score('nan', 'flag', 'false', 'nan', 'Non-finite samples (NaN/inf) in the file or after '
+          'decoding (the other scores are computed with them set to 0).'),
+)
+SCORE_NAMES = tuple(s.name for s in SCORES)
+FLAG_NAMES = tuple(s.name for s in SCORES if s.criterion == 'flag')
+ROW_FIELDS = ('file', 'approach', 'kind', 'seed_mode', 'iteration', 'stream')
+CSV_FIELDS = ROW_FIELDS + SCORE_NAMES + ('error',)
+
+_NAME_RE = re.compile(r'^(?P<approach>[a-z]+)_(?P<kind>[a-z]+)_(?P<seed_mode>[a-z]+)'
+                      r'_it(?P<iteration>\d+)_s(?P<stream>\d+)(?:-\d+)?\.wav$')
+
+
+class RunError(ValueError):
+  """A work directory that cannot be scored; the message is one line for the user."""
+
+
+# ----------------------------------------------------------------------------- spectra
+
+
+def analysis_sizes(sr: int) -> tuple:
+  """(n_fft, hop) of the spectral scores: ~93 ms Hann frames (1024 at 11025 Hz), 75 % overlap."""
+  n_fft = 2 ** int(round(math.log2(0.093 * sr)))
+  return n_fft, n_fft // 4
+
+
+def _frames(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+  """[frames, n_fft] strided view of the centred frames (n_fft // 2 zeros each side; >= 1 frame)."""
+  x = np.asarray(audio, np.float64)
+  x = np.pad(x, (n_fft // 2, n_fft // 2 + max(0, n_fft - len(x) - 2 * (n_fft // 2))))
+  return np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]
+
+
+def power_spectrogram(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+  """|STFT|^2 of Hann-windowed frames, centred (n_fft // 2 zeros each side).
+
+  Args:
+    audio: [n] signal (any n >= 0; padded with zeros to at least one frame).
+    n_fft: frame length.
+    hop: samples between frame starts.
+
+  Returns:
+    [frames, n_fft // 2 + 1] float64 power; frame f is centred on sample f * hop.
+  """
+  return np.square(np.abs(np.fft.rfft(_frames(audio, n_fft, hop) * np.hanning(n_fft + 2)[1:-1],
+                                      axis=-1)))
+
+
+def spectral_stats(audio: np.ndarray, n_fft: int, hop: int, max_frames: int = 2048):
+  """Frame-wise reductions of the power spectrogram, without holding all of it in memory.
+
+  Args:
+    audio: [n] signal.
+    n_fft, hop: as for power_spectrogram.
+    max_frames: frames transformed at a time (memory bound only: each batch is one FFT).
+
+  Returns:
+    (mean power [n_fft // 2 + 1], frame energies [frames], frame spectral flatness [frames]:
+    geometric / arithmetic mean of the frame's power, with a floor 100 dB below its peak bin).
+  """
+  frames = _frames(audio, n_fft, hop)
+  window = np.hanning(n_fft + 2)[1:-1]
+  total, energies, flatness = np.zeros(n_fft // 2 + 1), [], []
+  for b in range(0, len(frames), max_frames):
+    power = np.square(np.abs(np.fft.rfft(frames[b:b + max_frames] * window, axis=-1)))
+    total += np.sum(power, axis=0)
+    energies.append(np.sum(power, axis=1))
+    p = power + (1e-10 * np.max(power, axis=1, keepdims=True) + 1e-300)
+    flatness.append(np.exp(np.mean(np.log(p), axis=1)) / np.mean(p, axis=1))
+  return total / len(frames), np.concatenate(energies), np.concatenate(flatness)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Features:
+  """Level-independent summary statistics of one signal."""
+  mean_square: float        # [] of the signal
+  rough: float              # [] mean squared first difference / mean square (nan if silent)
+  flatness: float           # [] mean spectral flatness of the non-silent frames (nan if none)
+  mel_db: np.ndarray        # [64] average mel power spectrum, normalised to sum 1, in dB
+  chroma: np.ndarray        # [12] energy-weighted chroma histogram (sums to 1; zeros if silent)
+
+
+@functools.lru_cache(maxsize=8)
+def _filterbanks(sr: int, n_fft: int):
+  """(mel [64, bins], chroma [12, bins]) filterbanks of librosa (imported lazily: slow)."""
+  import librosa  # pylint: disable=g-import-not-at-top
+  with warnings.catch_warnings():
+    warnings.simplefilter('ignore')
+    mel = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=64)
+    chroma = librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=0.0)
+  return mel, chroma
+
+
+def _features(x: np.ndarray, sr: int) -> _Features:
+  """Summary statistics of a finite signal x [n] at sample rate sr."""
+  n_fft, hop = analysis_sizes(sr)
+  x = x - np.mean(x) if len(x) else x
+  ms = float(np.mean(np.square(x))) if len(x) else 0.0
+  rough = float(np.mean(np.square(np.diff(x))) / ms) if ms > 0 and len(x) > 1 else math.nan
+  mean_power, energy, frame_flatness = spectral_stats(x, n_fft, hop)
+  loud = energy > 1e-6 * np.max(energy) if np.max(energy) > 0 else np.zeros(len(energy), bool)
+  flatness = float(np.mean(frame_flatness[loud])) if np.any(loud) else math.nan
+  mel_fb, chroma_fb = _filterbanks(sr, n_fft)
+  mel = mel_fb @ mean_power                                    # [64]
+  if np.sum(mel) > 0:
+    mel = mel / np.sum(mel)
+    mel_db = 10 * np.log10(np.maximum(mel, 1e-8 * np.max(mel)))
+  else:
+    mel_db = np.full_like(mel, math.nan)
+  chroma = chroma_fb @ mean_power                              # [12]
+  chroma = chroma / np.sum(chroma) if np.sum(chroma) > 0 else np.zeros_like(chroma)
+  return _Features(mean_square=ms, rough=rough, flatness=flatness, mel_db=mel_db, chroma=chroma)
+
+
+# ----------------------------------------------------------------------------- the reference
+
+
+@dataclasses.dataclass
+class Reference:
+  """The training audio and everything about it that scoring many dreams reuses.
+
+  Make it once with `prepare_reference` and pass it to `score_audio` in place of the array.
+  """
+  audio: np.ndarray          # [N] float64, finite
+  sr: int
+  features: _Features
+  click_threshold: float     # |first difference| above this is a click
+  _cumsum: np.ndarray        # [N + 1] running sum of audio
+  _cumsum2: np.ndarray       # [N + 1] running sum of audio^2
+  _spectra: dict = dataclasses.field(default_factory=dict)   # FFT size -> rfft of audio
+
+  def spectrum(self, n: int) -> np.ndarray:
+    """rfft of the audio zero-padded to n (cached): [n // 2 + 1] complex."""
+    if n not in self._spectra:
+      self._spectra[n] = scipy.fft.rfft(self.audio, n)
+    return self._spectra[n]
+
+  def segment_stats(self, w: int):
+    """(sums [N - w + 1], centred energies [N - w + 1]) of every length-w stretch."""
+    s = self._cumsum[w:] - self._cumsum[:-w]
+    e = self._cumsum2[w:] - self._cumsum2[:-w] - np.square(s) / w
+    return s, np.maximum(e, 0.0)
+
+
+def prepare_reference(reference: np.ndarray, sr: int, click_k: float = 2.0) -> Reference:
+  """A Reference of the training audio reference [N] (non-finite samples count as 0)."""
+  r = np.nan_to_num(np.asarray(reference, np.float64).reshape(-1), nan=0.0, posinf=0.0,
+                    neginf=0.0)
+  if len(r) == 0 or not np.any(r):
+    raise ValueError('the reference (training) audio is empty or silent: nothing to compare with')
+  diffs = np.abs(np.diff(r))
+  threshold = click_k * float(np.percentile(diffs, 99.9)) if len(diffs) else math.inf
+  zero = np.zeros(1)
+  return Reference(audio=r, sr=int(sr), features=_features(r, sr),
+                   click_threshold=threshold if threshold > 0 else math.inf,
+                   _cumsum=np.concatenate([zero, np.cumsum(r)]),
+                   _cumsum2=np.concatenate([zero, np.cumsum(np.square(r))]))
+
+
+# ----------------------------------------------------------------------------- scores
+
+
+def _clicks(x: np.ndarray, threshold: float, sr: int) -> int:
+  """Number of click events in x [n]: runs of |first difference| > threshold (merged < 5 ms)."""
+  hits = np.flatnonzero(np.abs(np.diff(x)) > threshold)
+  if len(hits) == 0:
+    return 0
+  return 1 + int(np.count_nonzero(np.diff(hits) > CLICK_GAP_S * sr))
+
+
+def _flags(raw: np.ndarray, x: np.ndarray) -> dict:
+  """The boolean flags of a dream: raw [n] as read (may hold NaN), x [n] its finite version."""
+  full = np.concatenate([np.abs(x) >= CLIP_LEVEL, np.zeros(CLIP_RUN, bool)]).astype(np.int32)
+  runs = np.convolve(full, np.ones(CLIP_RUN, np.int32), mode='valid')     # [n + 1]
+  still = np.abs(np.diff(x)) < FROZEN_STEP
+  return {
+      'silent': bool(len(x) == 0 or np.max(np.abs(x)) < SILENT_PEAK),
+      'constant': bool(len(x) < 2 or np.mean(still) >= CONSTANT_FRACTION),
+      'clipped': bool(np.max(runs) >= CLIP_RUN),
+      'nan': bool(not np.all(np.isfinite(raw))),
+  }
+
+
+def window_starts(n: int, w: int, hop: int) -> np.ndarray:
+  """Starts [K] of the length-w windows of an n-sample signal: every hop, and one at the end."""
+  starts = np.arange(0, n - w + 1, hop)
+  return np.unique(np.append(starts, n - w))
+
+
+def best_matches(dream: np.ndarray, ref: Reference, w: int, hop: int,
+                 max_elements: int = 1 << 21):
+  """Best normalised cross-correlation of each window of the dream with the reference.
+
+  Pearson correlation of the window with every length-w stretch of the reference, for all lags at
+  once: the numerator is one FFT product per window (batched, at most `max_elements` spectrum
+  values in memory at a time), the reference energies come from running sums.
+
+  Args:
+    dream: [n] finite signal, n >= w.
+    ref: the prepared reference, N >= w samples.
+    w: window length in samples.
+    hop: samples between window starts.
+    max_elements: memory bound of one batch of spectra.
+
+  Returns:
+    (starts [K] window starts, ncc [K] best |NCC| in [0, 1], lags [K] reference offset of each,
+    cont [K] |NCC| of window k at the lag continuing window k-1's match (0 for k = 0)).
+  """
+  n_ref = len(ref.audio)
+  starts = window_starts(len(dream), w, hop)
+  windows = np.lib.stride_tricks.sliding_window_view(dream, w)[starts]       # [K, w]
+  windows = windows - np.mean(windows, axis=1, keepdims=True)
+  wnorm = np.sqrt(np.sum(np.square(windows), axis=1))                         # [K]
+  _, energy = ref.segment_stats(w)                                            # [N - w + 1]
+  rnorm = np.sqrt(energy)
+  audible = energy > 1e-10 * w
+  n = scipy.fft.next_fast_len(n_ref, real=True)
+  spectrum = ref.spectrum(n)
+  batch = max(1, max_elements // (n // 2 + 1))
+  ncc, lags = np.zeros(len(starts)), np.zeros(len(starts), np.int64)
+  for b in range(0, len(starts), batch):  # memory bound only: each batch is one vectorized FFT
+    part = windows[b:b + batch]
+    # c[k, l] = sum_j part[k, j] * ref[l + j]; lags l <= N - w never wrap around.
+    corr = scipy.fft.irfft(np.conj(scipy.fft.rfft(part, n, axis=1)) * spectrum, n, axis=1)
+    corr = np.abs(corr[:, :n_ref - w + 1])
+    denom = wnorm[b:b + batch, None] * rnorm[None, :]
+    r = np.where(audible[None, :] & (denom > 0), corr / np.where(denom > 0, denom, 1.0), 0.0)
+    lags[b:b + batch] = np.argmax(r, axis=1)
+    ncc[b:b + batch] = np.take_along_axis(r, lags[b:b + batch, None], axis=1)[:, 0]
+  # Does window k continue, at the same offset, the best match of window k-1?
+  nxt = lags[:-1] + np.diff(starts)                                           # [K - 1]
+  ok = nxt <= n_ref - w
+  at = np.where(ok, nxt, 0)
+  segs = np.lib.stride_tricks.sliding_window_view(ref.audio, w)[at]           # [K - 1, w]
+  dots = np.abs(np.sum(windows[1:] * segs, axis=1))
+  denom = wnorm[1:] * rnorm[at]
+  cont = np.where(ok & audible[at] & (denom > 0), dots / np.where(denom > 0, denom, 1.0), 0.0)
+  return (starts, np.minimum(ncc, 1.0), lags,
+          np.concatenate([[0.0], np.minimum(cont, 1.0)]))
+
+
+def longest_match(starts: np.ndarray, ncc: np.ndarray, cont: np.ndarray, w: int,
+                  threshold: float) -> tuple:
+  """The longest chain of windows matching the reference at one consistent offset.
+
+  Window k-1 matches (ncc > threshold) and window k continues it at the same offset (cont >
+  threshold), link after link; a single matching window is a chain of one.
+
+  Args:
+    starts: [K] window starts.
+    ncc: [K] best |NCC| of each window.
+    cont: [K] |NCC| of window k at the offset continuing window k-1's best match.
+    w: window length in samples.
+    threshold: |NCC| above which a window matches.
+
+  Returns:
+    (samples from the start of the chain's first window to the end of its last (0 when no window
+    matches), index of its first window (-1 when none)).
+  """
+  good = ncc > threshold
+  if not np.any(good):
+    return 0, -1
+  link = np.concatenate([[False], good[:-1] & (cont[1:] > threshold)])       # [K]
+  edges = np.diff(np.concatenate([[0], link.astype(np.int8), [0]]))
+  first, last = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1  # runs of links
+  if len(first) == 0:
+    return w, int(np.argmax(ncc))
+  spans = starts[last] + w - starts[first - 1]
+  best = int(np.argmax(spans))
+  return int(spans[best]), int(first[best] - 1)
+
+
+def score_audio(dream: np.ndarray, reference, sr: int, *, window_s: float = 0.5,
+                hop_s: float = 0.125, ncc_threshold: float = 0.9) -> dict:
+  """Objective proxies of a dream's quality (see SCORES for each score's meaning and direction).
+
+  Args:
+    dream: [n] dream samples (NaN/inf allowed: flagged, then counted as 0).
+    reference: [N] training audio at the same rate, or a Reference from prepare_reference (faster
+      when scoring many dreams).
+    sr: sample rate of both.
+    window_s: window of the novelty scores (shortened to the dream or reference if longer).
+    hop_s: hop between those windows.
+    ncc_threshold: |NCC| above which a window counts as a literal match.
+
+  Returns:
+    {score name: float or bool} in the order of SCORE_NAMES; scores that are undefined (e.g. the
+    spectral scores of a silent dream) are nan.
+  """
+  ref = reference if isinstance(reference, Reference) else prepare_reference(reference, sr)
+  if ref.sr != sr:
+    raise ValueError(f'the reference was prepared at {ref.sr} Hz, the dream is at {sr} Hz')
+  raw = np.asarray(dream).reshape(-1)
+  x = np.nan_to_num(raw.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+  f, rf = _features(x, sr), ref.features
+  out = {'duration_s': len(x) / sr}
+  out['level_db'] = (10 * math.log10(f.mean_square / rf.mean_square) if f.mean_square > 0
+                     else -math.inf)
+  out['discontinuity'] = f.rough / rf.rough
+  out['clicks_per_s'] = _clicks(x, ref.click_threshold, sr) / max(len(x) / sr, 1e-12)
+  out['flatness_ratio'] = f.flatness / rf.flatness
+  out['spectral_distance_db'] = float(np.sqrt(np.mean(np.square(f.mel_db - rf.mel_db))))
+  out['chroma_distance'] = (0.5 * float(np.sum(np.abs(f.chroma - rf.chroma)))
+                            if np.sum(f.chroma) > 0 else math.nan)
+  w = min(int(round(window_s * sr)), len(x), len(ref.audio))
+  if w >= 2 and np.any(x):
+    hop = max(1, int(round(hop_s * sr)))
+    starts, ncc, lags, cont = best_matches(x, ref, w, hop)
+    best = int(np.argmax(ncc))
+    out['max_ncc'] = float(ncc[best])
+    length, first = longest_match(starts, ncc, cont, w, ncc_threshold)
+    out['longest_match_s'] = length / sr
+    out['match_at_s'] = (float(lags[first if first >= 0 else best]) / sr if ncc[best] > 0
+                         else math.nan)
+  else:
+    out.update(max_ncc=0.0, longest_match_s=0.0, match_at_s=math.nan)
+  out.update(_flags(raw, x))
+  return {k: (v if isinstance(v, bool) else float(v)) for k, v in
+          ((name, out[name]) for name in SCORE_NAMES)}
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+def parse_dream_name(name: str) -> dict:
+  """{'approach', 'kind', 'seed_mode', 'iteration', 'stream'} of a dream file name.
+
+  e.g. 'fft_concurrent_random_it0001200_s0.wav' (or with a '-1' collision suffix); fields of a
+  name that does not follow the pattern are '' (strings) or -1 (numbers).
+  """
+  m = _NAME_RE.match(os.path.basename(name))
+  if not m:
+    return {'approach': '', 'kind': '', 'seed_mode': '', 'iteration': -1, 'stream': -1}
+  return {'approach': m['approach'], 'kind': m['kind'], 'seed_mode': m['seed_mode'],
+          'iteration': int(m['iteration']), 'stream': int(m['stream'])}
+
+
+def read_run_config(workdir: str) -> dict:
+  """The resolved config of a run (config.json); RunError with one line if there is none."""
+  if not workdir:
+    raise RunError('no work directory given: add --workdir=RUN (a directory made by '
+                   'python -m audiolstm.main)')
+  if not os.path.isdir(workdir):
+    raise RunError(f'work directory not found: {workdir} (give a directory made by '
+                   'python -m audiolstm.main)')
+  path = os.path.join(workdir, 'config.json')
+  try:
+    with open(path) as f:
+      config = json.load(f)
+  except FileNotFoundError:
+    raise RunError(f'{workdir} is not a run directory: it has no config.json') from None
+  except (OSError, ValueError) as e:
+    raise RunError(f'cannot read {path}: {str(e).splitlines()[0]}') from None
+  if not isinstance(config, dict):
+    raise RunError(f'cannot read {path}: not a JSON object')
+  return config
+
+
+def dream_files(workdir: str) -> list:
+  """Paths of the run's dreams (WORKDIR/dreams/*.wav), in name order."""
+  d = os.path.join(workdir, 'dreams')
+  if not os.path.isdir(d):
+    return []
+  return [os.path.join(d, n) for n in sorted(os.listdir(d))
+          if n.lower().endswith('.wav') and not n.startswith('.')]
+
+
+def run_reference(workdir: str, files=None) -> tuple:
+  """(training audio [N], sample rate) of a run, or of `files` in its place (AudioError if bad)."""
+  config = read_run_config(workdir)
+  sr = config.get('sample_rate')
+  if not isinstance(sr, int) or sr <= 0:
+    raise RunError(f'{os.path.join(workdir, "config.json")} has no valid sample_rate')
+  if files:
+    return audio_io.load_many(list(files), sr), sr
+  try:
+    return audio_io.load_many(list(config.get('input_files') or [audio_io.DEFAULT_AUDIO]), sr), sr
+  except audio_io.AudioError as e:
+    raise audio_io.AudioError(f'the run\'s training audio cannot be read: {e}; give it with '
+                              '--reference=FILE[,FILE...]') from None
+
+
+def read_dream(path: str, sr: int) -> np.ndarray:
+  """[n] samples of a dream file as stored (non-finite values kept), resampled to sr if needed."""
+  data, file_sr = sf.read(path, dtype='float32', always_2d=True)
+  x = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+  if file_sr != sr and len(x):
+    import librosa  # pylint: disable=g-import-not-at-top
+    bad = ~np.isfinite(x)
+    x = librosa.resample(np.where(bad, 0.0, x), orig_sr=file_sr, target_sr=sr)
+    if np.any(bad):
+      x[0] = np.nan  # keep the flag
+  return x
+
+
+def score_run(workdir: str, reference=None, names=None) -> list:
+  """Scores of every dream of a run (one row per WAV in WORKDIR/dreams, oldest iteration first).
+
+  Args:
+    workdir: a run directory (config.json, dreams/).
+    reference: audio files to compare with instead of the run's input_files (default: those).
+    names: only these dream file names (default: all).
+
+  Returns:
+    [{file, approach, kind, seed_mode, iteration, stream, <scores>, error}]; 'error' is '' or a
+    one-line reason the file could not be read (its scores are then nan / False).
+  Raises:
+    RunError: not a run directory; audio_io.AudioError: the training audio cannot be read.
+  """
+  audio, sr = run_reference(workdir, reference)
+  ref = prepare_reference(audio, sr)
+  paths = dream_files(workdir)
+  if names is not None:
+    wanted = set(names)
+    paths = [p for p in paths if os.path.basename(p) in wanted]
+  rows = []
+  for path in paths:  # one row per file: the work inside score_audio is vectorized
+    name = os.path.basename(path)
+    row = {'file': name, **parse_dream_name(name)}
+    try:
+      x = read_dream(path, sr)
+    except Exception as e:  # pylint: disable=broad-except  (any undecodable file is one row)
+      row.update({s: (False if s in FLAG_NAMES else math.nan) for s in SCORE_NAMES})
+      row['error'] = f'cannot read: {" ".join(str(e).split())[:160] or type(e).__name__}'
+    else:
+      row.update(score_audio(x, ref, sr), error='')
+    rows.append(row)
+  rows.sort(key=lambda r: (r['iteration'], r['kind'], r['stream'], r['file']))
+  return rows
+
+
+def _format(value) -> str:
+  if isinstance(value, bool):
+    return str(value)
+  if isinstance(value, float):
+    return f'{value:.6g}'
+  return str(value)
+
+
+def rows_to_csv(rows) -> str:
+  """CSV text (header CSV_FIELDS) of score rows."""
+  out = io.StringIO()
+  writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction='ignore', lineterminator='\n')
+  writer.writeheader()
+  for row in rows:
+    writer.writerow({k: _format(row.get(k, '')) for k in CSV_FIELDS})
+  return out.getvalue()
+
+
+def atomic_write_text(path: str, text: str) -> str:
+  """Write text to path via a hidden temporary file in the same directory and os.replace."""
+  directory = os.path.dirname(os.path.abspath(path))
+  tmp = os.path.join(directory, f'.{os.path.basename(path)}.{os.getpid()}.tmp')
+  try:
+    with open(tmp, 'w') as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise
+  return path
+
+
+def write_scores(workdir: str, rows) -> str:
+  """WORKDIR/scores.csv of the rows (atomically); returns its path."""
+  return atomic_write_text(os.path.join(workdir, 'scores.csv'), rows_to_csv(rows))
+
+
+def read_scores(path: str) -> list:
+  """Rows of a scores.csv, typed like score_run's (floats, bools, ints)."""
+  with open(path, newline='') as f:
+    rows = list(csv.DictReader(f))
+  for row in rows:
+    for k in ('iteration', 'stream'):
+      row[k] = int(row[k]) if row.get(k, '').lstrip('-').isdigit() else -1
+    for s in SCORES:
+      v = row.get(s.name, '')
+      row[s.name] = (v == 'True') if s.criterion == 'flag' else float(v) if v else math.nan
+    row['error'] = row.get('error') or ''
+  return rows
+
+
+def format_table(rows) -> str:
+  """A fixed-width text table of score rows (one line per dream) and a legend."""
+  cols = [s for s in SCORES if s.criterion != 'flag' and s.name != 'match_at_s']
+  width = max([len('file')] + [len(r['file']) for r in rows])
+  head = f'{"file":<{width}}  ' + '  '.join(f'{s.short:>8}' for s in cols) + '  flags'
+  lines = [head, '-' * len(head)]
+  for r in rows:
+    flags = ','.join(n for n in FLAG_NAMES if r.get(n)) or ('error' if r.get('error') else '-')
+    lines.append(f'{r["file"]:<{width}}  ' + '  '.join(f'{r[s.name]:>8.3g}' for s in cols)
+                 + f'  {flags}')
+  lines.append('lower is better: ' + ', '.join(s.short for s in cols if s.better == 'lower')
+               + ' (artifacts, distance to the input, literal copying); listening is the judge')
+  return '\n'.join(lines)
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def fail(message: str, status: int = 2, prog: str = 'audiolstm.evaluate'):
+  """One line on stderr, then exit with `status` (no traceback)."""
+  print(f'{prog}: error: {message}', file=sys.stderr, flush=True)
+  sys.exit(status)
+
+
+def parse_flags(argv, prog: str = 'audiolstm.evaluate'):
+  """absl flag parsing with one-line errors (exit 2) instead of a usage dump."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    fail(str(e).splitlines()[0] if str(e) else type(e).__name__, prog=prog)
+
+
+def main(argv):
+  """Score every dream of --workdir; write WORKDIR/scores.csv and print the table."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags_ = flags.FLAGS
+  if len(argv) > 1:
+    fail(f'unexpected arguments: {" ".join(argv[1:])} (usage: python -m audiolstm.evaluate '
+         '--workdir=RUN)')
+  try:
+    rows = score_run(flags_.workdir, reference=flags_.reference or None)
+  except (RunError, audio_io.AudioError, ValueError) as e:
+    fail(str(e))
+  try:
+    path = write_scores(flags_.workdir, rows)
+  except OSError as e:
+    fail(f'cannot write {os.path.join(flags_.workdir, "scores.csv")}: {e.strerror or e}')
+  if rows:
+    print(format_table(rows))
+  else:
+    print(f'no dreams yet in {os.path.join(flags_.workdir, "dreams")}')
+  print(f'wrote {path} ({len(rows)} dream(s))')
+
+
+def define_flags():
+  """The command-line flags (defined only when run as a program: never at import time)."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_string('workdir', None, 'A run directory made by python -m audiolstm.main.')
+  flags.DEFINE_list('reference', [], 'Audio file(s) to compare with instead of the run\'s '
+                    'input_files (comma-separated).')
+
+
+if __name__ == '__main__':
+  from absl import app  # pylint: disable=g-import-not-at-top
+  define_flags()
+  app.run(main, flags_parser=parse_flags)
