@@ -135,7 +135,7 @@ def validate(c) -> None:
 
   for name in ('sample_rate', 'seg_len', 'num_unrollings', 'int_cursor_inc', 'ext_cursor_inc',
                'num_layers', 'hidden_size', 'num_epochs', 'num_dream_streams', 'chunk_size',
-               'log_every', 'keep_checkpoints', 'eval_every', 'eval_steps'):
+               'log_every', 'keep_checkpoints', 'eval_every', 'eval_steps', 'num_train_streams'):
     positive_int(name)
   for name in ('max_steps', 'reset_state', 'audio_freq', 'noisify', 'reg_amount', 'label_offset',
                'checkpoint_every'):

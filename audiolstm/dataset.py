@@ -23,9 +23,10 @@ class Sources:
   labels: np.ndarray
   seeds: np.ndarray
   scale: float            # fft normalisation (1.0 for raw audio)
-  iters_per_epoch: int
+  iters_per_epoch: int     # per training stream
   num_seed_offsets: int
   input_seconds: float
+  stream_starts: tuple = (0,)  # where each training stream's contiguous segment starts
   seed_audio: np.ndarray = None   # the seed source as audio (for seed spectrograms)
   val_inputs: np.ndarray = None   # validation split (None when off)
   val_labels: np.ndarray = None
@@ -82,13 +83,16 @@ def load_sources(c, load=audio_io.load_many) -> Sources:
       labels = raw_labels * np.float32(label_scale / scale) if c.use_fft else raw_labels
   except ValueError as e:  # silent spectra
     raise ConfigError(f'cannot normalise the magnitude spectra of {", ".join(files)}: {e}') from None
-  iters = slicing.iterations_per_epoch(g, len(inputs))
+  streams = c.num_train_streams
+  segment = len(inputs) // streams // g.unit * g.unit  # each stream's contiguous segment
+  iters = slicing.iterations_per_epoch(g, segment)
   if iters < 1:
+    split = f' split into {streams} training streams' if streams > 1 else ''
     raise ConfigError(
         f'the training audio is too short: {len(train_audio) / c.sample_rate:.2f} s'
-        f'{" after the validation split" if n_val else ""}, but one input matrix plus its label '
-        f'needs {_describe_need(c, g)}; use a longer recording or smaller seg_len / '
-        'num_unrollings')
+        f'{" after the validation split" if n_val else ""}{split}, but one input matrix plus its '
+        f'label needs {_describe_need(c, g)}; use a longer recording or smaller seg_len / '
+        f'num_unrollings{" / num_train_streams" if streams > 1 else ""}')
   val_inputs = val_labels = None
   if n_val:
     val_inputs, _ = to_source(c, audio[len(audio) - n_val:], scale)
@@ -106,7 +110,8 @@ def load_sources(c, load=audio_io.load_many) -> Sources:
     seeds, seed_audio = inputs, train_audio
   return Sources(inputs=inputs, labels=labels, seeds=seeds, scale=float(scale),
                  iters_per_epoch=iters, num_seed_offsets=slicing.num_seed_offsets(g, len(seeds)),
-                 input_seconds=len(train_audio) / c.sample_rate, seed_audio=seed_audio,
+                 input_seconds=len(train_audio) / c.sample_rate,
+                 stream_starts=tuple(k * segment for k in range(streams)), seed_audio=seed_audio,
                  val_inputs=val_inputs, val_labels=val_labels,
                  val_iters=slicing.iterations_per_epoch(g, len(val_inputs)) if n_val else 0,
                  notes=tuple(notes))

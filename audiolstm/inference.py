@@ -86,8 +86,8 @@ def seed_from_audio(run: TrainedRun, audio: np.ndarray, name: str) -> np.ndarray
 
 def training_seeds(run: TrainedRun, num: int, seed: int):
   """Seed buffers [num, input_span] from the training audio, dream i in seed mode
-  seed_advance[i % len] ('same': the run's fixed offset; 'random'; 'advance': the checkpoint's
-  training cursor). Returns (buffers, mode names)."""
+  seed_advance[i % len] ('same': the run's fixed offset; 'random'; 'advance': from the
+  checkpoint's training cursor on, spread over the audio). Returns (buffers, mode names)."""
   c, g = run.config, config_lib.geometry(run.config)
   n_offsets = run.sources.num_seed_offsets
   modes = [c.seed_advance[i % len(c.seed_advance)] for i in range(num)]
@@ -98,8 +98,8 @@ def training_seeds(run: TrainedRun, num: int, seed: int):
       offsets.append(int(run.same_offsets[i % len(run.same_offsets)]))
     elif mode == 'random':
       offsets.append(int(rng.integers(n_offsets)) * g.unit)
-    else:
-      offsets.append((run.cursor // g.unit) % n_offsets * g.unit)
+    else:  # spread from the cursor, as in training, so no two dreams share a seed
+      offsets.append((run.cursor // g.unit + i * (n_offsets // num)) % n_offsets * g.unit)
   return run.sources.seeds[slicing.seed_indices(g, np.array(offsets))], modes
 
 

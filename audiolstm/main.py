@@ -34,6 +34,8 @@ flags.DEFINE_float('dream_seconds', None, 'sample/watch: seconds per dream (defa
 flags.DEFINE_string('out_dir', None, 'sample: output folder (default WORKDIR/samples); watch: '
                     'required.')
 flags.DEFINE_string('watch_dir', None, 'watch: the folder to watch for new audio files.')
+flags.DEFINE_bool('multihost', False, 'Call jax.distributed.initialize() (several hosts, e.g. a '
+                  'TPU pod slice); also on with AUDIOLSTM_MULTIHOST=1.')
 flags.DEFINE_integer('seed', None, 'sample/watch: RNG seed (default: the config\'s).')
 
 
@@ -73,7 +75,9 @@ def main(argv):
     fail('no config given: add --config=configs/fft.py (or vector.py, column.py, transpose.py)')
   # pylint: disable=g-import-not-at-top  (jax is imported only after the flags are fine)
   from audiolstm import inference
+  from audiolstm import sharding
   from audiolstm import train
+  sharding.maybe_initialize_distributed(FLAGS.multihost)
   try:
     if FLAGS.mode == 'train':
       train.train_and_evaluate(FLAGS.config, FLAGS.workdir)

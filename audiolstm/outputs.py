@@ -50,8 +50,12 @@ def read_run_config(config_path: str):
 class RunDir:
   """A run's work directory (created if needed; an earlier run in it is resumed by the caller)."""
 
-  def __init__(self, path: str):
+  def __init__(self, path: str, primary: bool = True):
+    if re.match(r'^[a-zA-Z][a-zA-Z0-9+.-]*://', path):
+      raise ConfigError(f'--workdir={path} is a URL: the work directory must be on a local (or '
+                        'mounted) disk; launch/*.sh keep it on the VM and sync it to the bucket')
     self.path = os.path.abspath(path)
+    self.primary = primary  # only the primary process (0) writes
     if os.path.exists(self.path) and not os.path.isdir(self.path):
       raise ConfigError(f'--workdir={path} is a file, not a directory: give a directory path')
     try:
@@ -77,6 +81,8 @@ class RunDir:
   def rewind(self, step: int, log_every: int) -> None:
     """Forget what was written after iteration `step` (a resume makes it again, identically):
     metrics records past it or of a partial window ending there, and dreams made after it."""
+    if not self.primary:
+      return
     kept = [r for r in self.read_metrics()
             if r['step'] < step or (r['step'] == step and step % log_every == 0)]
     _atomic_write_text(self.metrics_path, ''.join(json.dumps(r) + '\n' for r in kept))
@@ -90,12 +96,14 @@ class RunDir:
     return os.path.join(self.path, 'dreams')
 
   def write_config(self, c, **extra) -> None:
+    if not self.primary:
+      return
     record = dict(c.to_dict(), **{'_' + k: v for k, v in extra.items()})
     _atomic_write_text(os.path.join(self.path, 'config.json'),
                        json.dumps(record, indent=2, sort_keys=True, default=list) + '\n')
 
   def append_metrics(self, records) -> None:
-    if not records:
+    if not records or not self.primary:
       return
     with open(self.metrics_path, 'a') as f:
       for r in records:
@@ -109,11 +117,15 @@ class RunDir:
   def plot_loss(self, steps, losses, title: str, val=()) -> None:
     """loss.png: the logged losses, their running mean and the validation losses [(step, loss)],
     on a log scale."""
-    import matplotlib  # pylint: disable=g-import-not-at-top
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+    if not self.primary:
+      return
+    # An Agg canvas of its own: no pyplot, so a notebook's backend is left alone.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
+    from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
     steps, losses = np.asarray(steps), np.asarray(losses, np.float64)
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    fig = Figure(figsize=(7, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     ax.plot(steps, losses, lw=0.8, alpha=0.5, label='loss (mean per log interval)')
     if len(losses) >= 5:
       w = max(2, len(losses) // 20)
@@ -132,7 +144,6 @@ class RunDir:
     fig.tight_layout()
     tmp = os.path.join(self.path, f'.loss.{os.getpid()}.tmp.png')
     fig.savefig(tmp)
-    plt.close(fig)
     os.replace(tmp, self.plot_path)
 
 

@@ -28,11 +28,13 @@ class DreamSetup:
 def seed_offsets(ds: DreamSetup, mode, rng, same_offsets, cursor):
   """[S] source offsets of fresh seeds for seed mode index `mode` (into ds.seed_modes' values).
 
-  'same': each stream's fixed offset; 'random': uniform over the seed source; 'advance': at the
-  training cursor (wrapped into the seed source).
+  'same': each stream's fixed offset; 'random': uniform over the seed source; 'advance': stream 0
+  at the training cursor (wrapped into the seed source), the other streams spread evenly from
+  there, so that streams without dropout do not dream the same thing.
   """
   random = jax.random.randint(rng, (ds.num_streams,), 0, ds.num_seed_offsets) * ds.g.unit
-  advance = jnp.full((ds.num_streams,), (cursor // ds.g.unit) % ds.num_seed_offsets) * ds.g.unit
+  spread = jnp.arange(ds.num_streams) * (ds.num_seed_offsets // ds.num_streams)
+  advance = (cursor // ds.g.unit + spread) % ds.num_seed_offsets * ds.g.unit
   return jnp.select([mode == SEED_MODES.index('same'), mode == SEED_MODES.index('random')],
                     [same_offsets, random], advance).astype(jnp.int32)
 

@@ -27,6 +27,7 @@ from audiolstm import models
 from audiolstm import outputs
 from audiolstm import plots
 from audiolstm import sampling
+from audiolstm import sharding as sharding_lib
 from audiolstm import slicing
 from audiolstm import tb
 from audiolstm.config import SEED_MODES
@@ -38,7 +39,7 @@ class State:
   step: jax.Array           # [] int32: iterations done
   params: dict
   opt_state: optax.OptState
-  carry: jax.Array          # [L, 2, nu, hidden] carried training state
+  carry: jax.Array          # [T, L, 2, nu, hidden] carried state of the T training streams
   dream_buffers: jax.Array  # [S, input_span] concurrent dreams' seed buffers
   dream_carry: jax.Array    # [S, L, 2, nu, hidden]
   dream_count: jax.Array    # [] int32: concurrent dreams started before the current one
@@ -70,6 +71,7 @@ class Setup:
   reg_amount: float
   use_dropout: bool
   chunk_size: int
+  stream_starts: tuple = (0,)  # each training stream's segment start in the source
   val_iters: int = 0        # iterations per epoch of the validation split (0 = off)
   val_steps: int = 0        # iterations per validation loss
 
@@ -85,7 +87,8 @@ def make_setup(c, sources) -> Setup:
                dream_len=config_lib.dream_steps(c, c.dream_seconds), noisify=float(c.noisify),
                reset_state=int(c.reset_state), regularization=bool(c.regularization),
                reg_amount=float(c.reg_amount), use_dropout=bool(c.use_dropout),
-               chunk_size=int(c.chunk_size), val_iters=sources.val_iters,
+               chunk_size=int(c.chunk_size), stream_starts=tuple(sources.stream_starts),
+               val_iters=sources.val_iters,
                val_steps=min(c.eval_steps, sources.val_iters))
 
 
@@ -98,30 +101,39 @@ def init_state(model, tx, setup: Setup, data: DeviceData, rng) -> State:
   """Fresh parameters, zero states and the first concurrent seeds."""
   ds, g = setup.dream, setup.dream.g
   init_rng, same_rng, seed_rng, rng = jax.random.split(rng, 4)
-  carry = jnp.zeros((model.num_layers, 2, g.num_unrollings, model.hidden_size), jnp.float32)
+  carry = jnp.zeros((len(setup.stream_starts), model.num_layers, 2, g.num_unrollings,
+                     model.hidden_size), jnp.float32)
   x = jnp.zeros((g.num_unrollings, g.seg_len), jnp.float32)
-  params = model.init(init_rng, x, carry)['params']
+  params = model.init(init_rng, x, carry[0])['params']
   same = (jax.random.randint(same_rng, (ds.num_streams,), 0, ds.num_seed_offsets)
           * g.unit).astype(jnp.int32)
   offsets = sampling.seed_offsets(ds, sampling.mode_of(ds, 0), seed_rng, same, 0)
   zero = jnp.zeros((), jnp.int32)
   return State(step=zero, params=params, opt_state=tx.init(params), carry=carry,
                dream_buffers=sampling.seed_buffers(ds, data.seeds, offsets),
-               dream_carry=jnp.zeros((ds.num_streams, *carry.shape), jnp.float32),
+               dream_carry=jnp.zeros((ds.num_streams, *carry.shape[1:]), jnp.float32),
                dream_count=zero, dream_pos=zero, dream_offsets=offsets, same_offsets=same,
                rng=rng)
 
 
+def stream_cursors(setup: Setup, step):
+  """[T] cursors of the training streams at global step `step` (each in its own segment)."""
+  return (jnp.asarray(setup.stream_starts, jnp.int32)
+          + slicing.cursors(setup.dream.g, step, setup.dream.iters_per_epoch))
+
+
 def batch_at(setup: Setup, data: DeviceData, step):
-  """(inputs [nu, seg], labels [rows, width]) of global step `step`, gathered on the device."""
+  """(inputs [T, nu, seg], labels [T, rows, width]) of global step `step`, gathered on the
+  device."""
   g = setup.dream.g
-  cursor = slicing.cursors(g, step, setup.dream.iters_per_epoch)
-  return (jnp.take(data.inputs, slicing.input_indices(g, cursor)),
-          jnp.take(data.labels, slicing.label_indices(g, cursor)))
+  cursors = stream_cursors(setup, step)
+  return (jnp.take(data.inputs, slicing.input_indices(g, cursors)),
+          jnp.take(data.labels, slicing.label_indices(g, cursors)))
 
 
 def loss_fn(model, setup: Setup, params, carry, x, y, dropout_rng):
-  """(total loss, (mse, new carry)): mean squared error plus the optional L2 term."""
+  """(total loss, (mse, new carry)): mean squared error (over every training stream, so the
+  gradient is the streams' average) plus the optional L2 term."""
   out, new_carry = model.apply({'params': params}, x, carry,
                                dropout_rng if setup.use_dropout else None)
   mse = jnp.mean(jnp.square(out - y))
@@ -183,8 +195,7 @@ def concurrent_step(model, tx, setup: Setup, state: State, data: DeviceData):
   if not setup.concurrent:
     return state, (loss, jnp.zeros((setup.dream.num_streams, setup.dream.g.new_per_step)),
                    offsets)
-  cursor = slicing.cursors(setup.dream.g, step, setup.dream.iters_per_epoch)
-  state, new = dream_step(model, setup, state, data, step, cursor)
+  state, new = dream_step(model, setup, state, data, step, stream_cursors(setup, step)[0])
   return state, (loss, new, offsets)
 
 
@@ -225,39 +236,50 @@ def run_chunk(model, tx, setup: Setup, state: State, data: DeviceData, n):
 
 @dataclasses.dataclass
 class Program:
-  """A run's model, optimiser, static setup and jitted functions."""
+  """A run's model, optimiser, static setup, device mesh and jitted functions."""
   model: models.AudioLSTM
   tx: optax.GradientTransformation
   setup: Setup
+  mesh: jax.sharding.Mesh
+  state_shardings: State
   init: callable
   run_chunk: callable
   sequential_dream: callable
   evaluate: callable
 
 
-def build(c, sources) -> Program:
-  """The jitted functions of a resolved config and its sources."""
+def build(c, sources, mesh=None) -> Program:
+  """The jitted functions of a resolved config and its sources, placed on `mesh` (default: all
+  devices). The state's shapes come from jax.eval_shape; init and run_chunk produce it already
+  sharded (training and dream streams split over the devices, the rest replicated)."""
   model = models.from_config(c)
   tx = optax.adam(c.lr)
   setup = make_setup(c, sources)
   seq_steps = config_lib.dream_steps(c, c.seq_dream_seconds)
+  mesh = mesh or sharding_lib.make_mesh()
+  init_fn = functools.partial(init_state, model, tx, setup)
+  data_shapes = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
+                             device_data(sources, mesh))
+  shapes = jax.eval_shape(init_fn, data_shapes, jax.random.key(0))
+  shardings = sharding_lib.state_shardings(mesh, shapes, len(setup.stream_starts),
+                                           setup.dream.num_streams)
   return Program(
-      model=model, tx=tx, setup=setup,
-      init=jax.jit(functools.partial(init_state, model, tx, setup)),
-      run_chunk=jax.jit(functools.partial(run_chunk, model, tx, setup), donate_argnums=0),
+      model=model, tx=tx, setup=setup, mesh=mesh, state_shardings=shardings,
+      init=jax.jit(init_fn, out_shardings=shardings),
+      run_chunk=jax.jit(functools.partial(run_chunk, model, tx, setup), donate_argnums=0,
+                        out_shardings=(shardings, None, None, None)),
       sequential_dream=jax.jit(functools.partial(
           sampling.sequential_dream, model, setup.dream, seq_steps)),
       evaluate=jax.jit(functools.partial(evaluate, model, setup)))
 
 
-def device_data(sources) -> DeviceData:
+def device_data(sources, mesh=None) -> DeviceData:
+  """The sources on the device(s), replicated over `mesh` (default: all devices)."""
   empty = np.zeros((0,), np.float32)
-  return DeviceData(inputs=jnp.asarray(sources.inputs), labels=jnp.asarray(sources.labels),
-                    seeds=jnp.asarray(sources.seeds),
-                    val_inputs=jnp.asarray(empty if sources.val_inputs is None
-                                           else sources.val_inputs),
-                    val_labels=jnp.asarray(empty if sources.val_labels is None
-                                           else sources.val_labels))
+  host = DeviceData(inputs=sources.inputs, labels=sources.labels, seeds=sources.seeds,
+                    val_inputs=empty if sources.val_inputs is None else sources.val_inputs,
+                    val_labels=empty if sources.val_labels is None else sources.val_labels)
+  return jax.device_put(host, sharding_lib.replicated(mesh or sharding_lib.make_mesh()))
 
 
 def total_steps(c, sources) -> int:
@@ -348,6 +370,19 @@ class HostState:
     self.seq_count = int(tree['seq_count'])
 
 
+class _NoBoard:
+  """Stands in for the TensorBoard writer on processes other than 0."""
+
+  def __getattr__(self, name):
+    return lambda *args, **kwargs: None
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    return None
+
+
 def next_boundary(step: int, every: int) -> int:
   """Iterations from `step` to the next multiple of `every` (a large number if every is 0)."""
   return every - step % every if every else 1 << 62
@@ -365,14 +400,17 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
   c = config_lib.resolve(config)
   config_lib.validate(c)
   sources = data_lib.load_sources(c)
-  run = outputs.RunDir(workdir or outputs.default_workdir(c.approach))
+  primary = sharding_lib.is_primary()  # only process 0 writes files and logs
+  if not primary:
+    log = lambda *_: None  # pylint: disable=unnecessary-lambda-assignment
+  run = outputs.RunDir(workdir or outputs.default_workdir(c.approach), primary=primary)
   prior = run.read_config()
   if prior is not None:
     check_resumable(prior, c)
   total = total_steps(c, sources)
   program = build(c, sources)
   setup = program.setup
-  data = device_data(sources)
+  data = device_data(sources, program.mesh)
   state = program.init(data, jax.random.key(c.seed))
   host = HostState(c, setup)
   ckpts = checkpoint.Checkpoints(run.checkpoint_dir, c.keep_checkpoints)
@@ -387,6 +425,9 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
       f'{sources.iters_per_epoch} iterations per epoch, running {total}; '
       f'{c.num_dream_streams} dream stream(s) of {c.dream_seconds:g} s')
   log(f'work directory: {run.path}' + (f' (resuming at iteration {start})' if start else ''))
+  if program.mesh.size > 1 or c.num_train_streams > 1:
+    log(f'{program.mesh.size} device(s) ({jax.devices()[0].platform}); {c.num_train_streams} '
+        f'training stream(s) and {c.num_dream_streams} dream stream(s) over the "data" axis')
   for note in sources.notes:
     log(f'note: {note}')
   eval_every = c.eval_every if setup.val_steps else 0
@@ -403,6 +444,8 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
   rate = None
 
   def write(kind, mode, at_step, values, count, offsets):
+    if not primary:
+      return
     for s, stream_values in enumerate(values):
       rng = np.random.default_rng([c.seed, kind == 'sequential', count, s])
       audio = outputs.to_audio(c, stream_values, sources.scale, rng)
@@ -424,7 +467,7 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
   def save():
     ckpts.save(step, state, host.to_tree())
 
-  board = tb.Writer(os.path.join(run.path, 'tensorboard'))
+  board = tb.Writer(os.path.join(run.path, 'tensorboard')) if primary else _NoBoard()
   with StopSignals() as stop, board:
     while step < total and not stop.requested:
       n = min(c.chunk_size, total - step, next_boundary(step, c.audio_freq),
@@ -433,7 +476,7 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
         n = min(n, max(1, int(rate * CHUNK_SECONDS)))
       t_chunk = time.perf_counter()
       state, losses, dream_values, dream_offsets = program.run_chunk(state, data, n)
-      losses = np.asarray(losses[:n])
+      losses = sharding_lib.to_host(losses)[:n]
       if last_plot is not None:  # the first chunk includes compilation
         rate = n / max(time.perf_counter() - t_chunk, 1e-9)
       bad = np.flatnonzero(~np.isfinite(losses))
@@ -463,7 +506,8 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
             f'{c.lr:g}) or output_activation="tanh"')
       if setup.concurrent:
         for count, at, values, offsets in host.dreams.add(
-            np.asarray(dream_values[:n]), np.asarray(dream_offsets[:n]), step + n):
+            sharding_lib.to_host(dream_values)[:n], sharding_lib.to_host(dream_offsets)[:n],
+            step + n):
           write('concurrent', c.seed_advance[count % len(c.seed_advance)], at, values, count,
                 offsets)
       step += n
@@ -474,8 +518,8 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
             jax.random.fold_in(jax.random.key(c.seed + 1), host.seq_count), host.seq_count,
             state.same_offsets, cursor, models.zero_carry(c, (c.num_dream_streams,)))
         write('sequential', c.seed_advance[host.seq_count % len(c.seed_advance)], step,
-              sampling.to_stream_values(np.asarray(seq)), host.seq_count,
-              np.asarray(seq_offsets))
+              sampling.to_stream_values(sharding_lib.to_host(seq)), host.seq_count,
+              sharding_lib.to_host(seq_offsets))
         host.seq_count += 1
       if c.checkpoint_every and step % c.checkpoint_every == 0:
         save()

@@ -122,6 +122,7 @@ BAD = {
     'missing config': (['--config=configs/nope.py'], 'nope.py'),
     'bad keep prob': (['--config.input_keep_prob=1.5'], 'KEEP'),
     'too short seed file': (['--config.seed_files=("{short}",)'], 'seed audio'),
+    'bucket workdir': (['--workdir=gs://bucket/run'], 'is a URL'),
 }
 
 
@@ -138,7 +139,8 @@ def test_bad_input_gives_one_line_and_status_2(case, tmp_path):
   if not any(a.startswith('--config=') for a in args):
     args = [f'--config=configs/{approach}.py'] + args
   workdir = tmp_path / 'run'
-  r = run_cli(*args[:1], f'--workdir={workdir}', *tiny_flags(max_steps=5), *args[1:])
+  workdir_flag = [] if any(a.startswith('--workdir') for a in args) else [f'--workdir={workdir}']
+  r = run_cli(*args[:1], *workdir_flag, *tiny_flags(max_steps=5), *args[1:])
   assert r.returncode == 2, (r.stdout, r.stderr)
   lines = [line for line in r.stderr.splitlines() if line.strip()]
   assert len(lines) == 1 and lines[0].startswith('audiolstm: error: '), r.stderr
