@@ -2,20 +2,48 @@
 per iteration, and the model predicts the sample after each row: one new sample per dream step.
 
 Run:  python -m audiolstm.main --config=configs/column.py      (about 50 s on a 2-core CPU)
-TODO
+
+Default: seg_len 128 x 8 unrollings, one epoch of the bundled recording's training part (about
+197,000 iterations; max_steps caps it at 200000), two 2 s dream streams.
+
+Presets, --config=configs/column.py:ARG:
+
+  ARG        reproduces                          ms/iteration  iterations  time
+  5.6        Audio Example 5.6                   93            1,600,160   ~41 h
+  original   presets/preset.py of the original   131           1,673,888   ~61 h
+
+5.6: seg_len 2048 x 10 unrollings (rows seg_len apart), 8 epochs of the whole 20 s recording
+(one epoch is ~200,000 iterations; no validation split), two 20 s dream streams (a 20 s dream
+takes 220,500 iterations: the first pair arrives after about 1.1 epochs). `original`: the
+current preset of the original implementation (apfalz/audio_lstm, 'multiple_dreams_2048sl_10nu'):
+seg_len 2048 x 10 unrollings with rows 1024 apart (int_cursor_inc 1024), 11025 Hz, lr 1e-4, dense
+init std 1e-5, 8 epochs, dropout on the carried state only (state keep probability 0.5), one 30 s
+dream stream with random seeds, no sequential dreams; label_offset is set (the original omitted it).
+For a first listen try --config.num_epochs=2 --config.dream_seconds=5.
+
+Cost per iteration: measured on a 2-core CPU (python -m audiolstm.main ... --config.max_steps=50
+and the same jitted chunk loop timed after compilation, best of five chunks) while other
+developers' jobs kept the load average near 5, so the numbers are noisy (medians were up to 1.8x
+higher) and an idle machine is faster; a GPU is far faster still. Times are for the whole run.
+
+What the dissertation heard (5.1.1): clearly separate notes with note-to-note transitions, in an
+order and spacing not found in the input (the best of all approaches at resembling the input
+without copying it, and the only one that "sounds like something a human would make"), with
+low-amplitude noise between the notes. Dropout on the input connections improves it
+(--config.use_dropout=True --config.input_keep_prob=0.9).
 """
 from audiolstm import presets
 from configs import default
 
 PRESETS = {  # argument: (dissertation audio example, fields)
     '5.6': ('5.6', dict(seg_len=2048, num_unrollings=10, max_steps=0, num_epochs=8,
-                        dream_seconds=20.0)),
-    # presets/preset.py of apfalz/audio_lstm as last committed ('multiple_dreams_2048sl_10nu').
+                        dream_seconds=20.0, val_fraction=0.0)),
+    # The current presets/preset.py of apfalz/audio_lstm ('multiple_dreams_2048sl_10nu').
     'original': (None, dict(seg_len=2048, num_unrollings=10, int_cursor_inc=1024, max_steps=0,
                             num_epochs=8, lr=1e-4, weight_stddev=1e-5, use_dropout=True,
                             input_keep_prob=1.0, output_keep_prob=1.0, state_keep_prob=0.5,
                             sample_rate=11025, dream_seconds=30.0, num_dream_streams=1,
-                            seed_advance=('random',), audio_freq=0)),
+                            seed_advance=('random',), audio_freq=0, val_fraction=0.0)),
 }
 
 

@@ -56,6 +56,7 @@ def get_config():
   c.noisify = 0.0               # std of Gaussian noise added to training inputs
   c.reset_state = 0             # zero the carried LSTM state every N iterations (0 = never)
   c.seed = 0                    # RNG seed: runs are reproducible
+  c.num_train_streams = 1       # training streams (audio segments, own cursor+state), over devices
 
   c.val_fraction = 0.1          # held-out audio at the end for a validation loss (0 = off)
   c.eval_every = 1000           # validation loss every N iterations (a multiple of log_every)

@@ -3,13 +3,42 @@ magnitude spectra normalised to [0, 1]; the model predicts the next frame, and t
 turns predicted frames into audio (hop_size samples per dream step).
 
 Run:  python -m audiolstm.main --config=configs/fft.py         (about 50 s on a 2-core CPU)
-TODO
+
+Default: 256 bins (window 256, zero padded), hop 64, 16 frames per input matrix, 30000
+iterations (about 10 epochs of the bundled recording), two 8 s dream streams.
+
+Dissertation presets, --config=configs/fft.py:ARG with ARG the hop_size (or the example number):
+Audio Examples 5.8-5.12, window 1024 zero padded (1024 bins), 100 frames per input matrix, hop
+1024 / 512 / 256 / 128 / 56, 20 epochs of the whole 20 s recording (no validation split), two 20 s
+dream streams, concurrent dreaming.
+
+  ARG    example  ms/iteration  iterations  time
+  1024   5.8      113           2,300       ~4 min
+  512    5.9      127           6,580       ~14 min
+  256    5.10     123           15,160      ~31 min
+  128    5.11     102           32,300      ~55 min
+  56     5.12     186           76,400      ~4 h
+
+Cost per iteration: measured on a 2-core CPU (python -m audiolstm.main ... --config.max_steps=50
+and the same jitted chunk loop timed after compilation, best of five chunks) while other
+developers' jobs kept the load average near 5, so the numbers are noisy (medians were up to 1.8x
+higher) and an idle machine is faster; a GPU is far faster still. Times are for the whole run.
+
+What the dissertation heard (5.1.3, Table 5.1): at hop 1024 (no overlap) the input's timbre and
+pitches but drastically changed amplitude, the pitches sounding together as a subtly evolving mass
+(5.8). At 512 similar but much less blurred, with amplitude changes not synchronised with the
+pitch changes (5.9). At 256 much clearer: the input's pitches discernible, amplitude and pitch
+changes better aligned, very slow pitch changes, a slight tremolo (5.10). At 128 a passage of the
+input clearly audible after some uncertain seconds of notes begun and abandoned; a faster tremolo
+(5.11). At 56 the first 12 s follow the input very closely, then a louder passage with a fast
+tremolo, an artifact of the algorithm (5.12). 5.11 and 5.12 copy the input's pitch sequence the
+most closely; large hops are hardest to steer with the seed.
 """
 from audiolstm import presets
 from configs import default
 
 _DISSERTATION = dict(seg_len=1024, window_size=1024, num_unrollings=100, max_steps=0,
-                     num_epochs=20, dream_seconds=20.0)
+                     num_epochs=20, dream_seconds=20.0, val_fraction=0.0)
 PRESETS = {  # argument: (dissertation audio example, fields)
     '1024': ('5.8', dict(_DISSERTATION, hop_size=1024)),
     '512': ('5.9', dict(_DISSERTATION, hop_size=512)),

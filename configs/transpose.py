@@ -2,14 +2,33 @@
 predicts the ONE sample after the whole input matrix; one new sample per dream step.
 
 Run:  python -m audiolstm.main --config=configs/transpose.py   (about 50 s on a 2-core CPU)
-TODO
+
+Default: seg_len 128 x 8 unrollings, one epoch of the bundled recording's training part (about
+197,000 iterations; max_steps caps it at 200000), two 2 s dream streams.
+
+Preset, --config=configs/transpose.py:5.7: Audio Example 5.7. The dissertation does not give its
+sizes; this uses its running example, seg_len 1024 x 100 unrollings (section 2.2), with 8 epochs
+of the whole 20 s recording (118,100 iterations per epoch; no validation split) and two 20 s
+dream streams.
+
+  ARG   example  ms/iteration  iterations  time
+  5.7   5.7      132           944,800     ~35 h
+
+Cost per iteration: measured on a 2-core CPU (python -m audiolstm.main ... --config.max_steps=50
+and the same jitted chunk loop timed after compilation, best of five chunks) while other
+developers' jobs kept the load average near 5, so the numbers are noisy (medians were up to 1.8x
+higher) and an idle machine is faster; a GPU is far faster still. Times are for the whole run.
+
+What the dissertation heard (5.1.2): little noise; the input's pitches sound simultaneously rather
+than one after another, a fairly consistent sound whose variation over time is in amplitude and
+timbre rather than pitch. An input (or seed) with few pitches gives the most pleasant results.
 """
 from audiolstm import presets
 from configs import default
 
 PRESETS = {  # argument: (dissertation audio example, fields)
     '5.7': ('5.7', dict(seg_len=1024, num_unrollings=100, max_steps=0, num_epochs=8,
-                        dream_seconds=20.0)),
+                        dream_seconds=20.0, val_fraction=0.0)),
 }
 
 

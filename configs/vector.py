@@ -1,12 +1,38 @@
 """Vector approach (dissertation 3.2.1): each row is seg_len samples; the model predicts the next row.
 
 Run:  python -m audiolstm.main --config=configs/vector.py      (about 25 s on a 2-core CPU)
-TODO
+
+Each dream step produces seg_len samples. Default: seg_len 256 x 16 unrollings, 15000 iterations
+(about 20 epochs of the bundled recording), one 10 s dream stream.
+
+Dissertation presets, --config=configs/vector.py:ARG with ARG the seg_len (or the example number):
+Audio Examples 5.2-5.5, seg_len 1024 / 512 / 256 / 128 with 100 unrollings, 100 epochs of the
+whole 20 s recording (no validation split), one 20 s dream stream, concurrent dreaming.
+
+  ARG    example  ms/iteration  iterations  time
+  1024   5.2      44            11,500      ~8 min
+  512    5.3      11            33,000      ~6 min
+  256    5.4      5.3           76,100      ~7 min
+  128    5.5      1.5           162,200     ~4 min
+
+Cost per iteration: measured on a 2-core CPU (python -m audiolstm.main ... --config.max_steps=50
+and the same jitted chunk loop timed after compilation, best of five chunks) while other
+developers' jobs kept the load average near 5, so the numbers are noisy (medians were up to 1.8x
+higher) and an idle machine is faster; a GPU is far faster still. Times are for the whole run.
+
+What the dissertation heard (chapter 5.1): no clicks at the vector boundaries at 1024 and 512, but
+frequency content that does not flow from one predicted vector to the next: a pulsating timbre
+like granular or concatenative synthesis (5.2), pulsing twice as often at 512 (5.3). At 256 some
+small discontinuities, steadier frequency content, sustained high-frequency content decoupled from
+the notes, no separate onsets: the pitches blend into each other (5.4). At 128 a smoother
+waveform whose amplitude follows the input more closely, but the added high frequencies make it
+resemble the input least (5.5). Long vectors: slowly evolving, blurred; short: more like the input.
 """
 from audiolstm import presets
 from configs import default
 
-_DISSERTATION = dict(num_unrollings=100, max_steps=0, num_epochs=100, dream_seconds=20.0)
+_DISSERTATION = dict(num_unrollings=100, max_steps=0, num_epochs=100, dream_seconds=20.0,
+                     val_fraction=0.0)
 PRESETS = {  # argument: (dissertation audio example, fields)
     '1024': ('5.2', dict(_DISSERTATION, seg_len=1024)),
     '512': ('5.3', dict(_DISSERTATION, seg_len=512)),
