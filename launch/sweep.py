@@ -1,0 +1,553 @@
+r"""Sweeps: one training run per point of a grid of config overrides, each in its own workdir.
+
+  python -m launch.sweep --config=configs/sweep_hop_size.py --root=runs/hop_size
+  python -m launch.sweep --config=configs/fft.py --root=runs/lr --sweep=lr=1e-3,3e-4 \
+      --sweep=num_layers=1,2 [--config.max_steps=2000 ...] [--mode=local|print|summary]
+
+The points come from the config file's `sweep()` function (a list of {field: value} dicts, as in
+the Flax examples) and/or from `--sweep=FIELD=V1,V2,...` flags, whose Cartesian product is taken
+in the order given (the first flag varies slowest); with both, every point of `sweep()` is
+combined with every point of the product. Values are Python literals (ast.literal_eval: 1e-3,
+True, ('a.wav',)); a bare word is a string (tanh). `--config.FIELD=VALUE` flags set a field for
+every point. Each point runs in ROOT/<point>, named after its overrides (e.g.
+ROOT/seg_len=512,hop_size=256), so running the same sweep again resumes every unfinished point.
+
+Modes:
+  local    (default) the runs one after another in this process (audiolstm.train); a point that
+           fails is reported and the sweep goes on.
+  print    (or --dry-run) print one `python -m audiolstm.main ...` command per point, for a
+           cluster or a queue; nothing is run.
+  summary  no training: the table of the work directories already under ROOT.
+
+At the end (local, summary) a table of every point: final training loss, final validation loss
+(when metrics.jsonl has one), the mean over its dreams of max_ncc, spectral_distance_db and
+flatness_ratio (see audiolstm.evaluate; lower is better for all three), and its status; the same
+in ROOT/summary.csv (and each point's dream scores in ROOT/<point>/scores.csv).
+
+Bad input (unknown field, malformed --sweep, value of the wrong type, missing config) gives one
+line on stderr and exit status 2 before anything runs; exit status 1 if a point failed.
+"""
+import argparse
+import ast
+import copy
+import csv
+import dataclasses
+import difflib
+import hashlib
+import importlib.util
+import io
+import itertools
+import json
+import math
+import os
+import re
+import shlex
+import sys
+import time
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO_ROOT not in sys.path:  # `python launch/sweep.py`: config files import `configs.default`
+  sys.path.insert(0, REPO_ROOT)
+
+PROG = 'launch.sweep'
+MODES = ('local', 'print', 'summary')
+SCORES = ('max_ncc', 'spectral_distance_db', 'flatness_ratio')  # the dreams' main scores
+RESULTS = ('final_loss', 'val_loss') + SCORES + ('dreams', 'steps', 'status', 'seconds')
+_OVERRIDE = re.compile(r'^--config\.([A-Za-z_]\w*)=(.*)$', re.S)
+_FIELD = re.compile(r'^(?:config\.)?([A-Za-z_]\w*)$')
+_MAX_NAME = 120
+
+
+class SweepError(ValueError):
+  """Bad sweep input; the message is one line for the user."""
+
+
+@dataclasses.dataclass
+class Point:
+  """One run of a sweep: its overrides, its directory name, and its config (base + overrides)."""
+  overrides: dict
+  name: str
+  config: object = None
+
+
+# ----------------------------------------------------------------------------- parsing values
+
+
+def split_top_level(text: str) -> list:
+  """`text` split at the commas outside brackets and quotes: '1,(2,3),"a,b"' -> 3 items."""
+  items, depth, quote, start, i = [], 0, None, 0, 0
+  while i < len(text):
+    ch = text[i]
+    if quote:
+      if ch == '\\':
+        i += 1
+      elif ch == quote:
+        quote = None
+    elif ch in '\'"':
+      quote = ch
+    elif ch in '([{':
+      depth += 1
+    elif ch in ')]}':
+      depth -= 1
+      if depth < 0:
+        raise SweepError(f'unbalanced {ch!r} in {text!r}')
+    elif ch == ',' and depth == 0:
+      items.append(text[start:i])
+      start = i + 1
+    i += 1
+  if quote or depth:
+    raise SweepError(f'unclosed {"quote" if quote else "bracket"} in {text!r}')
+  items.append(text[start:])
+  return [item.strip() for item in items]
+
+
+def parse_value(text: str, like=None):
+  """A Python literal (never eval): '1e-3' -> 0.001, 'True', "('a.wav',)"; a bare word -> str.
+
+  Args:
+    text: the value as written.
+    like: the field's current value: for a str field the text itself is the value (as
+      ml_collections does: --config.output_activation=tanh), unless it is a quoted string.
+
+  Returns:
+    The value.
+
+  Raises:
+    SweepError: neither a literal nor a bare word (e.g. an unbalanced bracket).
+  """
+  text = text.strip()
+  if not text:
+    raise SweepError('empty value')
+  try:
+    value = ast.literal_eval(text)
+  except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+    if isinstance(like, bool) and text.lower() in ('true', 'false'):
+      return text.lower() == 'true'
+    if isinstance(like, str) or re.fullmatch(r'[\w.+\-/:@]+', text):
+      return text
+    raise SweepError(f'{text!r} is not a Python literal (numbers, True/False, quoted strings, '
+                     'tuples) nor a bare word') from None
+  if isinstance(like, str) and not isinstance(value, str):
+    return text
+  if isinstance(like, tuple) and isinstance(value, list):
+    return tuple(value)
+  return value
+
+
+def parse_sweep_flag(arg: str):
+  """'FIELD=V1,V2,...' -> (FIELD, [raw texts]): one axis of the product."""
+  field, sep, values = arg.partition('=')
+  m = _FIELD.match(field.strip())
+  if not sep or not m or not values.strip():
+    raise SweepError(f'--sweep={arg}: write --sweep=FIELD=VALUE1,VALUE2,... (e.g. '
+                     '--sweep=hop_size=512,256)')
+  texts = split_top_level(values)
+  if any(not t for t in texts):
+    raise SweepError(f'--sweep={arg}: empty value in the list')
+  return m.group(1), texts
+
+
+def product(axes) -> list:
+  """Cartesian product of [(field, [values])] as dicts, the first axis varying slowest."""
+  fields = [f for f, _ in axes]
+  if len(set(fields)) != len(fields):
+    dup = next(f for f in fields if fields.count(f) > 1)
+    raise SweepError(f'--sweep gives field {dup!r} twice: list all its values in one flag')
+  return [dict(zip(fields, combo)) for combo in itertools.product(*[v for _, v in axes])]
+
+
+# ----------------------------------------------------------------------------- config files
+
+
+def load_config_file(spec: str):
+  """(module, base ConfigDict) of 'path/to/config.py[:ARG]' (get_config(ARG) if ARG given)."""
+  path, _, arg = spec.partition(':')
+  if not path:
+    raise SweepError('no config given: add --config=configs/fft.py (or a sweep file, e.g. '
+                     'configs/sweep_hop_size.py)')
+  if not os.path.isfile(path):
+    raise SweepError(f'config file not found: {path} (try --config=configs/sweep_hop_size.py '
+                     'from the repository root)')
+  try:
+    module_spec = importlib.util.spec_from_file_location(
+        '_sweep_config_' + hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:8], path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    config = module.get_config(arg) if arg else module.get_config()
+  except SweepError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except  (anything a config file may raise)
+    message = str(e).splitlines()[0] if str(e) else ''
+    raise SweepError(f'cannot load the config {spec}: {type(e).__name__}: {message}') from None
+  return module, config
+
+
+def file_points(module, spec: str) -> list:
+  """The overrides of the config file's sweep() (an empty list if it has none)."""
+  if not hasattr(module, 'sweep'):
+    return []
+  try:
+    points = module.sweep()
+  except Exception as e:  # pylint: disable=broad-except
+    raise SweepError(f'{spec}: sweep() failed: {type(e).__name__}: {e}') from None
+  if (not isinstance(points, (list, tuple)) or not points
+      or not all(isinstance(p, dict) for p in points)):
+    raise SweepError(f'{spec}: sweep() must return a non-empty list of {{field: value}} dicts')
+  return [dict(p) for p in points]
+
+
+def check_field(config, field: str, source: str) -> None:
+  """SweepError naming `source` unless `field` is a field of the config."""
+  if field not in config:
+    close = difflib.get_close_matches(field, list(config.keys()), n=1)
+    hint = f' (did you mean {close[0]}?)' if close else ''
+    raise SweepError(f'{source}: unknown config field {field!r}{hint}')
+
+
+def set_field(config, field: str, value, source: str) -> None:
+  """config[field] = value, or SweepError naming `source` (unknown field, wrong type)."""
+  check_field(config, field, source)
+  try:
+    config[field] = value
+  except (TypeError, ValueError) as e:
+    raise SweepError(f'{source}: {field}={value!r} does not fit the field (a '
+                     f'{type(config[field]).__name__}, now {config[field]!r})') from None
+
+
+# ----------------------------------------------------------------------------- points
+
+
+def value_slug(value) -> str:
+  """A value as text for a directory name: 0.001, True, tanh, a.wav+b.wav."""
+  if isinstance(value, (tuple, list)):
+    return '+'.join(value_slug(v) for v in value) or 'none'
+  text = os.path.basename(value) if isinstance(value, str) and '/' in value else str(value)
+  return re.sub(r'[^A-Za-z0-9._+-]+', '_', text).strip('_') or '_'
+
+
+def point_name(overrides: dict) -> str:
+  """The directory name of a point: 'seg_len=512,hop_size=256' ('base' for no overrides)."""
+  name = ','.join(f'{k}={value_slug(v)}' for k, v in overrides.items()) or 'base'
+  if len(name) > _MAX_NAME:
+    digest = hashlib.sha1(repr(sorted(overrides.items())).encode()).hexdigest()[:8]
+    name = f'{name[:_MAX_NAME - 9]}-{digest}'
+  return name
+
+
+def expand(config_spec: str, sweep_flags=(), override_flags=()):
+  """The sweep's points, each with its config, checked before anything runs.
+
+  Args:
+    config_spec: 'path/to/config.py[:ARG]'.
+    sweep_flags: texts 'FIELD=V1,V2,...' (product, first slowest), combined with the file's sweep().
+    override_flags: texts '--config.FIELD=VALUE' applied to every point.
+
+  Returns:
+    (base overrides {field: value}, [Point]) in run order.
+
+  Raises:
+    SweepError: anything wrong with the input, in one line.
+  """
+  module, base = load_config_file(config_spec)
+  base_overrides = {}
+  for flag in override_flags:
+    m = _OVERRIDE.match(flag)
+    if not m:
+      raise SweepError(f'{flag}: write overrides as --config.FIELD=VALUE')
+    field = m.group(1)
+    check_field(base, field, flag)
+    try:
+      value = parse_value(m.group(2), base[field])
+    except SweepError as e:
+      raise SweepError(f'{flag}: {e}') from None
+    set_field(base, field, value, flag)
+    base_overrides[field] = base[field]
+
+  from_file = file_points(module, config_spec)
+  axes = []
+  for flag in sweep_flags:
+    field, texts = parse_sweep_flag(flag)
+    check_field(base, field, f'--sweep={flag}')
+    try:
+      axes.append((field, [parse_value(t, base[field]) for t in texts]))
+    except SweepError as e:
+      raise SweepError(f'--sweep={flag}: {e}') from None
+  from_flags = product(axes) if axes else []
+  if not from_file and not from_flags:
+    raise SweepError(f'nothing to sweep: {config_spec.partition(":")[0]} has no sweep() '
+                     'function; add --sweep=FIELD=VALUE1,VALUE2,...')
+  overlap = set().union(*from_file) & set(f for f, _ in axes) if from_file else set()
+  if overlap:
+    raise SweepError(f'--sweep sets {sorted(overlap)[0]!r}, which the sweep() of {config_spec} '
+                     'already varies')
+  combos = [{**a, **b} for a in (from_file or [{}]) for b in (from_flags or [{}])]
+
+  from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top  (no jax)
+  points, names = [], set()
+  for overrides in combos:
+    config = copy.deepcopy(base)
+    for field, value in overrides.items():
+      source = '--sweep' if any(f == field for f, _ in axes) else f'{config_spec} sweep()'
+      set_field(config, field, value, source)
+    overrides = {k: config[k] for k in overrides}  # as stored (e.g. int -> float fields)
+    name = point_name(overrides)
+    unique, n = name, 2
+    while unique in names:
+      unique, n = f'{name}-{n}', n + 1
+    names.add(unique)
+    try:
+      config_lib.validate(config_lib.resolve(config))
+    except config_lib.ConfigError as e:
+      raise SweepError(f'point {unique}: {e}') from None
+    points.append(Point(overrides, unique, config))
+  return base_overrides, points
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def flag_value(value) -> str:
+  """A value as ml_collections reads it back from --config.FIELD=VALUE (strings in tuples in
+  double quotes, so that the shell-quoted flag stays readable)."""
+  if isinstance(value, str):
+    return value
+  if isinstance(value, (tuple, list)):
+    items = [json.dumps(v, ensure_ascii=False) if isinstance(v, str) else flag_value(v)
+             for v in value]
+    return '(' + ', '.join(items) + (',)' if len(items) == 1 else ')')
+  return repr(value)
+
+
+def command_line(config_spec: str, workdir: str, overrides: dict, python='python') -> str:
+  """The shell command that trains one point."""
+  args = [python, '-m', 'audiolstm.main', f'--config={config_spec}', f'--workdir={workdir}']
+  args += [f'--config.{k}={flag_value(v)}' for k, v in overrides.items()]
+  return ' '.join(shlex.quote(a) for a in args)
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def _mean(values):
+  finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+  return sum(finite) / len(finite) if finite else math.nan
+
+
+def read_results(workdir: str) -> dict:
+  """Final loss, final val_loss, steps and total steps from a run's metrics.jsonl/config.json."""
+  out = {'final_loss': None, 'val_loss': None, 'steps': 0, 'total': None}
+  path = os.path.join(workdir, 'metrics.jsonl')
+  if os.path.exists(path):
+    with open(path) as f:
+      records = []
+      for line in f:
+        try:
+          records.append(json.loads(line))
+        except ValueError:
+          pass  # a line cut short by a kill
+    if records:
+      out['final_loss'] = records[-1].get('loss')
+      out['steps'] = records[-1].get('step', 0)
+    vals = [r['val_loss'] for r in records if 'val_loss' in r]
+    out['val_loss'] = vals[-1] if vals else None
+  path = os.path.join(workdir, 'config.json')
+  if os.path.exists(path):
+    try:
+      with open(path) as f:
+        out['total'] = json.load(f).get('_total_steps')
+    except ValueError:
+      pass
+  return out
+
+
+def score_means(workdir: str) -> dict:
+  """{score: mean over the run's dreams} for SCORES, and 'dreams' (count); writes scores.csv."""
+  from audiolstm import evaluate  # pylint: disable=g-import-not-at-top
+  try:
+    rows = evaluate.score_run(workdir)
+  except Exception as e:  # pylint: disable=broad-except  (scores are a bonus, not the run)
+    return {**{s: math.nan for s in SCORES}, 'dreams': 0,
+            'score_error': f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'}
+  if rows:
+    evaluate.write_scores(workdir, rows)
+  ok = [r for r in rows if not r.get('error')]
+  return {**{s: _mean(r.get(s) for r in ok) for s in SCORES}, 'dreams': len(rows)}
+
+
+def summarize(point: Point, workdir: str, status=None, seconds=None) -> dict:
+  """One summary row: the point, its results and its status."""
+  row = {'point': point.name, **point.overrides}
+  if not os.path.isdir(workdir):
+    return {**row, 'status': status or 'missing', 'dreams': 0, 'steps': 0, 'workdir': workdir}
+  results = read_results(workdir)
+  row.update(final_loss=results['final_loss'], val_loss=results['val_loss'],
+             steps=results['steps'], seconds=seconds)
+  row.update(score_means(workdir))
+  if status is None:
+    total = results['total']
+    if results['final_loss'] is None:
+      status = 'not started'
+    elif total and results['steps'] < total:
+      status = f'partial {results["steps"]}/{total}'
+    else:
+      status = 'done'
+  if row.pop('score_error', None):
+    status += '; dreams not scored'
+  row['status'] = status
+  row['workdir'] = workdir
+  return row
+
+
+def _cell(value) -> str:
+  if value is None or value == '':
+    return '-'
+  if isinstance(value, float):
+    return 'nan' if math.isnan(value) else f'{value:.4g}'
+  return str(value)
+
+
+def format_table(rows) -> str:
+  """The summary as fixed-width text."""
+  cols = [('point', 'point'), ('final_loss', 'loss'), ('val_loss', 'val_loss'),
+          ('max_ncc', 'ncc'), ('spectral_distance_db', 'spec dB'), ('flatness_ratio', 'flat'),
+          ('dreams', 'dreams'), ('status', 'status')]
+  cells = [[_cell(r.get(k)) for k, _ in cols] for r in rows]
+  widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, (_, h) in enumerate(cols)]
+  def line(values):
+    first = f'{values[0]:<{widths[0]}}'
+    middle = [f'{v:>{w}}' for v, w in zip(values[1:-1], widths[1:-1])]
+    return '  '.join([first] + middle + [values[-1]])
+  head = line([h for _, h in cols])
+  out = [head, '-' * len(head)] + [line(c) for c in cells]
+  out.append('ncc, spec dB, flat: means over the dreams (lower is better; see '
+             'audiolstm.evaluate); listening is the judge')
+  return '\n'.join(out)
+
+
+def write_summary(root: str, rows) -> str:
+  """ROOT/summary.csv of the rows (atomically); returns its path."""
+  fields = ['point']
+  for r in rows:  # the swept fields
+    fields += [k for k in r if k not in fields and k not in RESULTS and k != 'workdir']
+  fields += list(RESULTS) + ['workdir']
+  out = io.StringIO()
+  writer = csv.DictWriter(out, fieldnames=fields, extrasaction='ignore', lineterminator='\n')
+  writer.writeheader()
+  for r in rows:
+    writer.writerow({k: '' if r.get(k) is None else
+                     (flag_value(r[k]) if isinstance(r[k], (tuple, list)) else r[k])
+                     for k in fields})
+  from audiolstm import audio_io  # pylint: disable=g-import-not-at-top  (no jax)
+  return audio_io.write_text_atomic(os.path.join(root, 'summary.csv'), out.getvalue())
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def run_local(points, root: str, log=print) -> list:
+  """Train every point in turn (in this process); a failed point is recorded and the next runs.
+
+  Returns:
+    The summary rows. A run stopped by SIGINT/SIGTERM (its checkpoint saved) ends the sweep.
+  """
+  from audiolstm import train  # pylint: disable=g-import-not-at-top  (jax only when training)
+  rows = []
+  try:
+    for i, point in enumerate(points):
+      workdir = os.path.join(root, point.name)
+      tag = f'[{i + 1}/{len(points)} {point.name}]'
+      log(f'{PROG}: {tag} training in {workdir}')
+      t0 = time.perf_counter()
+      status = None
+      stopped = False
+      try:
+        summary = train.train_and_evaluate(point.config, workdir,
+                                           log=lambda m, tag=tag: log(f'{tag} {m}'))
+        if summary.get('stopped_by'):
+          status, stopped = f'stopped by {summary["stopped_by"]}', True
+      except Exception as e:  # pylint: disable=broad-except  (one point failing ends nothing)
+        message = ' '.join(str(e).split())[:300]
+        status = f'failed: {type(e).__name__}: {message}'
+        log(f'{PROG}: {tag} {status}')
+      rows.append(summarize(point, workdir, status=status or 'done',
+                            seconds=time.perf_counter() - t0))
+      write_summary(root, rows)
+      if stopped:
+        log(f'{PROG}: stopped; run the same command to resume the sweep')
+        break
+  except KeyboardInterrupt:
+    if rows:
+      write_summary(root, rows)
+    raise
+  return rows
+
+
+class _Parser(argparse.ArgumentParser):
+  """argparse with one-line errors (exit 2)."""
+
+  def error(self, message):
+    raise SweepError(f'{message} (usage: python -m {PROG} --config=FILE[:ARG] --root=DIR '
+                     '[--sweep=FIELD=V1,V2,...] [--config.FIELD=VALUE ...] '
+                     '[--mode=local|print|summary] [--dry-run])')
+
+
+def parse_args(argv):
+  """(namespace, override flags) of the command line; SweepError for anything wrong."""
+  parser = _Parser(prog=f'python -m {PROG}', allow_abbrev=False,
+                   description='Expand a sweep into one run per point: run them here one after '
+                               'another, or print their commands.')
+  parser.add_argument('--config', required=True,
+                      help='config file[:ARG], e.g. configs/sweep_hop_size.py or configs/fft.py')
+  parser.add_argument('--root', required=True, help='one work directory per point goes here')
+  parser.add_argument('--sweep', action='append', default=[], metavar='FIELD=V1,V2,...',
+                      help='one axis of the product (repeat the flag for more)')
+  parser.add_argument('--mode', choices=MODES, default='local',
+                      help='local: run here; print: print the commands; summary: table only')
+  parser.add_argument('--dry-run', action='store_true', help='same as --mode=print')
+  parser.add_argument('--python', default='python', help='the interpreter in printed commands')
+  args, rest = parser.parse_known_args(argv)
+  for arg in rest:
+    if not _OVERRIDE.match(arg):
+      raise SweepError(f'unknown argument {arg!r}: settings for every point are written '
+                       '--config.FIELD=VALUE')
+  if args.dry_run:
+    if args.mode not in ('local', 'print'):
+      raise SweepError(f'--dry-run prints the commands: it cannot go with --mode={args.mode}')
+    args.mode = 'print'
+  return args, rest
+
+
+def main(argv=None) -> int:
+  """The command line; returns the exit status (0 all fine, 1 a point failed, 2 bad input)."""
+  argv = sys.argv[1:] if argv is None else argv
+  try:
+    args, override_flags = parse_args(argv)
+    base_overrides, points = expand(args.config, args.sweep, override_flags)
+  except SweepError as e:
+    print(f'{PROG}: error: {e}', file=sys.stderr, flush=True)
+    return 2
+
+  if args.mode == 'print':
+    for p in points:
+      print(command_line(args.config, os.path.join(args.root, p.name),
+                         {**base_overrides, **p.overrides}, python=args.python))
+    return 0
+
+  if args.mode == 'summary':
+    rows = [summarize(p, os.path.join(args.root, p.name)) for p in points]
+  else:
+    print(f'{PROG}: {len(points)} run(s) under {args.root}: '
+          + ', '.join(p.name for p in points), flush=True)
+    rows = run_local(points, args.root, log=lambda m: print(m, flush=True))
+  path = write_summary(args.root, rows)
+  print()
+  print(format_table(rows))
+  print(f'summary: {path}')
+  if args.mode == 'local':
+    all_done = len(rows) == len(points) and all(r['status'].startswith('done') for r in rows)
+    return 0 if all_done else 1
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
