@@ -7,6 +7,7 @@ and says what to do about it.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import tempfile
@@ -15,7 +16,8 @@ import warnings
 import numpy as np
 import soundfile as sf
 
-__all__ = ["AudioError", "DEFAULT_AUDIO", "load_audio", "load_many", "write_wav", "unique_path"]
+__all__ = ["AudioError", "DEFAULT_AUDIO", "load_audio", "load_many", "write_wav", "unique_path",
+           "atomic_file", "write_text_atomic"]
 
 DEFAULT_AUDIO: str = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "default.wav")
 """Absolute path of the bundled default recording (20 s plucked-string melody, 11025 Hz mono)."""
@@ -153,30 +155,19 @@ def _current_umask() -> int:
     return mask
 
 
-def write_wav(path: str, audio: np.ndarray, sample_rate: int) -> str:
-    """Atomically write ``audio`` (1-D, or (frames, channels)) as 16-bit PCM WAV; returns ``path``.
-
-    Samples are clipped to [-1, 1]; non-finite samples raise ``ValueError``. Parent
-    directories are created. The data goes to a hidden ``.*.tmp`` file in the same
-    directory, is fsync'ed, then ``os.replace``'d over ``path``.
-    """
-    sample_rate = _check_rate(sample_rate)
+@contextlib.contextmanager
+def atomic_file(path: str, suffix: str = ".tmp"):
+    """Yield a hidden temporary path beside ``path``; on success it is fsync'ed and
+    ``os.replace``'d over ``path`` (so a reader never sees half a file), on failure removed.
+    Parent directories are created."""
     path = os.fspath(path)
-    data = np.asarray(audio)
-    if data.ndim not in (1, 2):
-        raise ValueError(f"audio must be 1-D (mono) or 2-D (frames, channels), got shape {data.shape}")
-    data = data.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(data)):
-        raise ValueError(f"refusing to write {path}: audio contains non-finite samples (NaN/inf)")
-    data = np.clip(data, -1.0, 1.0)
-
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            sf.write(f, data, sample_rate, subtype="PCM_16", format="WAV")
-            f.flush()
+        yield tmp
+        with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, path)
@@ -194,6 +185,35 @@ def write_wav(path: str, audio: np.ndarray, sample_rate: int) -> str:
             os.close(dfd)
     except OSError:
         pass
+
+
+def write_text_atomic(path: str, text: str) -> str:
+    """Atomically write ``text`` to ``path`` (see :func:`atomic_file`); returns ``path``."""
+    with atomic_file(path) as tmp:
+        with open(tmp, "w") as f:
+            f.write(text)
+    return os.fspath(path)
+
+
+def write_wav(path: str, audio: np.ndarray, sample_rate: int) -> str:
+    """Atomically write ``audio`` (1-D, or (frames, channels)) as 16-bit PCM WAV; returns ``path``.
+
+    Samples are clipped to [-1, 1]; non-finite samples raise ``ValueError``. Parent
+    directories are created. The data goes to a hidden ``.*.tmp`` file in the same
+    directory, is fsync'ed, then ``os.replace``'d over ``path``.
+    """
+    sample_rate = _check_rate(sample_rate)
+    path = os.fspath(path)
+    data = np.asarray(audio)
+    if data.ndim not in (1, 2):
+        raise ValueError(f"audio must be 1-D (mono) or 2-D (frames, channels), got shape {data.shape}")
+    data = data.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(data)):
+        raise ValueError(f"refusing to write {path}: audio contains non-finite samples (NaN/inf)")
+    data = np.clip(data, -1.0, 1.0)
+
+    with atomic_file(path) as tmp:
+        sf.write(tmp, data, sample_rate, subtype="PCM_16", format="WAV")
     return path
 
 

@@ -542,20 +542,8 @@ def rows_to_csv(rows) -> str:
 
 
 def atomic_write_text(path: str, text: str) -> str:
-  """Write text to path via a hidden temporary file in the same directory and os.replace."""
-  directory = os.path.dirname(os.path.abspath(path))
-  tmp = os.path.join(directory, f'.{os.path.basename(path)}.{os.getpid()}.tmp')
-  try:
-    with open(tmp, 'w') as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise
-  return path
+  """Write text to path atomically (audio_io.write_text_atomic)."""
+  return audio_io.write_text_atomic(path, text)
 
 
 def write_scores(workdir: str, rows) -> str:

@@ -25,15 +25,6 @@ def default_workdir(approach: str, root: str = 'runs') -> str:
   return audio_io.unique_path(os.path.join(root, f'{approach}-{stamp}'))
 
 
-def _atomic_write_text(path: str, text: str) -> None:
-  tmp = os.path.join(os.path.dirname(path) or '.', f'.{os.path.basename(path)}.{os.getpid()}.tmp')
-  with open(tmp, 'w') as f:
-    f.write(text)
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
-
-
 def read_run_config(config_path: str):
   """The resolved config saved in a run's config.json (a dict without '_' entries), or None."""
   if not os.path.exists(config_path):
@@ -85,7 +76,7 @@ class RunDir:
       return
     kept = [r for r in self.read_metrics()
             if r['step'] < step or (r['step'] == step and step % log_every == 0)]
-    _atomic_write_text(self.metrics_path, ''.join(json.dumps(r) + '\n' for r in kept))
+    audio_io.write_text_atomic(self.metrics_path, ''.join(json.dumps(r) + '\n' for r in kept))
     for name in os.listdir(self.dreams_dir):
       m = _DREAM_STEP.search(name)
       if m and int(m.group(1)) > step:
@@ -99,7 +90,7 @@ class RunDir:
     if not self.primary:
       return
     record = dict(c.to_dict(), **{'_' + k: v for k, v in extra.items()})
-    _atomic_write_text(os.path.join(self.path, 'config.json'),
+    audio_io.write_text_atomic(os.path.join(self.path, 'config.json'),
                        json.dumps(record, indent=2, sort_keys=True, default=list) + '\n')
 
   def append_metrics(self, records) -> None:
@@ -142,9 +133,8 @@ class RunDir:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    tmp = os.path.join(self.path, f'.loss.{os.getpid()}.tmp.png')
-    fig.savefig(tmp)
-    os.replace(tmp, self.plot_path)
+    with audio_io.atomic_file(self.plot_path, suffix='.png') as tmp:
+      fig.savefig(tmp)
 
 
 def dream_name(approach: str, kind: str, mode: str, step: int, stream: int) -> str:

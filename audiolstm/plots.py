@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from audiolstm import audio_io
 from audiolstm import evaluate
 
 DB_RANGE = 80.0  # colour range below the loudest bin shown, in dB
@@ -75,14 +76,6 @@ def spectrogram_png(path: str, audio: np.ndarray, sr: int, seed_audio=None, titl
   fig.colorbar(image, ax=list(axes), label='dB below the loudest bin', pad=0.01)
   if title and len(specs) > 1:
     fig.suptitle(title, fontsize=10)
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  tmp = os.path.join(directory, f'.{os.path.basename(path)}.{os.getpid()}.tmp.png')
-  try:
+  with audio_io.atomic_file(path, suffix='.png') as tmp:
     fig.savefig(tmp, format='png')
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise
   return path
