@@ -20,9 +20,16 @@ class CompileCounter:
       self.count += 1
       self.seconds += duration
 
-  def __enter__(self):
+  def start(self):
+    """Count from now on (until stop()); returns self."""
     jax.monitoring.register_event_duration_secs_listener(self._listen)
     return self
 
-  def __exit__(self, *exc):
+  def stop(self) -> None:
     jax.monitoring.unregister_event_duration_listener(self._listen)
+
+  def __enter__(self):
+    return self.start()
+
+  def __exit__(self, *exc):
+    self.stop()

@@ -1,0 +1,281 @@
+r"""Benchmark: the reference scripts' work (../shared/bench/) through audiolstm's real code path.
+
+  python -m audiolstm.bench --approach column [--scale {dissertation,small}] [--iters 20]
+      [--warmup 3] [--streams 1] [--dream-only] [--wav PATH] [--layers 1] [--seed 0]
+  python -m audiolstm.bench --vocoder [--seconds 30] [--bins 1024] [--hop 256] [--check-npz PATH]
+
+Training (the default) builds a resolved config with the reference's shapes (lr 1e-4, dense init
+std 1e-5, no dropout, dreams that never end within the run), loads the audio with
+`dataset.load_sources`, and times `train.build(...).run_chunk`: the jitted, state-donating chunk
+loop the command line uses, one dispatch of `--iters` fused iterations (a training step plus one
+dream step of every stream). `--dream-only` times `program.sequential_dream` (the jitted scan of
+`sampling.sample_step` that the command line uses for sequential dreams) over `--iters` steps of
+every stream, without training. Compilation is excluded: a call with zero iterations (or, for the
+fixed-length dream scan, one whole call) compiles first, then `--warmup` iterations run, then the
+timed ones. The last line is the references' `iters_per_s=<float> dream_samples_per_s=<float>`;
+the line before it gives the compile time, how many programs the timed function compiled (1), how
+many XLA compilations happened while timing (0) and the peak resident memory.
+
+`--vocoder` times `vocoder.vocode` on the reference's workload (frames rand(T, bins)**4, integer
+sine offsets randint(0, 200) turned into phases) and prints `audio_s_per_wall_s=<float>`;
+`--check-npz` compares the output with `vocoder_reference.py --save-npz` (after scaling the
+reference to the absolute peak: it divides by the signed maximum, a bug fixed here).
+"""
+import argparse
+import resource
+import sys
+import time
+
+import numpy as np
+
+SAMPLE_RATE = 11025
+APPROACHES = ('vector', 'column', 'transpose', 'fft')
+
+
+def parse_args(argv=None):
+  p = argparse.ArgumentParser(prog='python -m audiolstm.bench', description=__doc__.split('\n')[0])
+  p.add_argument('--approach', choices=APPROACHES, default=None)
+  p.add_argument('--iters', type=int, default=20, help='timed iterations (one dispatch)')
+  p.add_argument('--streams', type=int, default=1, help='concurrent dream streams (batched)')
+  p.add_argument('--wav', default=None, help='training audio (default: the 20 s synthetic signal)')
+  p.add_argument('--scale', choices=['dissertation', 'small'], default='dissertation')
+  p.add_argument('--layers', type=int, default=1)
+  p.add_argument('--warmup', type=int, default=3, help='iterations run before timing')
+  p.add_argument('--seed', type=int, default=0)
+  p.add_argument('--dream-only', action='store_true', help='no training: only the dream steps')
+  p.add_argument('--vocoder', action='store_true', help='time the vocoder instead')
+  p.add_argument('--seconds', type=float, default=30.0, help='vocoder: seconds of audio')
+  p.add_argument('--bins', type=int, default=1024, help='vocoder: frequency bins')
+  p.add_argument('--hop', type=int, default=256, help='vocoder: samples per frame')
+  p.add_argument('--sr', type=int, default=SAMPLE_RATE, help='vocoder: sample rate')
+  p.add_argument('--repeats', type=int, default=5, help='vocoder: timed calls (median)')
+  p.add_argument('--check-npz', default=None,
+                 help="vocoder: the reference's --save-npz file; use its inputs, compare outputs")
+  a = p.parse_args(argv)
+  if not a.vocoder and a.approach is None:
+    p.error('--approach is required (or --vocoder)')
+  if a.iters < 1 or a.warmup < 0 or a.streams < 1 or a.layers < 1:
+    p.error('--iters, --streams and --layers must be >= 1, --warmup >= 0')
+  return a
+
+
+# ------------------------------------------------------------------------------------------
+# The benchmark signal and the configurations
+# ------------------------------------------------------------------------------------------
+def synthetic_signal(seconds=20.0, sr=SAMPLE_RATE, seed=0):
+  """The references' test signal as their WAV holds it: [seconds * sr] float32, int16-quantised.
+
+  Plucked notes every 1.25 s (MIDI 45 52 57 60 64 57 55 48, cycled), each with up to six slightly
+  inharmonic partials (amplitude 0.6^h, random phase) and an exponential decay, plus 1e-3 noise;
+  peak-normalised to 1/1.05. Draws from NumPy's RandomState in the references' order, so the
+  samples are identical to theirs.
+  """
+  rng = np.random.RandomState(seed)
+  n = int(seconds * sr)
+  t = np.arange(n) / sr
+  y = np.zeros(n)
+  pitches = (45, 52, 57, 60, 64, 57, 55, 48)
+  for k, start in enumerate(np.arange(0.0, seconds, 1.25)):
+    f0 = 440.0 * 2.0 ** ((pitches[k % len(pitches)] - 69) / 12.0)
+    on = t >= start
+    tt = t[on] - start
+    tone = np.zeros_like(tt)
+    for h in range(1, 7):
+      f = f0 * h * (1.0 + 0.0005 * h * h)
+      if f >= sr / 2:
+        break
+      tone += 0.6 ** h * np.sin(2 * np.pi * f * tt + rng.uniform(0, 2 * np.pi))
+    y[on] += tone * np.exp(-tt * (2.0 + 0.3 * (k % 3)))
+  y += 1e-3 * rng.randn(n)
+  y /= np.max(np.abs(y)) * 1.05
+  # As written to and read back from a 16-bit WAV by the references.
+  return (y.astype(np.float32) * 32767).astype(np.int16).astype(np.float32) / 32768.0
+
+
+def shapes(approach, scale):
+  """The references' geometry for an approach and scale (dissertation Table 4.1 or small)."""
+  if scale == 'dissertation':
+    seg, nu = (2048, 10) if approach == 'column' else (1024, 100)
+    window, hop = 1024, 256
+  else:
+    seg, nu, window, hop = 256, 16, 256, 64
+  if approach == 'vector':
+    geo = dict(int_cursor_inc=seg, ext_cursor_inc=seg, label_offset=seg, label_shape=(nu, seg))
+  elif approach == 'column':
+    geo = dict(int_cursor_inc=seg, ext_cursor_inc=1, label_offset=seg, label_shape=(nu, 1))
+  elif approach == 'transpose':
+    geo = dict(int_cursor_inc=seg, ext_cursor_inc=1, label_offset=nu * seg, label_shape=(1, 1))
+  else:  # fft: rows are consecutive frames, the label one frame ahead
+    geo = dict(int_cursor_inc=1, ext_cursor_inc=1, label_offset=1, label_shape=(nu, seg),
+               window_size=window, hop_size=hop, zero_padding=True)
+  return dict(seg_len=seg, num_unrollings=nu, **geo)
+
+
+def bench_config(args, chunk_size):
+  """A resolved, validated config doing the references' work."""
+  from configs import default  # pylint: disable=g-import-not-at-top
+  from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
+  c = default.get_config()
+  c.approach = args.approach
+  for k, v in shapes(args.approach, args.scale).items():
+    c[k] = v
+  c.input_files = (args.wav,) if args.wav else ()
+  c.lr = 1e-4
+  c.weight_stddev = 1e-5
+  c.num_layers = args.layers
+  c.num_dream_streams = args.streams
+  c.use_dropout = False
+  c.seed = args.seed
+  c.seed_advance = ('random',)
+  c.dream_seconds = 3600.0       # the references never reseed a dream within a run
+  c.chunk_size = chunk_size
+  c.concurrent = True
+  c = config_lib.resolve(c)
+  # --dream-only: one sequential dream of exactly `iters` steps.
+  c.seq_dream_seconds = (args.iters - 0.5) * config_lib.samples_per_dream_step(c) / c.sample_rate
+  config_lib.validate(c)
+  return c
+
+
+# ------------------------------------------------------------------------------------------
+# Measuring
+# ------------------------------------------------------------------------------------------
+def peak_rss_mb():
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
+
+
+def run_model(args):
+  import jax  # pylint: disable=g-import-not-at-top
+  from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
+  from audiolstm import dataset  # pylint: disable=g-import-not-at-top
+  from audiolstm import train  # pylint: disable=g-import-not-at-top
+
+  from audiolstm import diagnostics  # pylint: disable=g-import-not-at-top  (imports jax)
+  compiles = diagnostics.CompileCounter().start()
+  chunk = max(args.iters, args.warmup, 1)
+  c = bench_config(args, chunk)
+  if args.wav:
+    sources = dataset.load_sources(c)
+  else:
+    audio = synthetic_signal()
+    sources = dataset.load_sources(c, load=lambda paths, sr: audio)
+  program = train.build(c, sources)
+  data = train.device_data(sources)
+  state = program.init(data, jax.random.key(c.seed))
+  jax.block_until_ready(state)
+
+  t0 = time.perf_counter()
+  if args.dream_only:
+    # Sequential dreams: one jitted scan of sample_step over `iters` steps of every stream.
+    seq = program.sequential_dream
+    seq_steps = config_lib.dream_steps(c, c.seq_dream_seconds)
+    # seq_dream_seconds was set so that one call is exactly `iters` dream steps (see below).
+    assert seq_steps == args.iters, (seq_steps, args.iters)
+    carry0 = jax.numpy.zeros_like(state.dream_carry)
+    def call(i):
+      out = seq(state.params, data.seeds, jax.random.key(i), 0, state.same_offsets, 0, carry0)
+      return out[0] if isinstance(out, tuple) else out   # (values, seed offsets) or values
+    jax.block_until_ready(call(0))            # compiles (and runs `iters` steps once)
+    compile_s = time.perf_counter() - t0
+    before = compiles.count
+    t1 = time.perf_counter()
+    out = jax.block_until_ready(call(1))
+    dt = time.perf_counter() - t1
+    last_loss = float('nan')
+    assert np.all(np.isfinite(np.asarray(out)))
+    cache, dispatches = seq._cache_size(), 1  # pylint: disable=protected-access
+    warmup = args.iters  # the fixed-length scan warms up with one whole call
+  else:
+    # run_chunk returns (state, losses, dream values, ...): only the first two are used here.
+    state = program.run_chunk(state, data, 0)[0]   # compiles; runs nothing
+    jax.block_until_ready(state)
+    compile_s = time.perf_counter() - t0
+    if args.warmup:
+      state = program.run_chunk(state, data, args.warmup)[0]
+      jax.block_until_ready(state)
+    before = compiles.count
+    t1 = time.perf_counter()
+    out = program.run_chunk(state, data, args.iters)
+    jax.block_until_ready(out)
+    dt = time.perf_counter() - t1
+    state, losses = out[0], np.asarray(out[1][:args.iters])
+    last_loss = float(losses[-1])
+    assert np.isfinite(last_loss), 'the loss is not finite'
+    cache, dispatches = program.run_chunk._cache_size(), 1  # pylint: disable=protected-access
+    warmup = args.warmup
+  timed_compiles = compiles.count - before
+
+  samples = config_lib.samples_per_dream_step(c)
+  ips = args.iters / dt
+  print(f'impl=audiolstm jax={jax.__version__} backend={jax.default_backend()} '
+        f'device={jax.devices()[0].device_kind} approach={args.approach} scale={args.scale} '
+        f'timed={"sequential_dream" if args.dream_only else "run_chunk"} '
+        f'streams={args.streams} layers={args.layers} iters={args.iters} warmup={warmup} '
+        f'dispatches={dispatches} chunk_size={c.chunk_size} seconds={dt:.3f} '
+        f'last_loss={last_loss:.4g}', flush=True)
+  print(f'compile_s={compile_s:.2f} compilations={cache} timed_compilations={timed_compiles} '
+        f'xla_compilations={compiles.count} peak_rss_mb={peak_rss_mb():.0f}', flush=True)
+  print('iters_per_s=%.6g dream_samples_per_s=%.6g' % (ips, ips * args.streams * samples),
+        flush=True)
+
+
+def run_vocoder(args):
+  import jax  # pylint: disable=g-import-not-at-top
+  from audiolstm import vocoder  # pylint: disable=g-import-not-at-top
+
+  from audiolstm import diagnostics  # pylint: disable=g-import-not-at-top  (imports jax)
+  compiles = diagnostics.CompileCounter().start()
+  if args.check_npz:
+    ref = np.load(args.check_npz)
+    frames, offsets = ref['frames'], ref['offsets']
+    hop, sr = int(ref['hop']), int(ref['sr'])
+  else:
+    rng = np.random.RandomState(args.seed)
+    n_frames = int(args.seconds * args.sr / args.hop)
+    frames = rng.rand(n_frames, args.bins) ** 4
+    offsets = rng.randint(0, 200, size=args.bins)
+    hop, sr = args.hop, args.sr
+  frames = np.asarray(frames, np.float32)  # the model's frames are float32
+
+  def vocode():
+    phases = vocoder.phases_from_offsets(offsets, frames.shape[1])
+    return np.asarray(vocoder.vocode(frames, hop, phases))  # host in, host out, as the reference
+
+  t0 = time.perf_counter()
+  out = vocode()                                              # compiles
+  compile_s = time.perf_counter() - t0
+  before = compiles.count
+  times = []
+  for _ in range(max(1, args.repeats)):
+    t1 = time.perf_counter()
+    out = vocode()
+    times.append(time.perf_counter() - t1)
+  dt = float(np.median(times))
+  audio_s = len(out) / sr
+  print(f'impl=audiolstm jax={jax.__version__} backend={jax.default_backend()} vocoder '
+        f'frames={frames.shape[0]} bins={frames.shape[1]} hop={hop} sr={sr} '
+        f'samples={len(out)} repeats={len(times)}', flush=True)
+  print(f'compile_s={compile_s:.2f} timed_compilations={compiles.count - before} '
+        f'peak_rss_mb={peak_rss_mb():.0f}', flush=True)
+  if args.check_npz:
+    want = np.asarray(ref['out'], np.float64)
+    want = want / np.max(np.abs(want))   # the reference divides by the signed maximum
+    err = float(np.max(np.abs(out - want))) if len(out) == len(want) else float('inf')
+    ok = err <= 1e-4
+    print(f'check_npz={args.check_npz} samples={len(want)} max_abs_diff={err:.3g} '
+          f'{"OK" if ok else "MISMATCH"}', flush=True)
+  print('seconds=%.4f audio_s_per_wall_s=%.2f' % (dt, audio_s / dt), flush=True)
+  if args.check_npz and not ok:
+    sys.exit(1)
+
+
+def main(argv=None):
+  args = parse_args(argv)
+  if args.vocoder:
+    run_vocoder(args)
+  else:
+    run_model(args)
+
+
+if __name__ == '__main__':
+  main()
