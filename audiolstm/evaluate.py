@@ -22,7 +22,6 @@ import csv
 import dataclasses
 import functools
 import io
-import json
 import math
 import os
 import re
@@ -34,6 +33,7 @@ import scipy.fft
 import soundfile as sf
 
 from audiolstm import audio_io
+from audiolstm.config import ConfigError
 
 SILENT_PEAK = 1e-4       # peak |x| below this (about -80 dBFS, 3 LSB of 16 bits): silent
 FROZEN_STEP = 1e-5       # |first difference| below this: the waveform does not move
@@ -437,16 +437,13 @@ def read_run_config(workdir: str) -> dict:
   if not os.path.isdir(workdir):
     raise RunError(f'work directory not found: {workdir} (give a directory made by '
                    'python -m audiolstm.main)')
-  path = os.path.join(workdir, 'config.json')
+  from audiolstm import outputs  # pylint: disable=g-import-not-at-top  (outputs imports vocoder)
   try:
-    with open(path) as f:
-      config = json.load(f)
-  except FileNotFoundError:
-    raise RunError(f'{workdir} is not a run directory: it has no config.json') from None
-  except (OSError, ValueError) as e:
-    raise RunError(f'cannot read {path}: {str(e).splitlines()[0]}') from None
-  if not isinstance(config, dict):
-    raise RunError(f'cannot read {path}: not a JSON object')
+    config = outputs.read_run_config(os.path.join(workdir, 'config.json'), derived=True)
+  except ConfigError as e:
+    raise RunError(str(e)) from None
+  if config is None:
+    raise RunError(f'{workdir} is not a run directory: it has no config.json')
   return config
 
 

@@ -25,17 +25,20 @@ def default_workdir(approach: str, root: str = 'runs') -> str:
   return audio_io.unique_path(os.path.join(root, f'{approach}-{stamp}'))
 
 
-def read_run_config(config_path: str):
-  """The resolved config saved in a run's config.json (a dict without '_' entries), or None."""
+def read_run_config(config_path: str, derived: bool = False):
+  """The resolved config saved in a run's config.json, or None if there is none. Without
+  `derived`, the '_' entries (iterations per epoch, spectral scale, ...) are left out."""
   if not os.path.exists(config_path):
     return None
   try:
     with open(config_path) as f:
       record = json.load(f)
   except (OSError, ValueError) as e:
-    raise ConfigError(f'cannot read {config_path} ({e}): it is not a run of audiolstm; give '
-                      'another --workdir') from None
-  return {k: v for k, v in record.items() if not k.startswith('_')}
+    raise ConfigError(f'cannot read {config_path}: {str(e).splitlines()[0]} (it is not a run '
+                      'of audiolstm; give another --workdir)') from None
+  if not isinstance(record, dict):
+    raise ConfigError(f'cannot read {config_path}: not a JSON object')
+  return record if derived else {k: v for k, v in record.items() if not k.startswith('_')}
 
 
 class RunDir:
