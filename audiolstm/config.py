@@ -14,6 +14,9 @@ from audiolstm import spectral
 
 APPROACHES = ('vector', 'column', 'transpose', 'fft')
 SEED_MODES = ('same', 'random', 'advance')
+# Fields added after runs were first saved, with the value that keeps the behaviour from before:
+# a run's config.json without one means that value (resolve fills it in).
+ADDED_FIELDS = {'dream_noise': 0.0}
 
 
 class ConfigError(ValueError):
@@ -74,6 +77,9 @@ def _derived(c):
 def resolve(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """A new, unlocked ConfigDict with every derived field filled in (config is not changed)."""
   c = ml_collections.ConfigDict(config.to_dict())
+  for name, value in ADDED_FIELDS.items():
+    if name not in c:
+      c[name] = value
   if c.approach not in APPROACHES:
     raise ConfigError(f'config.approach={c.approach!r} is not one of {", ".join(APPROACHES)}')
   for name, value in _derived(c).items():
@@ -146,6 +152,10 @@ def validate(c) -> None:
          f'config.eval_every={c.eval_every} must be a multiple of log_every={c.log_every} (the '
          'validation loss is logged with the training loss of the same step)')
   _check(c.lr > 0 and math.isfinite(c.lr), f'config.lr={c.lr!r} must be a positive number')
+  _check(isinstance(c.dream_noise, (int, float)) and not isinstance(c.dream_noise, bool)
+         and math.isfinite(c.dream_noise) and c.dream_noise >= 0,
+         f'config.dream_noise={c.dream_noise!r} must be a number >= 0 (the std of the noise added '
+         'to each predicted value while dreaming; 0 turns it off)')
   _check(c.dream_seconds > 0, f'config.dream_seconds={c.dream_seconds!r} must be > 0')
   _check(c.seq_dream_seconds > 0,
          f'config.seq_dream_seconds={c.seq_dream_seconds!r} must be > 0')

@@ -5,6 +5,7 @@ buffers with the same index functions as training, and run the dream as one jitt
 batch of streams (in fixed-length pieces, so the program compiles once and progress is shown).
 """
 import dataclasses
+import math
 import os
 import time
 
@@ -106,7 +107,9 @@ def training_seeds(run: TrainedRun, num: int, seed: int):
 class Dreamer:
   """A jitted dream of a fixed batch size and length (compiled once, reused for every call)."""
 
-  def __init__(self, run: TrainedRun, num_streams: int, seconds: float):
+  def __init__(self, run: TrainedRun, num_streams: int, seconds: float, dream_noise=None):
+    """A dreamer of `num_streams` streams and `seconds` each; `dream_noise` (None: the run's
+    config.dream_noise) is the std of the noise added to each predicted value."""
     c = run.config
     self.run = run
     self.num_steps = config_lib.dream_steps(c, seconds)
@@ -115,7 +118,9 @@ class Dreamer:
         g=config_lib.geometry(c), num_streams=num_streams,
         seed_modes=tuple(SEED_MODES.index(m) for m in c.seed_advance),
         num_seed_offsets=run.sources.num_seed_offsets, iters_per_epoch=run.sources.iters_per_epoch,
-        use_dropout=bool(c.use_dropout and c.dropout_while_dreaming))
+        use_dropout=bool(c.use_dropout and c.dropout_while_dreaming),
+        dream_noise=float(c.dream_noise if dream_noise is None else dream_noise),
+        use_fft=bool(c.use_fft))
     self._scan = jax.jit(lambda params, buffers, carry, rng: sampling.dream_scan(
         run.model, self.ds, self.piece, params, buffers, carry, rng))
 
@@ -141,18 +146,28 @@ def _write(run: TrainedRun, out_dir: str, name: str, values: np.ndarray, seed: i
                             c.sample_rate)
 
 
+def check_dream_noise(dream_noise) -> None:
+  """ConfigError (one line) unless dream_noise is None (the run's config) or a number >= 0."""
+  if dream_noise is not None and not (math.isfinite(dream_noise) and dream_noise >= 0):
+    raise ConfigError(f'--dream_noise={dream_noise} must be >= 0 (the std of the noise added to '
+                      "each predicted value; 0 turns it off; leave it out for the run's config)")
+
+
 def sample(workdir, seed_files=(), num_dreams=4, dream_seconds=None, out_dir=None, seed=None,
-           log=print) -> list:
+           log=print, dream_noise=None) -> list:
   """Dream `num_dreams` outputs of `dream_seconds` from the newest checkpoint of `workdir`.
 
   Seeds come from `seed_files` (dream i from file i % len, its first input matrix) or from the
   training audio with the configured seed modes. All dreams run batched in one jitted scan.
+  `dream_noise` (None: the run's config.dream_noise) is the std of the noise added to each
+  predicted value before it is fed back.
   Returns the WAV paths (in out_dir, default WORKDIR/samples; never over earlier files).
   """
   if num_dreams < 1:
     raise ConfigError(f'--num_dreams={num_dreams} must be at least 1')
   if dream_seconds is not None and dream_seconds <= 0:
     raise ConfigError(f'--dream_seconds={dream_seconds} must be > 0')
+  check_dream_noise(dream_noise)
   run = load_run(workdir)
   c = run.config
   seed = c.seed if seed is None else seed
@@ -166,9 +181,10 @@ def sample(workdir, seed_files=(), num_dreams=4, dream_seconds=None, out_dir=Non
     buffers, labels = training_seeds(run, num_dreams, seed)
   out_dir = os.path.abspath(out_dir or os.path.join(run.path, 'samples'))
   os.makedirs(out_dir, exist_ok=True)
-  log(f'dreaming {num_dreams} x {seconds:g} s from {run.path} (iteration {run.step}) ...')
   t0 = time.perf_counter()
-  dreamer = Dreamer(run, num_dreams, seconds)
+  dreamer = Dreamer(run, num_dreams, seconds, dream_noise)
+  noise = f', dream_noise {dreamer.ds.dream_noise:g}' if dreamer.ds.dream_noise else ''
+  log(f'dreaming {num_dreams} x {seconds:g} s from {run.path} (iteration {run.step}{noise}) ...')
   last = [0.0]
 
   def progress(done, total):
@@ -204,23 +220,26 @@ def _stable_files(watch_dir: str, seen_sizes: dict, settle_s: float):
 
 
 def watch(workdir, watch_dir, out_dir, dream_seconds=None, seed=None, poll_s=0.25, settle_s=1.0,
-          log=print, max_files=None) -> int:
+          log=print, max_files=None, dream_noise=None) -> int:
   """Dream from every new audio file in `watch_dir` as soon as it is completely written (its size
   and mtime unchanged for settle_s); write each result to `out_dir`. Bad, empty, too-short or
   half-written files are reported and skipped; a file is processed once (again only if it
-  changes). Stops on SIGINT/SIGTERM (or after max_files). Returns the number of dreams written."""
+  changes). Stops on SIGINT/SIGTERM (or after max_files). `dream_noise` as in `sample`. Returns
+  the number of dreams written."""
   if not watch_dir or not os.path.isdir(watch_dir):
     raise ConfigError(f'--watch_dir={watch_dir!r} is not a directory: create it or give another')
   if not out_dir:
     raise ConfigError('--out_dir is required in watch mode: where the dreams go')
+  check_dream_noise(dream_noise)
   run = load_run(workdir)
   c = run.config
   seed = c.seed if seed is None else seed
   seconds = c.dream_seconds if dream_seconds is None else dream_seconds
   os.makedirs(out_dir, exist_ok=True)
-  dreamer = Dreamer(run, 1, seconds)
+  dreamer = Dreamer(run, 1, seconds, dream_noise)
   done, seen, count = set(), {}, 0
-  log(f'watching {os.path.abspath(watch_dir)} (model of {run.path}, iteration {run.step}); '
+  noise = f', dream_noise {dreamer.ds.dream_noise:g}' if dreamer.ds.dream_noise else ''
+  log(f'watching {os.path.abspath(watch_dir)} (model of {run.path}, iteration {run.step}{noise}); '
       f'dreams of {seconds:g} s go to {os.path.abspath(out_dir)}; Ctrl-C stops')
   with train.StopSignals() as stop:
     while not stop.requested and (max_files is None or len(done) < max_files):

@@ -2,7 +2,7 @@ r"""Command line: train on a recording and dream from it.
 
   python -m audiolstm.main --config=configs/fft.py [--workdir=DIR] [--config.max_steps=500]
   python -m audiolstm.main --mode=sample --workdir=RUN [--seed_files=a.wav,b.flac]
-      [--num_dreams=N] [--dream_seconds=S] [--out_dir=DIR] [--seed=K]
+      [--num_dreams=N] [--dream_seconds=S] [--out_dir=DIR] [--seed=K] [--dream_noise=STD]
   python -m audiolstm.main --mode=watch --workdir=RUN --watch_dir=IN --out_dir=OUT
 
 Training again with the same --workdir resumes from its newest checkpoint.
@@ -37,6 +37,8 @@ flags.DEFINE_string('watch_dir', None, 'watch: the folder to watch for new audio
 flags.DEFINE_bool('multihost', False, 'Call jax.distributed.initialize() (several hosts, e.g. a '
                   'TPU pod slice); also on with AUDIOLSTM_MULTIHOST=1.')
 flags.DEFINE_integer('seed', None, 'sample/watch: RNG seed (default: the config\'s).')
+flags.DEFINE_float('dream_noise', None, 'sample/watch: std of the Gaussian noise added to each '
+                  'predicted value before it is fed back (0 = off; default: the config\'s).')
 
 
 def fail(message: str, status: int = 2):
@@ -83,10 +85,10 @@ def main(argv):
       train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
     elif FLAGS.mode == 'sample':
       inference.sample(FLAGS.workdir, FLAGS.seed_files, FLAGS.num_dreams, FLAGS.dream_seconds,
-                       FLAGS.out_dir, FLAGS.seed)
+                       FLAGS.out_dir, FLAGS.seed, dream_noise=FLAGS.dream_noise)
     else:
       inference.watch(FLAGS.workdir, FLAGS.watch_dir, FLAGS.out_dir, FLAGS.dream_seconds,
-                      FLAGS.seed)
+                      FLAGS.seed, dream_noise=FLAGS.dream_noise)
   except (ConfigError, audio_io.AudioError) as e:
     fail(str(e))
   except train.TrainingDiverged as e:

@@ -3,6 +3,9 @@
 A seed buffer is a 1-D stretch of the seed source [input_span] (flattened frames for fft); the
 model's input matrix is built from it with the same strided index function used in training. Each
 step appends the part of the last predicted row beyond the buffer and drops as much from the front.
+With `dream_noise` > 0 Gaussian noise of that std is added to the predicted row first, so that a
+model without dropout dreams something else from the same seed with another key (what enters
+the buffer is what is heard).
 """
 import dataclasses
 
@@ -23,6 +26,8 @@ class DreamSetup:
   num_seed_offsets: int      # valid seed starts (in units of g.unit)
   iters_per_epoch: int
   use_dropout: bool          # dropout while dreaming
+  dream_noise: float = 0.0   # std of Gaussian noise added to each predicted value (0 = off)
+  use_fft: bool = False      # values are magnitudes: noisy ones are clipped at 0
 
 
 def seed_offsets(ds: DreamSetup, mode, rng, same_offsets, cursor):
@@ -49,15 +54,43 @@ def mode_of(ds: DreamSetup, count):
   return jnp.asarray(ds.seed_modes, jnp.int32)[count % len(ds.seed_modes)]
 
 
+def add_dream_noise(ds: DreamSetup, last, rng):
+  """The predicted rows with Gaussian noise of std ds.dream_noise added.
+
+  For fft the values are normalised magnitudes, so the noisy ones are clipped at 0: the vocoder
+  clips negative magnitudes anyway, and clipping here keeps the buffer (the model's next input)
+  equal to what is heard. Note that this lifts near-zero bins by about 0.4 * dream_noise on
+  average.
+
+  Args:
+    ds: the dream setup (dream_noise > 0).
+    last: [S, label_width] predicted rows.
+    rng: the key of the noise.
+
+  Returns:
+    [S, label_width] noisy rows.
+  """
+  noisy = last + ds.dream_noise * jax.random.normal(rng, last.shape, last.dtype)
+  return jnp.maximum(noisy, 0.0) if ds.use_fft else noisy
+
+
 def sample_step(model, ds: DreamSetup, params, buffers, carry, rng):
   """One dream step of every stream.
 
   buffers [S, input_span], carry [S, L, 2, nu, hidden] ->
   (buffers, carry, new values [S, new_per_step]).
+
+  With ds.dream_noise > 0 the noise (see add_dream_noise) uses a key split off `rng` and the new
+  values are the noisy ones; with 0 the step is exactly the noise-free computation (the check is
+  at trace time, so the compiled program is unchanged).
   """
+  if ds.dream_noise:
+    rng, noise_rng = jax.random.split(rng)
   x = jnp.take(buffers, slicing.buffer_matrix_indices(ds.g), axis=1)  # [S, nu, seg]
   out, carry = model.apply({'params': params}, x, carry, rng if ds.use_dropout else None)
   last = out[:, -1, :]  # [S, label_width]
+  if ds.dream_noise:
+    last = add_dream_noise(ds, last, noise_rng)
   new = last[:, ds.g.label_width - ds.g.new_per_step:]
   return slicing.advance_buffer(ds.g, buffers, last), carry, new
 

@@ -82,7 +82,8 @@ def make_setup(c, sources) -> Setup:
       g=g, num_streams=c.num_dream_streams,
       seed_modes=tuple(SEED_MODES.index(m) for m in c.seed_advance),
       num_seed_offsets=sources.num_seed_offsets, iters_per_epoch=sources.iters_per_epoch,
-      use_dropout=bool(c.use_dropout and c.dropout_while_dreaming))
+      use_dropout=bool(c.use_dropout and c.dropout_while_dreaming),
+      dream_noise=float(c.dream_noise), use_fft=bool(c.use_fft))
   return Setup(dream=dream, concurrent=bool(c.concurrent),
                dream_len=config_lib.dream_steps(c, c.dream_seconds), noisify=float(c.noisify),
                reset_state=int(c.reset_state), regularization=bool(c.regularization),
@@ -309,6 +310,7 @@ CHUNK_SECONDS = 1.0  # target wall time of one dispatch: signals are answered wi
 def check_resumable(prior: dict, c) -> None:
   """Refuse to resume a run whose config differs in anything but RUN_CONTROL_FIELDS."""
   now = json.loads(json.dumps(c.to_dict(), default=list))
+  prior = {**config_lib.ADDED_FIELDS, **prior}  # a run saved before a field existed
   differ = sorted(k for k in set(prior) | set(now)
                   if k not in RUN_CONTROL_FIELDS and prior.get(k) != now.get(k))
   if differ:

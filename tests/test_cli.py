@@ -121,6 +121,7 @@ BAD = {
     'unknown field': (['--config.no_such_field=3'], 'no_such_field'),
     'missing config': (['--config=configs/nope.py'], 'nope.py'),
     'bad keep prob': (['--config.input_keep_prob=1.5'], 'KEEP'),
+    'negative dream noise': (['--config.dream_noise=-0.1'], 'config.dream_noise=-0.1'),
     'too short seed file': (['--config.seed_files=("{short}",)'], 'seed audio'),
     'bucket workdir': (['--workdir=gs://bucket/run'], 'is a URL'),
 }
