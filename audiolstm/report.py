@@ -4,10 +4,14 @@ r"""One self-contained HTML page per run, to listen to the dreams and find the b
 
 The page links only to files inside RUN (relative links; no server, no internet, no external
 JS/CSS): the resolved config (collapsible), the loss plot, the training audio's spectrogram, and a
-table with one row per dream: an audio player, its spectrogram (made with plots.spectrogram_png
-into RUN/spectrograms/ when missing) and its scores (evaluate.score_run, cached in RUN/scores.csv);
-clicking a score's column header sorts the table by it.
+table with one row per anchor (audiolstm.anchors: the recording's unseen tail, a literal copy,
+shuffled grains and noise, so that each verdict can be heard) and then one per dream: an audio
+player, its spectrogram (made with plots.spectrogram_png into RUN/spectrograms/ when missing), its
+verdicts (artifacts, resemblance, novelty: High, Medium or Low, calibrated on the anchors) and its
+scores (evaluate.score_run, cached in RUN/scores.csv); clicking a column header sorts the table by
+it.
 """
+import csv
 import datetime
 import html
 import json
@@ -16,11 +20,31 @@ import os
 import sys
 import urllib.parse
 
+from audiolstm import anchors
 from audiolstm import audio_io
 from audiolstm import evaluate
 from audiolstm import plots
 
-INPUT_PREVIEW_S = 30.0   # the training audio's spectrogram shows at most this much
+INPUT_PREVIEW_S = 30.0   # the spectrograms of the training audio and anchors show at most this
+VERDICT_CLASS = {'High': 'v-high', 'Medium': 'v-medium', 'Low': 'v-low'}
+VERDICT_DOCS = {
+    'artifacts': 'High = as free of clicks, noise and jumps as the recording\'s unseen tail; '
+                 'Medium = some more; Low = much more, or a flagged / unreadable file.',
+    'resemblance': 'High = timbre and motion (how notes hold and move) as close to the input as '
+                   'its unseen tail; Medium = nearer that than noise; Low = like noise.',
+    'novelty': 'High = copies the input no more closely than its unseen tail does; Medium = '
+               'some copying; Low = copies a second or more literally.',
+}
+ANCHOR_DOCS = {
+    'unseen': 'The recording\'s validation split, never trained on: real new playing, what a '
+              'good dream scores.',
+    'seen tail': 'The last 10 % of the recording (no validation split: it was trained on), '
+                 'judged against the audio before it: stands in for real new playing.',
+    'copy': 'A literal excerpt of the training audio: what copying scores (novelty Low).',
+    'grains': 'The training audio cut into 0.1 s grains in random order: its timbre without its '
+              'motion (never High on all three).',
+    'noise': 'White noise at the input\'s level: what noise scores (artifacts Low).',
+}
 
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -34,9 +58,16 @@ th[data-sort] { cursor: pointer; } th[data-sort]:hover { background: #e4e4f4; }
 th[aria-sort=ascending]::after { content: " \\25B2"; }
 th[aria-sort=descending]::after { content: " \\25BC"; }
 tr.flagged td { background: #fff0f0; } .flag { color: #b00; font-weight: bold; }
+tr.anchor td { background: #eef2fa; } tr.anchor td.name { border-left: 4px solid #5b7bb5; }
+td.verdict { text-align: center; font-weight: bold; }
+.verdict.v-high { background: #d4f4d4; color: #125c12; }
+.verdict.v-medium { background: #fff0b8; color: #6e5200; }
+.verdict.v-low { background: #ffd6d6; color: #a00; }
+span.verdict { padding: 0 4px; border-radius: 3px; font-weight: bold; }
 table.config td { text-align: left; font-family: monospace; }
 td.media img { display: block; width: 420px; margin-top: 4px; }
 audio { width: 420px; } dt { font-weight: bold; margin-top: 0.4em; }
+small.about { display: block; max-width: 16em; color: #445; }
 """
 
 _SORT_JS = """
@@ -106,43 +137,93 @@ def _last_metrics(workdir: str):
   return None, None
 
 
-def dream_scores(workdir: str, names, reference=None, log=print) -> tuple:
-  """(rows by file name, note): scores from RUN/scores.csv, scoring (and saving) missing dreams.
-
-  `reference`: audio files to score against instead of the run's input_files. The note is '' or
-  one line saying why scores are missing (e.g. the training audio has moved).
-  """
-  path = os.path.join(workdir, 'scores.csv')
-  rows = []
-  if os.path.exists(path):
-    try:
-      rows = evaluate.read_scores(path)
-    except (OSError, ValueError, KeyError):
-      rows = []
-  known = {r['file']: r for r in rows if r['file'] in set(names)}
-  missing = [n for n in names if n not in known]
-  note = ''
-  if missing:
-    try:
-      for row in evaluate.score_run(workdir, reference=reference, names=missing):
-        known[row['file']] = row
-      evaluate.write_scores(workdir, sorted(known.values(), key=lambda r: (
-          r['iteration'], r['kind'], r['stream'], r['file'])))
-    except (audio_io.AudioError, ValueError, OSError) as e:
-      note = f'scores unavailable for {len(missing)} dream(s): {e}'
-      log(f'audiolstm.report: warning: {note}')
-  return known, note
-
-
-def ensure_spectrogram(workdir: str, wav: str, sr: int) -> str:
-  """Relative path of the dream's spectrogram PNG (made if missing or older than the WAV), or ''."""
-  rel = os.path.join('spectrograms', os.path.splitext(os.path.basename(wav))[0] + '.png')
-  png = os.path.join(workdir, rel)
-  if os.path.exists(png) and os.path.getmtime(png) >= os.path.getmtime(wav):
-    return rel
+def _read_cache(path: str) -> list:
+  """Rows of a scores.csv with every column of evaluate.CSV_FIELDS, else [] (missing, unreadable,
+  or written by an older version: its dreams are simply scored again)."""
   try:
+    with open(path, newline='') as f:
+      header = next(csv.reader(f), [])
+    if not set(evaluate.CSV_FIELDS) <= set(header):
+      return []
+    return evaluate.read_scores(path)
+  except (OSError, ValueError, KeyError, csv.Error):
+    return []
+
+
+def _dream_order(row: dict) -> tuple:
+  return row['iteration'], row['kind'], row['stream'], row['file']
+
+
+def run_scores(workdir: str, names=None, reference=None, log=print) -> tuple:
+  """(rows, note): the anchors' and the dreams' scores, from RUN/scores.csv where it has them.
+
+  The dreams missing there are scored (evaluate.score_run(names=missing)) and the cache saved;
+  the anchors are scored again with them, since they calibrate the verdicts (and whenever one of
+  them or its RUN/anchors/<name>.wav is missing).
+
+  Args:
+    workdir: the run directory.
+    names: the dream file names wanted (default: every WAV in RUN/dreams/).
+    reference: audio files to score against instead of the run's input_files.
+    log: receives the one-line warning when scores are missing.
+
+  Returns:
+    (rows: the anchors in anchors.ANCHOR_NAMES order, then the dreams among `names` that have
+    scores, oldest first; note: '' or one line saying why scores are missing, e.g. the training
+    audio has moved).
+  """
+  if names is None:
+    names = [os.path.basename(p) for p in evaluate.dream_files(workdir)]
+  wanted = set(names)
+  cached = _read_cache(os.path.join(workdir, 'scores.csv'))
+  dreams = {r['file']: r for r in cached if r['source'] == 'dream' and r['file'] in wanted}
+  found = {r['source']: r for r in cached if r['source'] != 'dream'}
+  missing = [n for n in names if n not in dreams]
+  anchors_ok = all(a in found and os.path.isfile(os.path.join(workdir, found[a]['file']))
+                   for a in anchors.ANCHOR_NAMES)
+  note = ''
+  if missing or not anchors_ok:
+    try:
+      fresh = evaluate.score_run(workdir, reference=reference, names=missing)
+      found = {r['source']: r for r in fresh if r['source'] != 'dream'}
+      dreams.update((r['file'], r) for r in fresh if r['source'] == 'dream')
+      evaluate.write_scores(workdir, _ordered(found, dreams))
+    except (audio_io.AudioError, ValueError, OSError) as e:
+      note = (f'scores unavailable for {len(missing)} dream(s): {e}' if missing else
+              f'anchors unavailable: {e}')
+      log(f'audiolstm.report: warning: {note}')
+  return _ordered(found, dreams), note
+
+
+def _ordered(found: dict, dreams: dict) -> list:
+  """Anchor rows {source: row} in anchors.ANCHOR_NAMES order (others after), then dream rows."""
+  order = {a: i for i, a in enumerate(anchors.ANCHOR_NAMES)}
+  return (sorted(found.values(), key=lambda r: (order.get(r['source'], len(order)), r['source']))
+          + sorted(dreams.values(), key=_dream_order))
+
+
+def ensure_spectrogram(workdir: str, wav: str, sr: int, stem=None, max_seconds=None,
+                       title=None) -> str:
+  """Relative path of a WAV's spectrogram PNG (made if missing or older than the WAV), or ''.
+
+  Args:
+    workdir: the run directory.
+    wav: the audio file (a dream, an anchor).
+    sr: the run's sample rate.
+    stem: the PNG's name in RUN/spectrograms/ without '.png' (default: the WAV's).
+    max_seconds: draw at most this much of the start (default: all of it).
+    title: the picture's title (default: the WAV's file name).
+  """
+  stem = stem or os.path.splitext(os.path.basename(wav))[0]
+  rel = os.path.join('spectrograms', stem + '.png')
+  png = os.path.join(workdir, rel)
+  try:
+    if os.path.exists(png) and os.path.getmtime(png) >= os.path.getmtime(wav):
+      return rel
     x = evaluate.read_dream(wav, sr)
-    plots.spectrogram_png(png, x, sr, title=os.path.basename(wav))
+    if max_seconds is not None:
+      x = x[:int(max_seconds * sr)]
+    plots.spectrogram_png(png, x, sr, title=title or os.path.basename(wav))
   except Exception:  # pylint: disable=broad-except  (an unreadable dream gets no picture)
     return ''
   return rel
@@ -174,54 +255,112 @@ def _legend() -> str:
   def term(s):
     better = f', {s.better} is better' if s.better in ('lower', 'higher') else ''
     return f'<dt>{html.escape(s.name)} ({s.criterion}{better})</dt><dd>{html.escape(s.doc)}</dd>'
+  verdicts = ''.join(f'<dt>{v}</dt><dd>{html.escape(VERDICT_DOCS[v])}</dd>'
+                     for v in evaluate.VERDICTS if v in VERDICT_DOCS)
   items = ''.join(term(s) for s in evaluate.SCORES)
-  return ('<details><summary>What the scores mean</summary><p class="note">Objective proxies for '
-          'the dissertation\'s criteria (free of artifacts, resembles the input, not a literal '
-          'copy). They point at dreams worth listening to; listening remains the judge.</p>'
-          f'<dl>{items}</dl></details>')
+  return ('<details><summary>What the verdicts and scores mean</summary><p class="note">Objective '
+          'proxies for the dissertation\'s criteria (free of artifacts, resembles the input, not a '
+          'literal copy). They point at dreams worth listening to; listening remains the judge.</p>'
+          '<p class="note">Each verdict is ' + _badge('High') + ' (good), ' + _badge('Medium')
+          + ' or ' + _badge('Low') + ', calibrated on the anchors: signals made from this same '
+          'recording (the rows in brackets; listen to them) whose scores say what real new '
+          'playing, a copy, shuffled grains and noise score here. A number alone means little: '
+          'a few seconds of real music already lie several dB from the whole recording.</p>'
+          f'<dl>{verdicts}</dl><dl>{items}</dl></details>')
 
 
-def _dream_table(workdir: str, wavs, scores: dict, sr: int) -> str:
+def _badge(level: str) -> str:
+  """A verdict as a coloured word."""
+  return f'<span class="verdict {VERDICT_CLASS.get(level, "")}">{html.escape(level)}</span>'
+
+
+def _score_row(workdir: str, row: dict, wav: str, sr: int, anchor: bool) -> str:
+  """One <tr> of the table: a dream's, or an anchor's (wav: its file; may be missing)."""
+  cols = [s for s in evaluate.SCORES if s.criterion != 'flag']
+  name = os.path.basename(wav)
+  flags = [n for n in evaluate.FLAG_NAMES if row.get(n)] + (['unreadable'] if row.get('error')
+                                                            else [])
+  exists = os.path.isfile(wav)
+  if anchor:
+    source = row['source']
+    label = f'[{source}]'
+    about = ANCHOR_DOCS.get('seen tail' if row.get('kind') == 'seen tail' else source, '')
+    detail = f'<small class="about">{html.escape(about)}</small>'
+    spec = exists and ensure_spectrogram(workdir, wav, sr, stem=f'_anchor_{source}',
+                                         max_seconds=INPUT_PREVIEW_S, title=f'anchor: {source}')
+  else:
+    label = name
+    detail = '<small>' + ' &middot; '.join(
+        html.escape(str(row.get(k))) for k in ('kind', 'seed_mode') if row.get(k)) + (
+            f' &middot; stream {row["stream"]}' if row.get('stream', -1) >= 0 else '') + '</small>'
+    spec = ensure_spectrogram(workdir, wav, sr)
+  wav_url = _url(os.path.relpath(wav, workdir))
+  title = f'<a href="{wav_url}">{html.escape(label)}</a>' if exists else html.escape(label)
+  media = f'<audio controls preload="metadata" src="{wav_url}"></audio>' if exists else ''
+  if spec:
+    media += (f'<a href="{_url(spec)}"><img src="{_url(spec)}" '
+              f'alt="spectrogram of {html.escape(label)}"></a>')
+  iteration = row.get('iteration', -1)
+  cells = [f'<td class="name" data-value="{html.escape(label)}">{title}<br>{detail}</td>',
+           f'<td data-value="{_js_number(iteration)}">'
+           f'{_cell(iteration) if iteration >= 0 else "&ndash;"}</td>',
+           f'<td class="media">{media}</td>']
+  for v in evaluate.VERDICTS:
+    level = row.get(v) or ''
+    rank = evaluate.LEVELS.index(level) if level in evaluate.LEVELS else math.nan
+    cells.append(f'<td class="verdict {VERDICT_CLASS.get(level, "")}" data-value="'
+                 f'{_js_number(rank)}">{html.escape(level) or "&ndash;"}</td>')
+  cells += [f'<td data-value="{_js_number(row.get(s.name))}">{_cell(row.get(s.name, math.nan))}'
+            '</td>' for s in cols]
+  why = f' title="{html.escape(row["error"])}"' if row.get('error') else ''
+  cells.append(f'<td data-value="{" ".join(flags)}" class="flag"{why}>{" ".join(flags)}</td>')
+  css = ' '.join((['anchor'] if anchor else []) + (['flagged'] if flags else []))
+  css = f' class="{css}"' if css else ''
+  return f'<tr{css}>{"".join(cells)}</tr>'
+
+
+def _score_table(workdir: str, anchor_rows, wavs, scores: dict, sr: int) -> str:
+  """The table: the anchors' rows first, then one row per dream (wavs, in that order)."""
   cols = [s for s in evaluate.SCORES if s.criterion != 'flag']
   arrow = {'lower': ' &darr;', 'higher': ' &uarr;'}
   head = ('<th class="name" data-sort="text">dream</th><th data-sort="num">iteration</th>'
           '<th class="name">listen &amp; spectrogram</th>'
+          + ''.join(f'<th data-sort="num" data-verdict="{v}" title="'
+                    f'{html.escape(VERDICT_DOCS.get(v, ""))}">{v} &uarr;</th>'
+                    for v in evaluate.VERDICTS)
           + ''.join(f'<th data-sort="num" data-score="{s.name}" title="{html.escape(s.doc)}">'
                     f'{html.escape(s.short)}{arrow.get(s.better, "")}</th>' for s in cols)
           + '<th data-sort="text" title="silent, constant, clipped, nan, unreadable">flags</th>')
-  body = []
+  body = [_score_row(workdir, row, os.path.join(workdir, row['file']), sr, anchor=True)
+          for row in anchor_rows]
   for wav in wavs:
     name = os.path.basename(wav)
     row = scores.get(name) or {'file': name, **evaluate.parse_dream_name(name)}
-    flags = [n for n in evaluate.FLAG_NAMES if row.get(n)] + (['unreadable'] if row.get('error')
-                                                              else [])
-    spec = ensure_spectrogram(workdir, wav, sr)
-    wav_url = _url(os.path.relpath(wav, workdir))
-    detail = ' &middot; '.join(html.escape(str(row.get(k))) for k in ('kind', 'seed_mode')
-                               if row.get(k)) + (f' &middot; stream {row["stream"]}'
-                                                 if row.get('stream', -1) >= 0 else '')
-    media = f'<audio controls preload="metadata" src="{wav_url}"></audio>'
-    if spec:
-      media += (f'<a href="{_url(spec)}"><img src="{_url(spec)}" '
-                f'alt="spectrogram of {html.escape(name)}"></a>')
-    cells = [f'<td class="name" data-value="{html.escape(name)}"><a href="{wav_url}">'
-             f'{html.escape(name)}</a><br><small>{detail}</small></td>',
-             f'<td data-value="{_js_number(row.get("iteration", -1))}">'
-             f'{_cell(row.get("iteration", ""))}</td>',
-             f'<td class="media">{media}</td>']
-    cells += [f'<td data-value="{_js_number(row.get(s.name))}">{_cell(row.get(s.name, math.nan))}'
-              '</td>' for s in cols]
-    why = f' title="{html.escape(row["error"])}"' if row.get('error') else ''
-    cells.append(f'<td data-value="{" ".join(flags)}" class="flag"{why}>{" ".join(flags)}</td>')
-    body.append(f'<tr{" class=flagged" if flags else ""}>{"".join(cells)}</tr>')
+    body.append(_score_row(workdir, row, wav, sr, anchor=False))
   return (f'<table id="dreams"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
           '</table>')
+
+
+def _verdict_summary(rows) -> str:
+  """One line: the median verdicts of the second half's dreams, and whether the run passes."""
+  try:
+    s = evaluate.summarize(rows)
+  except (KeyError, TypeError, ValueError):
+    return ''
+  if not s.get('dreams'):
+    return ''
+  verdicts = ', '.join(f'{v} {_badge(s[v])}' for v in evaluate.VERDICTS if s.get(v))
+  passes = ('passes the default configs\' bar' if s.get('passes') else
+            f'does not pass the default configs\' bar ({html.escape(s.get("fails", ""))})')
+  return (f'<p class="summary">Median verdicts of the {s["dreams"]} dream(s) of the second half '
+          f'of training: {verdicts}; {passes}.</p>')
 
 
 def write_report(workdir: str, reference=None, log=print) -> str:
   """Write WORKDIR/report.html (atomically) and return its path.
 
-  Makes missing spectrograms (RUN/spectrograms/*.png) and scores (RUN/scores.csv) first.
+  Makes missing spectrograms (RUN/spectrograms/*.png), anchors (RUN/anchors/*.wav) and scores
+  (RUN/scores.csv) first.
 
   Args:
     workdir: a run directory (config.json, dreams/).
@@ -239,7 +378,9 @@ def write_report(workdir: str, reference=None, log=print) -> str:
     raise evaluate.RunError(f'{os.path.join(workdir, "config.json")} has no valid sample_rate')
   wavs = evaluate.dream_files(workdir)
   names = [os.path.basename(w) for w in wavs]
-  scores, note = dream_scores(workdir, names, reference, log=log)
+  rows, note = run_scores(workdir, names, reference, log=log)
+  anchor_rows = [r for r in rows if r['source'] != 'dream']
+  scores = {r['file']: r for r in rows if r['source'] == 'dream'}
   # Oldest first; the table sorts itself when a header is clicked.
   order = {n: (r['iteration'], r['kind'], r['stream']) for n, r in scores.items()}
   wavs.sort(key=lambda w: (order.get(os.path.basename(w), (math.inf, '', 0)), os.path.basename(w)))
@@ -259,13 +400,19 @@ def write_report(workdir: str, reference=None, log=print) -> str:
     parts.append(f'<h2>Training audio</h2><img src="{_url(spec)}" '
                  'alt="training audio spectrogram">')
   parts.append('<h2>Dreams</h2>')
-  parts.append('<p class="note">Click a column header to sort by it (&darr; = lower is better); '
-               'red rows are flagged (silent, constant, clipped, NaN or unreadable).</p>')
+  parts.append('<p class="note">'
+               + ('The first rows, in [brackets] and blue, are the anchors: made from this '
+                  'recording, they show what each verdict sounds like. ' if anchor_rows else '')
+               + 'Click a column header to sort by it (&darr; = lower is better, &uarr; = '
+               'higher); red rows are flagged (silent, constant, clipped, NaN or unreadable).</p>')
   if note:
     parts.append(f'<p class="note flag">{html.escape(note)}</p>')
+  parts.append(_verdict_summary(rows))
   parts.append(_legend())
-  parts.append(_dream_table(workdir, wavs, scores, sr) if wavs else
-               '<p class="note">No dreams yet (RUN/dreams/ is empty).</p>')
+  if not wavs:
+    parts.append('<p class="note">No dreams yet (RUN/dreams/ is empty).</p>')
+  if wavs or anchor_rows:
+    parts.append(_score_table(workdir, anchor_rows, wavs, scores, sr))
   page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
           f'<title>audiolstm: {html.escape(run)}</title><style>{_STYLE}</style></head>\n<body>\n'
           + '\n'.join(parts) + f'\n<script>{_SORT_JS}</script>\n</body></html>\n')

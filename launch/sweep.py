@@ -20,9 +20,15 @@ Modes:
   summary  no training: the table of the work directories already under ROOT.
 
 At the end (local, summary) a table of every point: final training loss, final validation loss
-(when metrics.jsonl has one), the mean over its dreams of max_ncc, spectral_distance_db and
-flatness_ratio (see audiolstm.evaluate; lower is better for all three), and its status; the same
-in ROOT/summary.csv (and each point's dream scores in ROOT/<point>/scores.csv).
+(when metrics.jsonl has one), the median verdicts (A R N: artifacts, resemblance, novelty, each
+High, Medium or Low) of its dreams of the second half of training and whether it passes the default
+configs' bar (audiolstm.evaluate.summarize), the medians over those dreams of its main scores
+(clicks_per_s, flatness_ratio, frame_distance_db, motion_excess, max_ncc, spectral_distance_db;
+lower is better for all), and its status; under each point, its anchors [unseen], [grains] and
+[noise] (audiolstm.anchors: made from its own recording) with their verdicts and key scores, so
+that the numbers read against what real new playing, shuffled grains and noise score. The same
+in ROOT/summary.csv (one row per point, the anchors' key scores as columns unseen_flatness_ratio,
+...), and each point's scores in ROOT/<point>/scores.csv (a cache: only new dreams are scored).
 
 Bad input (unknown field, malformed --sweep, value of the wrong type, missing config) gives one
 line on stderr and exit status 2 before anything runs; exit status 1 if a point failed.
@@ -52,7 +58,13 @@ if REPO_ROOT not in sys.path:  # `python launch/sweep.py`: config files import `
 PROG = 'launch.sweep'
 MODES = ('local', 'print', 'summary')
 SCORES = ('max_ncc', 'spectral_distance_db', 'flatness_ratio')  # the dreams' main scores
-RESULTS = ('final_loss', 'val_loss') + SCORES + ('dreams', 'steps', 'status', 'seconds')
+VERDICTS = ('artifacts', 'resemblance', 'novelty')               # as in audiolstm.evaluate
+MEDIANS = SCORES + ('clicks_per_s', 'frame_distance_db', 'motion_excess', 'copied_s')
+ANCHORS = ('unseen', 'grains', 'noise')                           # shown under each point
+ANCHOR_SCORES = ('frame_distance_db', 'motion_excess', 'flatness_ratio')
+ANCHOR_COLUMNS = tuple(f'{a}_{s}' for a in ANCHORS for s in ANCHOR_SCORES)
+RESULTS = (('final_loss', 'val_loss') + VERDICTS + ('passes', 'fails') + MEDIANS
+           + ('dreams', 'steps', 'status', 'seconds') + ANCHOR_COLUMNS)
 _OVERRIDE = re.compile(r'^--config\.([A-Za-z_]\w*)=(.*)$', re.S)
 _FIELD = re.compile(r'^(?:config\.)?([A-Za-z_]\w*)$')
 _MAX_NAME = 120
@@ -328,11 +340,6 @@ def command_line(config_spec: str, workdir: str, overrides: dict, python='python
 # ----------------------------------------------------------------------------- results
 
 
-def _mean(values):
-  finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-  return sum(finite) / len(finite) if finite else math.nan
-
-
 def read_results(workdir: str) -> dict:
   """Final loss, final val_loss, steps and total steps from a run's metrics.jsonl/config.json."""
   out = {'final_loss': None, 'val_loss': None, 'steps': 0, 'total': None}
@@ -360,18 +367,44 @@ def read_results(workdir: str) -> dict:
   return out
 
 
-def score_means(workdir: str) -> dict:
-  """{score: mean over the run's dreams} for SCORES, and 'dreams' (count); writes scores.csv."""
-  from audiolstm import evaluate  # pylint: disable=g-import-not-at-top
+def _first_line(e: Exception) -> str:
+  return f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
+
+
+def score_summary(workdir: str) -> dict:
+  """A run's verdicts and scores for the summary (audiolstm.evaluate.summarize of its rows).
+
+  The rows come from audiolstm.report.run_scores: RUN/scores.csv, scoring (and saving) the dreams
+  missing there, with the anchors.
+
+  Returns:
+    {verdict: median level, 'passes': bool, 'fails': reasons, <MEDIANS>: median over the dreams of
+    the second half of training, 'dreams': count of all dreams scored, <ANCHOR_COLUMNS>: the
+    anchors' key scores, '_anchors': {name: row}}, with 'score_error' (one line) when scores are
+    missing (then the scores are nan and 'passes' None if none could be had).
+  """
+  unscored = {**{v: '' for v in VERDICTS}, 'passes': None, 'fails': '',
+              **{s: math.nan for s in MEDIANS}, 'dreams': 0,
+              **{c: math.nan for c in ANCHOR_COLUMNS}, '_anchors': {}}
   try:
-    rows = evaluate.score_run(workdir)
+    from audiolstm import evaluate  # pylint: disable=g-import-not-at-top
+    from audiolstm import report  # pylint: disable=g-import-not-at-top
+    rows, note = report.run_scores(workdir, log=lambda line: None)
+    dreams = [r for r in rows if r['source'] == 'dream']
+    if note and not dreams:
+      return {**unscored, 'score_error': note}
+    summary = evaluate.summarize(rows)
   except Exception as e:  # pylint: disable=broad-except  (scores are a bonus, not the run)
-    return {**{s: math.nan for s in SCORES}, 'dreams': 0,
-            'score_error': f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'}
-  if rows:
-    evaluate.write_scores(workdir, rows)
-  ok = [r for r in rows if not r.get('error')]
-  return {**{s: _mean(r.get(s) for r in ok) for s in SCORES}, 'dreams': len(rows)}
+    return {**unscored, 'score_error': _first_line(e)}
+  out = {**{v: summary.get(v, '') for v in VERDICTS}, 'passes': bool(summary.get('passes')),
+         'fails': summary.get('fails', ''), **{s: summary.get(s, math.nan) for s in MEDIANS},
+         'dreams': len(dreams), '_anchors': summary.get('anchors', {})}
+  for a in ANCHORS:
+    row = out['_anchors'].get(a, {})
+    out.update({f'{a}_{s}': row.get(s, math.nan) for s in ANCHOR_SCORES})
+  if note:
+    out['score_error'] = note
+  return out
 
 
 def summarize(point: Point, workdir: str, status=None, seconds=None) -> dict:
@@ -382,7 +415,7 @@ def summarize(point: Point, workdir: str, status=None, seconds=None) -> dict:
   results = read_results(workdir)
   row.update(final_loss=results['final_loss'], val_loss=results['val_loss'],
              steps=results['steps'], seconds=seconds)
-  row.update(score_means(workdir))
+  row.update(score_summary(workdir))
   if status is None:
     total = results['total']
     if results['final_loss'] is None:
@@ -401,26 +434,54 @@ def summarize(point: Point, workdir: str, status=None, seconds=None) -> dict:
 def _cell(value) -> str:
   if value is None or value == '':
     return '-'
+  if isinstance(value, bool):
+    return 'yes' if value else 'no'
   if isinstance(value, float):
     return 'nan' if math.isnan(value) else f'{value:.4g}'
   return str(value)
 
 
+def _letters(row: dict) -> str:
+  """'H M L': the verdicts' initials, or '' when there are none."""
+  levels = [row.get(v) or '' for v in VERDICTS]
+  return ' '.join((v or '?')[0] for v in levels) if any(levels) else ''
+
+
+# (key, header, right-aligned): the summary table's columns
+_TABLE = (('point', 'point', False), ('final_loss', 'loss', True), ('val_loss', 'val_loss', True),
+          ('_arn', 'A R N', False), ('passes', 'pass', False), ('clicks_per_s', 'clicks/s', True),
+          ('flatness_ratio', 'flat', True), ('frame_distance_db', 'frame dB', True),
+          ('motion_excess', 'motion', True), ('max_ncc', 'ncc', True),
+          ('spectral_distance_db', 'spec dB', True), ('dreams', 'dreams', True),
+          ('status', 'status', False), ('fails', 'fails', False))
+
+
 def format_table(rows) -> str:
-  """The summary as fixed-width text."""
-  cols = [('point', 'point'), ('final_loss', 'loss'), ('val_loss', 'val_loss'),
-          ('max_ncc', 'ncc'), ('spectral_distance_db', 'spec dB'), ('flatness_ratio', 'flat'),
-          ('dreams', 'dreams'), ('status', 'status')]
-  cells = [[_cell(r.get(k)) for k, _ in cols] for r in rows]
-  widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, (_, h) in enumerate(cols)]
+  """The summary as fixed-width text: one line per point, and one per anchor under it."""
+  lines = []
+  for r in rows:
+    lines.append([(r.get('fails') or '') if k == 'fails' else
+                  _cell(_letters(r) if k == '_arn' else r.get(k)) for k, _, _ in _TABLE])
+    for name in ANCHORS:
+      a = (r.get('_anchors') or {}).get(name)
+      if a:
+        shown = {'point': f'  [{name}]', '_arn': _letters(a),
+                 **{s: _cell(a.get(s)) for s in ANCHOR_SCORES}}
+        lines.append([shown.get(k, '') for k, _, _ in _TABLE])
+  widths = [max([len(h)] + [len(c[i]) for c in lines]) for i, (_, h, _) in enumerate(_TABLE)]
+
   def line(values):
-    first = f'{values[0]:<{widths[0]}}'
-    middle = [f'{v:>{w}}' for v, w in zip(values[1:-1], widths[1:-1])]
-    return '  '.join([first] + middle + [values[-1]])
-  head = line([h for _, h in cols])
-  out = [head, '-' * len(head)] + [line(c) for c in cells]
-  out.append('ncc, spec dB, flat: means over the dreams (lower is better; see '
-             'audiolstm.evaluate); listening is the judge')
+    return '  '.join(f'{v:>{w}}' if right else f'{v:<{w}}'
+                     for v, w, (_, _, right) in zip(values, widths, _TABLE)).rstrip()
+  head = line([h for _, h, _ in _TABLE])
+  out = [head, '-' * len(head)] + [line(c) for c in lines]
+  out += ['A R N: median verdicts (artifacts, resemblance, novelty: H high = good, M medium, '
+          'L low) of the dreams of the second half of training; pass: the default configs\' bar',
+          '(fails: why not); the numbers are medians over the same dreams, lower is better (see '
+          'audiolstm.evaluate).',
+          'Under each point its [anchors], made from its own recording, calibrate the verdicts: '
+          '[unseen] = real new playing, [grains] = shuffled 0.1 s grains, [noise] = white noise.',
+          'Listening is the judge.']
   return '\n'.join(out)
 
 
@@ -428,7 +489,8 @@ def write_summary(root: str, rows) -> str:
   """ROOT/summary.csv of the rows (atomically); returns its path."""
   fields = ['point']
   for r in rows:  # the swept fields
-    fields += [k for k in r if k not in fields and k not in RESULTS and k != 'workdir']
+    fields += [k for k in r if k not in fields and k not in RESULTS and k != 'workdir'
+               and not k.startswith('_')]
   fields += list(RESULTS) + ['workdir']
   out = io.StringIO()
   writer = csv.DictWriter(out, fieldnames=fields, extrasaction='ignore', lineterminator='\n')

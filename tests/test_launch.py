@@ -454,7 +454,65 @@ def test_local_failed_point_goes_on(tmp_path, monkeypatch, capsys):
   assert rows[0]['status'] == 'failed: RuntimeError: boom second line'
   assert (rows[1]['final_loss'], rows[1]['val_loss']) == ('0.25', '0.5')
   assert rows[1]['status'] == 'done; dreams not scored'  # the fake run has no config.json
+  assert (rows[1]['passes'], rows[1]['novelty'], rows[1]['dreams']) == ('', '', '0')
   assert 'failed: RuntimeError: boom' in capsys.readouterr().out
+
+
+def fake_rows():
+  """Score rows of a run: four anchors with extreme scores, then dreams of iterations 10-40."""
+  def row(source, iteration, value, levels):
+    return {'source': source, 'file': f'{source}{iteration}.wav', 'approach': 'vector',
+            'iteration': iteration, 'error': '', **dict(zip(sweep.VERDICTS, levels)),
+            **{s: value for s in sweep.MEDIANS}, 'longest_match_s': 0.0, 'chroma_distance': 0.1,
+            'discontinuity': 1.0, 'silent': False, 'constant': False, 'clipped': False,
+            'nan': False}
+  anchors = [row(a, -1, v, lv) for a, v, lv in [
+      ('unseen', 0.5, 'HHH'), ('copy', 0.0, 'HHL'), ('grains', 50.0, 'HMH'),
+      ('noise', 100.0, 'LLH')]]
+  for a in anchors:
+    a.update({v: {'H': 'High', 'M': 'Medium', 'L': 'Low'}[a[v]] for v in sweep.VERDICTS})
+  dreams = [row('dream', it, value, ('High', 'Medium', 'High'))
+            for it, value in [(10, 9.0), (20, 0.25), (30, 0.75), (40, 0.5)]]
+  return anchors + dreams
+
+
+def test_score_summary_uses_only_dreams(tmp_path, monkeypatch):
+  """Medians and verdicts over the dreams (second half of training), anchors as extra columns."""
+  from audiolstm import report  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(report, 'run_scores', lambda workdir, log=None: (fake_rows(), ''))
+  out = sweep.score_summary(str(tmp_path))
+  assert 'score_error' not in out
+  for s in sweep.MEDIANS:  # iterations 20, 30, 40: the extreme anchors and iteration 10 left out
+    assert out[s] == 0.5, s
+  assert (out['artifacts'], out['resemblance'], out['novelty']) == ('High', 'Medium', 'High')
+  assert out['dreams'] == 4 and out['passes'] is True and out['fails'] == ''
+  assert (out['unseen_frame_distance_db'], out['noise_motion_excess']) == (0.5, 100.0)
+  assert sorted(out['_anchors']) == ['copy', 'grains', 'noise', 'unseen']
+
+
+def test_summary_table_and_csv_show_verdicts_and_anchors(tmp_path, monkeypatch):
+  from audiolstm import report  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(report, 'run_scores', lambda workdir, log=None: (fake_rows(), ''))
+  row = {'point': 'lr=0.01', 'lr': 0.01, 'final_loss': 0.25, 'val_loss': 0.5, 'steps': 40,
+         'status': 'done', 'seconds': 3.0, 'workdir': str(tmp_path),
+         **sweep.score_summary(str(tmp_path))}
+  missing = {'point': 'lr=0.1', 'lr': 0.1, 'status': 'missing', 'dreams': 0, 'steps': 0,
+             'workdir': str(tmp_path / 'x')}
+  lines = sweep.format_table([row, missing]).splitlines()
+  head = lines[0].split()
+  assert head[:5] == ['point', 'loss', 'val_loss', 'A', 'R'] and 'pass' in head
+  assert lines[2].split()[:8] == ['lr=0.01', '0.25', '0.5', 'H', 'M', 'H', 'yes', '0.5']
+  assert [line.split()[0] for line in lines[3:6]] == ['[unseen]', '[grains]', '[noise]']
+  # [noise]: A R N, then flat, frame dB, motion
+  assert lines[5].split() == ['[noise]', 'L', 'L', 'H', '100', '100', '100']
+  assert lines[6].split()[0] == 'lr=0.1' and lines[6].split()[-1] == 'missing'
+  assert '[copy]' not in '\n'.join(lines)
+  sweep.write_summary(str(tmp_path), [row, missing])
+  rows = read_summary(str(tmp_path))
+  assert list(rows[0])[:2] == ['point', 'lr'] and '_anchors' not in rows[0]
+  assert (rows[0]['resemblance'], rows[0]['passes'], rows[0]['max_ncc']) == ('Medium', 'True',
+                                                                             '0.5')
+  assert (rows[0]['grains_flatness_ratio'], rows[1]['unseen_motion_excess']) == ('50.0', '')
 
 
 @pytest.fixture(scope='module')
@@ -482,9 +540,15 @@ def test_local_sweep(local_sweep):
   for r in rows:
     assert r['status'] == 'done' and r['steps'] == '40', r
     assert math.isfinite(float(r['final_loss'])) and math.isfinite(float(r['val_loss']))
-    for score in sweep.SCORES:
+    for score in sweep.SCORES + sweep.ANCHOR_COLUMNS:
       assert r[score] != '', score
+    for verdict in sweep.VERDICTS:
+      assert r[verdict] in ('High', 'Medium', 'Low'), verdict
+    assert r['passes'] in ('True', 'False') and (r['passes'] == 'True') == (r['fails'] == '')
     assert int(r['dreams']) > 0 and r['workdir'] == os.path.join(root, r['point'])
+    scores = list(csv.DictReader(open(os.path.join(root, r['point'], 'scores.csv'))))
+    assert [s['source'] for s in scores[:4]] == ['unseen', 'copy', 'grains', 'noise']
+    assert len(scores) == 4 + int(r['dreams'])
 
 
 def test_summary_mode(local_sweep, capsys):
@@ -497,6 +561,9 @@ def test_summary_mode(local_sweep, capsys):
   assert status == 0
   out = capsys.readouterr().out
   assert 'lr=0.002' in out and 'summary.csv' in out
+  assert 'A R N' in out
+  for anchor in sweep.ANCHORS:  # under each of the two trained points
+    assert len([line for line in out.splitlines() if line.startswith(f'  [{anchor}]')]) == 2
   rows = read_summary(root)
   assert [r['status'] for r in rows] == ['done', 'done', 'missing']
   assert float(rows[1]['final_loss']) > 0

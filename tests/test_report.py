@@ -1,4 +1,5 @@
 """The HTML report of a tiny real run, opened in headless Chromium: every player and image loads."""
+import csv
 import html
 import html.parser
 import json
@@ -12,6 +13,7 @@ import urllib.parse
 import numpy as np
 import pytest
 
+from audiolstm import anchors
 from audiolstm import audio_io
 from audiolstm import evaluate
 from audiolstm import report
@@ -23,13 +25,14 @@ INSTALL = ('headless Chromium is needed to check the report: install it with '
            '`apt-get install -y chromium` (Debian, as root), or set CHROMIUM=/path/to/chromium')
 
 # Appended to a copy of the page: waits until every <audio> and <img> has loaded (or failed),
-# clicks the max_ncc header twice, and writes what it saw as JSON into <pre id="load-check">.
+# clicks the max_ncc header twice (then the novelty one twice), notes the colour of each verdict
+# cell, and writes what it saw as JSON into <pre id="load-check">.
 CHECK_JS = """
 <script>
 window.addEventListener('load', function () {
   var tries = 0;
-  function column(name) {
-    var th = document.querySelector('th[data-score="' + name + '"]');
+  function column(selector) {
+    var th = document.querySelector(selector);
     var col = Array.prototype.indexOf.call(th.parentNode.cells, th);
     th.click();
     return Array.prototype.map.call(document.querySelectorAll('#dreams tbody tr'),
@@ -45,7 +48,10 @@ window.addEventListener('load', function () {
       audio: audios.map(function (a) { return {src: a.getAttribute('src'), ready: a.readyState,
                                                error: a.error ? a.error.code : 0}; }),
       img: imgs.map(function (i) { return {src: i.getAttribute('src'), w: i.naturalWidth}; }),
-      up: column('max_ncc'), down: column('max_ncc')};
+      verdicts: Array.prototype.map.call(document.querySelectorAll('td.verdict'), function (td) {
+        return [td.textContent, getComputedStyle(td).backgroundColor]; }),
+      up: column('th[data-score="max_ncc"]'), down: column('th[data-score="max_ncc"]'),
+      vup: column('th[data-verdict="novelty"]'), vdown: column('th[data-verdict="novelty"]')};
     var pre = document.createElement('pre');
     pre.id = 'load-check';
     pre.textContent = JSON.stringify(out);
@@ -104,21 +110,68 @@ def test_report_is_self_contained_and_complete(run_dir):
     assert target.startswith(workdir + os.sep) and os.path.isfile(target), url
   assert 'link' not in parser.tags and '<script src' not in page  # no external CSS / JS
   dreams = [os.path.basename(d) for d in run_dir['dreams']]
-  assert page.count('<audio controls') == len(dreams)
+  assert page.count('<audio controls') == len(anchors.ANCHOR_NAMES) + len(dreams)
   for name in dreams:
     stem = os.path.splitext(name)[0]
     assert f'src="dreams/{name}"' in page
     assert os.path.getsize(os.path.join(workdir, 'spectrograms', stem + '.png')) > 5000
+  # The anchors are the first rows, playable, with a spectrogram and what they are.
+  body = page[page.index('<tbody>'):]
+  starts = [body.index(f'<audio controls preload="metadata" src="anchors/{a}.wav">')
+            for a in anchors.ANCHOR_NAMES]
+  assert starts == sorted(starts) and starts[-1] < body.index('src="dreams/')
+  for a in anchors.ANCHOR_NAMES:
+    assert os.path.getsize(os.path.join(workdir, 'anchors', a + '.wav')) > 1000
+    assert os.path.getsize(os.path.join(workdir, 'spectrograms', f'_anchor_{a}.png')) > 5000
+    assert f'>[{a}]</a>' in body
+  assert 'validation split' in body and 'white noise' in body.lower()
+  # Verdict columns, one High/Medium/Low cell per criterion and row, explained in the legend.
+  for v in evaluate.VERDICTS:
+    assert f'data-verdict="{v}"' in page and f'<dt>{v}</dt>' in page
+  cells = re.findall(r'<td class="verdict v-(high|medium|low)" data-value="[012]">'
+                     r'(High|Medium|Low)</td>', body)
+  assert len(cells) == 3 * (len(anchors.ANCHOR_NAMES) + len(dreams))
+  assert all(css == level.lower() for css, level in cells)
+  assert 'calibrated on the anchors' in page and 'Median verdicts of the' in page
   assert '<details><summary>Resolved config' in page and 'src="loss.png"' in page
   rows = evaluate.read_scores(os.path.join(workdir, 'scores.csv'))  # scored on the way
-  assert sorted(r['file'] for r in rows) == sorted(dreams)
+  assert [r['source'] for r in rows[:4]] == list(anchors.ANCHOR_NAMES)
+  assert sorted(r['file'] for r in rows if r['source'] == 'dream') == sorted(dreams)
+  assert all(r[v] in ('High', 'Medium', 'Low') for r in rows for v in evaluate.VERDICTS)
   assert not [n for n in os.listdir(workdir) if n.startswith('.')]
-  # A second report reuses the spectrograms and the scores.
-  stamps = {n: os.path.getmtime(os.path.join(workdir, 'spectrograms', n))
-            for n in os.listdir(os.path.join(workdir, 'spectrograms'))}
+  # A second report reuses the spectrograms, the anchors and the scores.
+  def stamps():
+    return {os.path.join(d, n): os.path.getmtime(os.path.join(workdir, d, n))
+            for d in ('spectrograms', 'anchors', '.') for n in os.listdir(os.path.join(workdir, d))
+            if d != '.' or n == 'scores.csv'}
+  before = stamps()
   report.write_report(workdir, log=lambda *a: None)
-  assert stamps == {n: os.path.getmtime(os.path.join(workdir, 'spectrograms', n))
-                    for n in os.listdir(os.path.join(workdir, 'spectrograms'))}
+  assert stamps() == before
+
+
+def test_old_scores_csv_is_scored_again(run_dir, tmp_path):
+  """A scores.csv of an older version (no source nor verdict columns) is re-scored, not read."""
+  workdir = str(tmp_path / 'run')
+  shutil.copytree(run_dir['workdir'], workdir)
+  path = os.path.join(workdir, 'scores.csv')
+  if not os.path.exists(path):
+    report.write_report(workdir, log=lambda *a: None)
+  old = [r for r in csv.DictReader(open(path, newline='')) if r['source'] == 'dream']
+  fields = [k for k in evaluate.CSV_FIELDS if k not in ('source',) + evaluate.VERDICTS
+            + ('frame_distance_db', 'motion_excess', 'copied_s')]
+  with open(path, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=fields, extrasaction='ignore')
+    writer.writeheader()
+    writer.writerows(old)
+  shutil.rmtree(os.path.join(workdir, 'anchors'))
+  page = open(report.write_report(workdir, log=lambda *a: None)).read()
+  rows = evaluate.read_scores(path)
+  assert [r['source'] for r in rows[:4]] == list(anchors.ANCHOR_NAMES)
+  assert sorted(r['file'] for r in rows[4:]) == sorted(r['file'] for r in old)
+  assert all(r['novelty'] in ('High', 'Medium', 'Low') for r in rows)
+  for a in anchors.ANCHOR_NAMES:
+    assert f'src="anchors/{a}.wav"' in page
+    assert os.path.isfile(os.path.join(workdir, 'anchors', a + '.wav'))
 
 
 def test_report_loads_in_headless_chromium(run_dir, tmp_path):
@@ -141,14 +194,26 @@ def test_report_loads_in_headless_chromium(run_dir, tmp_path):
   assert m, f'the check script did not finish (exit {r.returncode}): {r.stderr[-2000:]}'
   seen = json.loads(html.unescape(m.group(1)))
   dreams = sorted(f'dreams/{os.path.basename(d)}' for d in run_dir['dreams'])
-  assert sorted(a['src'] for a in seen['audio']) == dreams
+  heard = [f'anchors/{a}.wav' for a in anchors.ANCHOR_NAMES]
+  assert sorted(a['src'] for a in seen['audio']) == sorted(heard + dreams)
   for a in seen['audio']:
     assert a['error'] == 0 and a['ready'] >= 1, a  # metadata (at least) loaded
-  assert len(seen['img']) == 2 + len(dreams)  # loss, training audio, one per dream
+  # loss, training audio, one per anchor and per dream
+  assert len(seen['img']) == 2 + len(heard) + len(dreams)
   for i in seen['img']:
     assert i['w'] > 100, i
   up, down = [[float(v) for v in seen[k]] for k in ('up', 'down')]
   assert up == sorted(up) and down == sorted(up, reverse=True)
+  vup, vdown = [[float(v) for v in seen[k]] for k in ('vup', 'vdown')]
+  assert vup == sorted(vup) and vdown == sorted(vup, reverse=True)
+  # The three levels read at a glance: one background colour each.
+  colours = {}
+  for level, colour in seen['verdicts']:
+    colours.setdefault(level, set()).add(colour)
+  assert set(colours) <= {'High', 'Medium', 'Low'} and len(seen['verdicts']) == 3 * (
+      len(heard) + len(dreams))
+  assert all(len(c) == 1 for c in colours.values()), colours
+  assert len(set().union(*colours.values())) == len(colours), colours
 
 
 def test_cli_writes_report_and_bad_workdir_exits_2(run_dir, tmp_path):
