@@ -32,6 +32,7 @@ import numpy as np
 import scipy.fft
 import soundfile as sf
 
+from audiolstm import anchors
 from audiolstm import audio_io
 from audiolstm.config import ConfigError
 
@@ -40,7 +41,14 @@ FROZEN_STEP = 1e-5       # |first difference| below this: the waveform does not 
 CONSTANT_FRACTION = 0.9  # ... for this fraction of the samples: constant
 CLIP_LEVEL = 0.999       # |x| at or above this is full scale ...
 CLIP_RUN = 3             # ... and this many full-scale samples in a row: clipped
+ANCHOR_SECONDS = 4.0     # anchors' length when a run has no dreams yet
 CLICK_GAP_S = 0.005      # threshold crossings closer than this are one click
+FLOOR_DB = 80.0          # log-mel frames are floored this far below the loudest bin
+LOUD_DB = 50.0           # frames within this of the loudest bin count in the frame distance
+MOTION_LAGS_S = (0.05, 0.1, 0.2, 0.3, 0.5)   # lags of the motion curve
+MOTION_EXCERPTS = 8      # reference excerpts of a dream's length for its motion curve
+MOTION_PAIR_FRAMES = 1500  # frames used for the mean distance of any two frames
+NEAREST_FRAMES = 6000    # reference frames searched for the nearest (about 2 min at 11025 Hz)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +84,17 @@ SCORES = (
     Score('chroma_distance', 'resemblance', 'lower', 'chroma',
           'Total-variation distance (0..1) between the energy-weighted 12-pitch-class histograms '
           '(chroma) of dream and input. Lower = same notes / key; 0 = identical distribution.'),
+    Score('frame_distance_db', 'resemblance', 'lower', 'frame dB',
+          'Timbre: mean over the dream\'s frames (93 ms, within 50 dB of its loudest) of the RMS '
+          'dB distance of its log-mel spectrum to the nearest frame of the input, each signal '
+          'relative to its own loudest bin. Length-independent; the unseen tail of the recording '
+          'shows what real new playing scores; noise scores 20 dB and more.'),
+    Score('motion_excess', 'resemblance', 'lower', 'motion',
+          'Temporal structure: how much faster the dream\'s sound changes than the input\'s, '
+          'over 0.05-0.5 s: the mean over those lags of max(0, ln(r_dream / r_input)), r being '
+          'the mean log-mel distance of frames that far apart over that of any two frames. 0 = '
+          'notes hold and move like the input\'s; shuffled 0.1 s grains score ~0.3-0.8, noise '
+          'more.'),
     Score('max_ncc', 'novelty', 'lower', 'ncc',
           'Best |normalised cross-correlation| (0..1) between any 0.5 s window of the dream and '
           'any stretch of the training audio. ~1 = that window is a literal copy; lower = more '
@@ -84,6 +103,10 @@ SCORES = (
           'Longest stretch (seconds) of the dream that copies the input: consecutive 0.5 s '
           'windows (hop 0.125 s) with NCC > 0.9 that continue at the same offset in the input. '
           '0 = no literal match of 0.5 s or longer; lower is better.'),
+    Score('copied_s', 'novelty', 'lower', 'copied s',
+          'Calibrated copying: the longest stretch (seconds) matching the training audio at one '
+          'offset more closely (NCC) than the recording\'s own unseen tail ever does (with no '
+          'unseen tail: than 0.9). 0 = no window copies more closely than real new playing.'),
     Score('match_at_s', 'info', '', 'at s',
           'Where in the training audio (seconds) the dream matches best: the start of the '
           'longest literal match if there is one, else of the best-matching window.'),
@@ -98,8 +121,10 @@ SCORES = (
 )
 SCORE_NAMES = tuple(s.name for s in SCORES)
 FLAG_NAMES = tuple(s.name for s in SCORES if s.criterion == 'flag')
-ROW_FIELDS = ('file', 'approach', 'kind', 'seed_mode', 'iteration', 'stream')
-CSV_FIELDS = ROW_FIELDS + SCORE_NAMES + ('error',)
+ROW_FIELDS = ('source', 'file', 'approach', 'kind', 'seed_mode', 'iteration', 'stream')
+VERDICTS = ('artifacts', 'resemblance', 'novelty')   # each 'High', 'Medium' or 'Low'
+CSV_FIELDS = ROW_FIELDS + VERDICTS + SCORE_NAMES + ('error',)
+LEVELS = ('Low', 'Medium', 'High')
 
 _NAME_RE = re.compile(r'^(?P<approach>[a-z]+)_(?P<kind>[a-z]+)_(?P<seed_mode>[a-z]+)'
                       r'_it(?P<iteration>\d+)_s(?P<stream>\d+)(?:-\d+)?\.wav$')
@@ -172,6 +197,9 @@ class _Features:
   flatness: float           # [] mean spectral flatness of the non-silent frames (nan if none)
   mel_db: np.ndarray        # [64] average mel power spectrum, normalised to sum 1, in dB
   chroma: np.ndarray        # [12] energy-weighted chroma histogram (sums to 1; zeros if silent)
+  frames_db: np.ndarray     # [F, 64] log-mel frames in dB below the loudest bin, floored
+  loud: np.ndarray          # [F] bool: frames within LOUD_DB of the loudest frame
+  motion: np.ndarray        # [len(MOTION_LAGS_S)] frame change at each lag / mean pair distance
 
 
 @functools.lru_cache(maxsize=8)
@@ -193,7 +221,9 @@ def _features(x: np.ndarray, sr: int) -> _Features:
   rough = float(np.mean(np.square(np.diff(x))) / ms) if ms > 0 and len(x) > 1 else math.nan
   mean_power, energy, frame_flatness = spectral_stats(x, n_fft, hop)
   loud = energy > 1e-6 * np.max(energy) if np.max(energy) > 0 else np.zeros(len(energy), bool)
-  flatness = float(np.mean(frame_flatness[loud])) if np.any(loud) else math.nan
+  # Geometric mean over the frames: an arithmetic mean is ruled by the few most noise-like
+  # (quietest) frames, so a literal excerpt of a recording could score 7x the whole.
+  flatness = float(np.exp(np.mean(np.log(frame_flatness[loud])))) if np.any(loud) else math.nan
   mel_fb, chroma_fb = _filterbanks(sr, n_fft)
   mel = mel_fb @ mean_power                                    # [64]
   if np.sum(mel) > 0:
@@ -203,7 +233,85 @@ def _features(x: np.ndarray, sr: int) -> _Features:
     mel_db = np.full_like(mel, math.nan)
   chroma = chroma_fb @ mean_power                              # [12]
   chroma = chroma / np.sum(chroma) if np.sum(chroma) > 0 else np.zeros_like(chroma)
-  return _Features(mean_square=ms, rough=rough, flatness=flatness, mel_db=mel_db, chroma=chroma)
+  frames_db, loud = mel_frames(x, sr)
+  return _Features(mean_square=ms, rough=rough, flatness=flatness, mel_db=mel_db, chroma=chroma,
+                   frames_db=frames_db, loud=loud, motion=motion_curve(frames_db, hop, sr))
+
+
+def mel_frames(x: np.ndarray, sr: int, max_frames: int = 2048) -> tuple:
+  """Log-mel frames of x [n], relative to their own loudest bin.
+
+  Returns:
+    (frames [F, 64] in dB, 0 at the loudest bin, floored at -FLOOR_DB; loud [F] bool: frames
+    whose loudest band is within LOUD_DB of it). Level-independent: a gain changes nothing.
+  """
+  n_fft, hop = analysis_sizes(sr)
+  mel_fb, _ = _filterbanks(sr, n_fft)
+  frames = _frames(x, n_fft, hop)
+  window = np.hanning(n_fft + 2)[1:-1]
+  mel = np.concatenate([np.square(np.abs(np.fft.rfft(frames[b:b + max_frames] * window, axis=-1)))
+                        @ mel_fb.T for b in range(0, len(frames), max_frames)])   # [F, 64]
+  if not np.max(mel, initial=0.0) > 0:
+    return np.full(mel.shape, -FLOOR_DB), np.zeros(len(mel), bool)
+  db = 10 * np.log10(np.maximum(mel, 1e-30))
+  top = float(np.max(db))
+  db = np.maximum(db - top, -FLOOR_DB)
+  return db, np.max(db, axis=1) > -LOUD_DB
+
+
+def _sq_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """[A, B] mean squared difference per band between the rows of a [A, D] and b [B, D]."""
+  d2 = np.sum(np.square(a), 1)[:, None] + np.sum(np.square(b), 1)[None, :] - 2.0 * (a @ b.T)
+  return np.maximum(d2, 0.0) / a.shape[1]
+
+
+def _subsample(frames: np.ndarray, n: int) -> np.ndarray:
+  """At most n rows of frames, evenly spaced (deterministic)."""
+  return frames if len(frames) <= n else frames[np.linspace(0, len(frames) - 1, n).astype(int)]
+
+
+def motion_curve(frames_db: np.ndarray, hop: int, sr: int) -> np.ndarray:
+  """How fast the sound changes: at each lag of MOTION_LAGS_S, the mean RMS dB difference of
+  frames that far apart, over the mean difference of any two frames of the signal.
+
+  Args:
+    frames_db: [F, 64] log-mel frames (mel_frames).
+    hop, sr: their hop and the sample rate.
+
+  Returns:
+    [len(MOTION_LAGS_S)]: ~1 = frames that far apart are as unrelated as any two (noise, shuffled
+    grains); small = the sound holds (notes sustain); nan where the signal is too short.
+  """
+  some = _subsample(frames_db, MOTION_PAIR_FRAMES)
+  overall = float(np.mean(np.sqrt(_sq_distances(some, some))))
+  out = np.full(len(MOTION_LAGS_S), math.nan)
+  for i, lag_s in enumerate(MOTION_LAGS_S):  # a handful of lags, each vectorized over frames
+    k = max(1, int(round(lag_s * sr / hop)))
+    if len(frames_db) > k and overall > 0:
+      diff = np.sqrt(np.mean(np.square(frames_db[k:] - frames_db[:-k]), axis=1))
+      out[i] = float(np.mean(diff)) / overall
+  return out
+
+
+def motion_excess(motion: np.ndarray, reference: np.ndarray) -> float:
+  """Mean over the lags of max(0, ln(motion / reference motion)): 0 = the dream's sound changes
+  no faster than the input's at 0.05-0.5 s; ~0.4 and more = like shuffled grains or noise."""
+  ok = np.isfinite(motion) & np.isfinite(reference) & (reference > 0) & (motion > 0)
+  if not np.any(ok):
+    return math.nan
+  return float(np.mean(np.maximum(0.0, np.log(motion[ok] / reference[ok]))))
+
+
+def frame_distance(frames_db: np.ndarray, loud: np.ndarray, reference: np.ndarray) -> float:
+  """Mean over the dream's loud frames of the RMS dB distance to the nearest reference frame
+  (all [F, 64] log-mel, mel_frames); nan when no frame is loud."""
+  if not np.any(loud):
+    return math.nan
+  ref = _subsample(reference, NEAREST_FRAMES)
+  frames = frames_db[loud]
+  best = np.concatenate([np.min(_sq_distances(frames[b:b + 512], ref), axis=1)
+                         for b in range(0, len(frames), 512)])
+  return float(np.mean(np.sqrt(best)))
 
 
 # ----------------------------------------------------------------------------- the reference
@@ -222,6 +330,23 @@ class Reference:
   _cumsum: np.ndarray        # [N + 1] running sum of audio
   _cumsum2: np.ndarray       # [N + 1] running sum of audio^2
   _spectra: dict = dataclasses.field(default_factory=dict)   # FFT size -> rfft of audio
+  _motions: dict = dataclasses.field(default_factory=dict)   # frames -> motion curve
+
+  def motion(self, num_frames: int) -> np.ndarray:
+    """The reference's motion curve at a signal length of num_frames frames (cached): the mean
+    curve of MOTION_EXCERPTS evenly spaced excerpts that long, so that a short dream is compared
+    with equally short stretches of the input (a short stretch holds fewer different sounds,
+    which raises its curve)."""
+    frames = self.features.frames_db
+    n = int(min(max(num_frames, 2), len(frames)))
+    if n not in self._motions:
+      starts = np.unique(np.linspace(0, len(frames) - n, MOTION_EXCERPTS).astype(int))
+      hop = analysis_sizes(self.sr)[1]
+      curves = np.stack([motion_curve(frames[a:a + n], hop, self.sr) for a in starts])
+      with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)   # all-nan lags stay nan
+        self._motions[n] = np.nanmean(curves, axis=0)
+    return self._motions[n]
 
   def spectrum(self, n: int) -> np.ndarray:
     """rfft of the audio zero-padded to n (cached): [n // 2 + 1] complex."""
@@ -365,7 +490,8 @@ def longest_match(starts: np.ndarray, ncc: np.ndarray, cont: np.ndarray, w: int,
 
 
 def score_audio(dream: np.ndarray, reference, sr: int, *, window_s: float = 0.5,
-                hop_s: float = 0.125, ncc_threshold: float = 0.9) -> dict:
+                hop_s: float = 0.125, ncc_threshold: float = 0.9,
+                copy_threshold: float = 0.9) -> dict:
   """Objective proxies of a dream's quality (see SCORES for each score's meaning and direction).
 
   Args:
@@ -375,7 +501,8 @@ def score_audio(dream: np.ndarray, reference, sr: int, *, window_s: float = 0.5,
     sr: sample rate of both.
     window_s: window of the novelty scores (shortened to the dream or reference if longer).
     hop_s: hop between those windows.
-    ncc_threshold: |NCC| above which a window counts as a literal match.
+    ncc_threshold: |NCC| above which a window counts as a literal match (longest_match_s).
+    copy_threshold: |NCC| above which a window copies (copied_s): calibrate_copying gives it.
 
   Returns:
     {score name: float or bool} in the order of SCORE_NAMES; scores that are undefined (e.g. the
@@ -396,6 +523,9 @@ def score_audio(dream: np.ndarray, reference, sr: int, *, window_s: float = 0.5,
   out['spectral_distance_db'] = float(np.sqrt(np.mean(np.square(f.mel_db - rf.mel_db))))
   out['chroma_distance'] = (0.5 * float(np.sum(np.abs(f.chroma - rf.chroma)))
                             if np.sum(f.chroma) > 0 else math.nan)
+  out['frame_distance_db'] = frame_distance(f.frames_db, f.loud, rf.frames_db)
+  out['motion_excess'] = (motion_excess(f.motion, ref.motion(len(f.frames_db))) if np.any(f.loud)
+                          else math.nan)
   w = min(int(round(window_s * sr)), len(x), len(ref.audio))
   if w >= 2 and np.any(x):
     hop = max(1, int(round(hop_s * sr)))
@@ -404,13 +534,142 @@ def score_audio(dream: np.ndarray, reference, sr: int, *, window_s: float = 0.5,
     out['max_ncc'] = float(ncc[best])
     length, first = longest_match(starts, ncc, cont, w, ncc_threshold)
     out['longest_match_s'] = length / sr
+    out['copied_s'] = longest_match(starts, ncc, cont, w, copy_threshold)[0] / sr
     out['match_at_s'] = (float(lags[first if first >= 0 else best]) / sr if ncc[best] > 0
                          else math.nan)
   else:
-    out.update(max_ncc=0.0, longest_match_s=0.0, match_at_s=math.nan)
+    out.update(max_ncc=0.0, longest_match_s=0.0, copied_s=0.0, match_at_s=math.nan)
   out.update(_flags(raw, x))
   return {k: (v if isinstance(v, bool) else float(v)) for k, v in
           ((name, out[name]) for name in SCORE_NAMES)}
+
+
+# ----------------------------------------------------------------------------- verdicts
+
+
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+  """Thresholds of the verdicts, all taken from anchors of the same recording.
+
+  unseen: the scores of its unseen tail (real new playing); noise: of white noise at its level.
+  """
+  unseen: dict
+  noise: dict
+
+  @property
+  def copy_threshold(self) -> float:
+    """|NCC| above which a window copies: closer than the unseen tail ever comes."""
+    ncc = self.unseen.get('max_ncc', math.nan)
+    return float(min(max(ncc, 0.5), 0.99)) if math.isfinite(ncc) else 0.9
+
+
+def _ratio_limit(value: float, factor: float) -> float:
+  """factor x max(1, value): a ratio limit that widens where the recording's own tail is high."""
+  return factor * max(1.0, value if math.isfinite(value) else 1.0)
+
+
+def artifacts_level(row: dict, cal: Calibration) -> str:
+  """'High' (free of artifacts), 'Medium' or 'Low'; any flag or unreadable file is 'Low'."""
+  if any(row.get(f) for f in FLAG_NAMES) or row.get('error'):
+    return 'Low'
+  u = cal.unseen
+  flat, disc, clicks = row['flatness_ratio'], row['discontinuity'], row['clicks_per_s']
+  if not (math.isfinite(flat) and math.isfinite(disc)):
+    return 'Low'
+  limit = max(1.0, u.get('clicks_per_s', 0.0) or 0.0)
+  if clicks <= limit and flat <= _ratio_limit(u['flatness_ratio'], 2) and disc <= _ratio_limit(
+      u['discontinuity'], 2):
+    return 'High'
+  if clicks <= 3 * limit and flat <= _ratio_limit(u['flatness_ratio'], 5) and disc <= _ratio_limit(
+      u['discontinuity'], 5):
+    return 'Medium'
+  return 'Low'
+
+
+def toward_noise(value: float, unseen: float, noise: float) -> float:
+  """Where value lies from the unseen tail's score (0) to noise's (1); inf when undefined."""
+  if not (math.isfinite(value) and math.isfinite(unseen) and math.isfinite(noise)):
+    return math.inf
+  return (value - unseen) / max(noise - unseen, 1e-9)
+
+
+def resemblance_level(row: dict, cal: Calibration) -> str:
+  """'High' when both timbre (frame_distance_db) and motion (motion_excess) lie within the first
+  third of the way from the unseen tail's scores to noise's, 'Medium' within two thirds, else
+  'Low'."""
+  worst = max(toward_noise(row[k], cal.unseen[k], cal.noise[k])
+              for k in ('frame_distance_db', 'motion_excess'))
+  return 'High' if worst <= 1 / 3 else 'Medium' if worst <= 2 / 3 else 'Low'
+
+
+def novelty_level(row: dict, cal: Calibration) -> str:
+  """'Low' (copies: 1 s or more closer than the unseen tail comes, or a literal match 1 s longer
+  than the tail's), 'Medium' (some of that, shorter) or 'High'."""
+  u_long = cal.unseen.get('longest_match_s', 0.0) or 0.0
+  copied, longest = row['copied_s'], row['longest_match_s']
+  if copied >= 1.0 or longest >= u_long + 1.0:
+    return 'Low'
+  if copied > 0 or longest > u_long:
+    return 'Medium'
+  return 'High'
+
+
+def add_verdicts(rows, cal: Calibration) -> list:
+  """The rows with 'artifacts', 'resemblance' and 'novelty' set (in place; returned)."""
+  for row in rows:
+    row.update(artifacts=artifacts_level(row, cal), resemblance=resemblance_level(row, cal),
+               novelty=novelty_level(row, cal))
+  return rows
+
+
+PASS_CLICKS_PER_S = 1.0       # the default configs' bar (issue 10): at most this many clicks/s,
+PASS_FLATNESS = {'vector': 3.0}  # a flatness ratio at most this (2 for the other approaches),
+PASS_FLATNESS_DEFAULT = 2.0      # no flag, no copying (novelty not Low), resemblance High/Medium
+
+
+def _median_level(levels) -> str:
+  """The median of 'Low' / 'Medium' / 'High' values (the lower middle one for an even count)."""
+  ranks = sorted(LEVELS.index(v) for v in levels if v in LEVELS)
+  return LEVELS[ranks[(len(ranks) - 1) // 2]] if ranks else ''
+
+
+def summarize(rows, second_half: bool = True) -> dict:
+  """One run's summary: medians over its dreams, and whether it passes the default configs' bar.
+
+  Args:
+    rows: score_run's rows (anchors and dreams).
+    second_half: only the dreams of the second half of training (iteration >= half the last
+      dream's); sample-mode dreams (iteration -1) are all kept.
+
+  Returns:
+    {'dreams': count, 'flagged': dreams with a flag or error, <score>: median for TABLE_SCORES,
+    <verdict>: median level for VERDICTS, 'passes': bool, 'fails': '; '-joined reasons,
+    'anchors': {name: row}}.
+  """
+  dreams = [r for r in rows if r.get('source', 'dream') == 'dream']
+  if second_half and dreams:
+    half = max(r['iteration'] for r in dreams) / 2
+    dreams = [r for r in dreams if r['iteration'] >= half or r['iteration'] < 0]
+  out = {'dreams': len(dreams),
+         'flagged': sum(bool(r.get('error')) or any(r.get(f) for f in FLAG_NAMES) for r in dreams),
+         'anchors': {r['source']: r for r in rows if r.get('source', 'dream') != 'dream'}}
+  for name in TABLE_SCORES:
+    values = [r[name] for r in dreams if isinstance(r.get(name), float) and math.isfinite(r[name])]
+    out[name] = float(np.median(values)) if values else math.nan
+  for v in VERDICTS:
+    out[v] = _median_level(r.get(v) for r in dreams)
+  approach = next((r['approach'] for r in dreams if r.get('approach')), '')
+  limit = PASS_FLATNESS.get(approach, PASS_FLATNESS_DEFAULT)
+  fails = [reason for bad, reason in (
+      (not dreams, 'no dreams'),
+      (out['flagged'] > 0, f'{out["flagged"]} flagged'),
+      (not out['clicks_per_s'] <= PASS_CLICKS_PER_S, f'clicks/s {out["clicks_per_s"]:.2g}'),
+      (not out['flatness_ratio'] <= limit, f'flatness {out["flatness_ratio"]:.2g} > {limit:g}'),
+      (out['novelty'] == 'Low', 'copies'),
+      (out['resemblance'] not in ('High', 'Medium'), f'resemblance {out["resemblance"]}'),
+  ) if bad]
+  out.update(passes=not fails, fails='; '.join(fails))
+  return out
 
 
 # ----------------------------------------------------------------------------- runs
@@ -457,7 +716,8 @@ def dream_files(workdir: str) -> list:
 
 
 def run_reference(workdir: str, files=None) -> tuple:
-  """(training audio [N], sample rate) of a run, or of `files` in its place (AudioError if bad)."""
+  """(recording [N], sample rate) of a run: its input files (training part + validation split),
+  or `files` in their place (AudioError if bad)."""
   config = read_run_config(workdir)
   sr = config.get('sample_rate')
   if not isinstance(sr, int) or sr <= 0:
@@ -484,40 +744,89 @@ def read_dream(path: str, sr: int) -> np.ndarray:
   return x
 
 
-def score_run(workdir: str, reference=None, names=None) -> list:
-  """Scores of every dream of a run (one row per WAV in WORKDIR/dreams, oldest iteration first).
+def _unreadable(row: dict, e: Exception) -> dict:
+  """The row of a file that cannot be decoded: nan / False scores and a one-line error."""
+  row.update({s: (False if s in FLAG_NAMES else math.nan) for s in SCORE_NAMES})
+  row['error'] = f'cannot read: {" ".join(str(e).split())[:160] or type(e).__name__}'
+  return row
+
+
+def score_anchors(workdir: str, split, sr: int, length: int, ref: Reference) -> tuple:
+  """Score the four anchors of a recording and write them to WORKDIR/anchors/<name>.wav.
+
+  Args:
+    workdir: the run directory.
+    split: anchors.Split of the recording.
+    sr: sample rate.
+    length: samples of the made anchors (the dreams' typical length).
+    ref: the prepared training part.
+
+  Returns:
+    (anchor rows in anchors.ANCHOR_NAMES order, their Calibration).
+  """
+  made = anchors.make_anchors(split, length, sr)
+  # A tail that was trained on is judged against the audio before it, as if it were unseen.
+  tail_ref = (prepare_reference(split.train[:len(split.train) - len(split.unseen)], sr)
+              if split.seen else ref)
+  unseen = score_audio(made['unseen'], tail_ref, sr)
+  cal = Calibration(unseen=unseen, noise=score_audio(made['noise'], ref, sr))
+  rows = []
+  for name in anchors.ANCHOR_NAMES:
+    path = audio_io.write_wav(os.path.join(workdir, 'anchors', name + '.wav'),
+                              np.clip(made[name], -1, 1), sr)
+    scores = score_audio(made[name], tail_ref if name == 'unseen' else ref, sr,
+                         copy_threshold=cal.copy_threshold)
+    rows.append({'source': name, 'file': os.path.relpath(path, workdir), 'approach': '',
+                 'kind': 'seen tail' if name == 'unseen' and split.seen else 'anchor',
+                 'seed_mode': '', 'iteration': -1, 'stream': -1, **scores, 'error': ''})
+  return rows, cal
+
+
+def score_run(workdir: str, reference=None, names=None, with_anchors: bool = True) -> list:
+  """Scores and verdicts of the anchors and of every dream of a run.
+
+  Dreams are compared with the training part of the recording (the run's validation split, its
+  last val_fraction, is the unseen anchor); the verdicts are calibrated on the anchors.
 
   Args:
     workdir: a run directory (config.json, dreams/).
     reference: audio files to compare with instead of the run's input_files (default: those).
     names: only these dream file names (default: all).
+    with_anchors: include the anchor rows (they are always scored: they calibrate the verdicts).
 
   Returns:
-    [{file, approach, kind, seed_mode, iteration, stream, <scores>, error}]; 'error' is '' or a
-    one-line reason the file could not be read (its scores are then nan / False).
+    [{source, file, approach, kind, seed_mode, iteration, stream, artifacts, resemblance,
+    novelty, <scores>, error}]: anchors first (source 'unseen', 'copy', 'grains', 'noise'; file
+    'anchors/<name>.wav'), then the dreams (source 'dream'), oldest iteration first; 'error' is
+    '' or a one-line reason a file could not be read (its scores are then nan / False).
   Raises:
     RunError: not a run directory; audio_io.AudioError: the training audio cannot be read.
   """
   audio, sr = run_reference(workdir, reference)
-  ref = prepare_reference(audio, sr)
+  val_fraction = read_run_config(workdir).get('val_fraction') or 0.0
+  split = anchors.split_recording(np.asarray(audio, np.float64), float(val_fraction))
+  ref = prepare_reference(split.train, sr)
   paths = dream_files(workdir)
   if names is not None:
     wanted = set(names)
     paths = [p for p in paths if os.path.basename(p) in wanted]
-  rows = []
+  rows, lengths = [], []
   for path in paths:  # one row per file: the work inside score_audio is vectorized
     name = os.path.basename(path)
-    row = {'file': name, **parse_dream_name(name)}
+    row = {'source': 'dream', 'file': name, **parse_dream_name(name)}
     try:
       x = read_dream(path, sr)
     except Exception as e:  # pylint: disable=broad-except  (any undecodable file is one row)
-      row.update({s: (False if s in FLAG_NAMES else math.nan) for s in SCORE_NAMES})
-      row['error'] = f'cannot read: {" ".join(str(e).split())[:160] or type(e).__name__}'
-    else:
-      row.update(score_audio(x, ref, sr), error='')
-    rows.append(row)
-  rows.sort(key=lambda r: (r['iteration'], r['kind'], r['stream'], r['file']))
-  return rows
+      rows.append(_unreadable(row, e))
+      continue
+    rows.append((row, x))
+    lengths.append(len(x))
+  length = int(np.median(lengths)) if lengths else int(ANCHOR_SECONDS * sr)
+  anchor_rows, cal = score_anchors(workdir, split, sr, length, ref)
+  dreams = [r if isinstance(r, dict) else {**r[0], **score_audio(
+      r[1], ref, sr, copy_threshold=cal.copy_threshold), 'error': ''} for r in rows]
+  dreams.sort(key=lambda r: (r['iteration'], r['kind'], r['stream'], r['file']))
+  return add_verdicts((anchor_rows if with_anchors else []) + dreams, cal)
 
 
 def _format(value) -> str:
@@ -559,21 +868,35 @@ def read_scores(path: str) -> list:
       v = row.get(s.name, '')
       row[s.name] = (v == 'True') if s.criterion == 'flag' else float(v) if v else math.nan
     row['error'] = row.get('error') or ''
+    row['source'] = row.get('source') or 'dream'
   return rows
 
 
+TABLE_SCORES = ('clicks_per_s', 'flatness_ratio', 'discontinuity', 'frame_distance_db',
+                'motion_excess', 'spectral_distance_db', 'chroma_distance', 'max_ncc', 'copied_s',
+                'longest_match_s')
+
+
+def _label(row: dict) -> str:
+  """The first column of a row: the dream's file name, or the anchor's name in brackets."""
+  return row['file'] if row.get('source', 'dream') == 'dream' else f'[{row["source"]}]'
+
+
 def format_table(rows) -> str:
-  """A fixed-width text table of score rows (one line per dream) and a legend."""
-  cols = [s for s in SCORES if s.criterion != 'flag' and s.name != 'match_at_s']
-  width = max([len('file')] + [len(r['file']) for r in rows])
-  head = f'{"file":<{width}}  ' + '  '.join(f'{s.short:>8}' for s in cols) + '  flags'
+  """A fixed-width text table of score rows (anchors first, then one line per dream), verdicts
+  (A/R/N: artifacts, resemblance, novelty as H/M/L) and a legend."""
+  by_name = {s.name: s for s in SCORES}
+  cols = [by_name[n] for n in TABLE_SCORES]
+  width = max([len('file')] + [len(_label(r)) for r in rows])
+  head = (f'{"file":<{width}}  A R N  ' + '  '.join(f'{s.short:>8}' for s in cols) + '  flags')
   lines = [head, '-' * len(head)]
   for r in rows:
     flags = ','.join(n for n in FLAG_NAMES if r.get(n)) or ('error' if r.get('error') else '-')
-    lines.append(f'{r["file"]:<{width}}  ' + '  '.join(f'{r[s.name]:>8.3g}' for s in cols)
-                 + f'  {flags}')
-  lines.append('lower is better: ' + ', '.join(s.short for s in cols if s.better == 'lower')
-               + ' (artifacts, distance to the input, literal copying); listening is the judge')
+    verdict = ' '.join((r.get(v) or '?')[0] for v in VERDICTS)
+    lines.append(f'{_label(r):<{width}}  {verdict}  '
+                 + '  '.join(f'{r[s.name]:>8.3g}' for s in cols) + f'  {flags}')
+  lines.append('A R N: artifacts, resemblance, novelty (H high = good, M medium, L low), calibrated '
+               'on the [anchors] of the same recording; lower is better for every number')
   return '\n'.join(lines)
 
 

@@ -1,0 +1,97 @@
+"""Anchors: reference signals made from a run's own recording, scored beside its dreams.
+
+A score means little alone: a few seconds of real music lie 8-12 dB from the whole recording's
+average spectrum, and players repeat themselves. So every run is judged against four anchors cut
+or made from the same recording, whose verdicts are known in advance:
+
+  unseen  the recording's validation split (its last val_fraction), never trained on: what a
+          perfect dream, resembling the input without copying it, scores. Without a validation
+          split, the last 10 % (then marked as seen in training).
+  copy    a literal excerpt of the training part: novelty Low.
+  grains  0.1 s grains of the training part in random order, 10 ms fades: timbre without the
+          input's motion; never High on all three criteria.
+  noise   white noise at the training part's level: Low on artifacts.
+
+All are deterministic (fixed RNG seed) and vectorized NumPy.
+"""
+import dataclasses
+
+import numpy as np
+
+ANCHOR_NAMES = ('unseen', 'copy', 'grains', 'noise')
+GRAIN_S = 0.1
+FADE_S = 0.01
+DEFAULT_TAIL = 0.1       # the unseen tail when a run has no validation split
+MIN_COPY_S = 4.0         # the copy anchor is at least this long (or the whole training part)
+SEED = 1234
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+  """A recording split into the training part and the unseen tail."""
+  train: np.ndarray    # [N] the audio the model was trained on (the dreams' reference)
+  unseen: np.ndarray   # [M] the tail
+  seen: bool           # True when the tail was part of the training audio (no validation split)
+
+
+def split_recording(audio: np.ndarray, val_fraction: float) -> Split:
+  """Split audio [n] as training does: the last round(n * val_fraction) samples are unseen.
+
+  With val_fraction 0 the training part is the whole recording and the tail is its last 10 %,
+  marked `seen`.
+  """
+  n = len(audio)
+  n_val = int(round(n * val_fraction))
+  if n_val > 0:
+    return Split(train=audio[:n - n_val], unseen=audio[n - n_val:], seen=False)
+  tail = max(1, int(round(n * DEFAULT_TAIL)))
+  return Split(train=audio, unseen=audio[n - tail:], seen=True)
+
+
+def copy_anchor(train: np.ndarray, length: int) -> np.ndarray:
+  """A literal excerpt [min(length, N)] of the training audio, from its middle."""
+  length = min(length, len(train))
+  start = (len(train) - length) // 2
+  return train[start:start + length].copy()
+
+
+def grains_anchor(train: np.ndarray, length: int, sr: int, seed: int = SEED) -> np.ndarray:
+  """[length] of GRAIN_S grains of train [N] in random order, overlap-added with FADE_S fades.
+
+  Grain k starts at k * (grain - fade) and fades in and out over `fade` samples (raised cosine),
+  so neighbouring fades sum to one: the grain boundaries themselves add no level change.
+  """
+  grain, fade = int(round(GRAIN_S * sr)), int(round(FADE_S * sr))
+  grain = min(grain, len(train))
+  fade = min(fade, grain // 2)
+  step = grain - fade
+  count = max(1, -(-(length - fade) // step))
+  rng = np.random.default_rng(seed)
+  starts = rng.integers(0, len(train) - grain + 1, size=count)
+  grains = train[starts[:, None] + np.arange(grain)[None, :]]          # [count, grain]
+  env = np.ones(grain)
+  if fade:
+    ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)
+    env[:fade], env[grain - fade:] = ramp, ramp[::-1]
+  out = np.zeros(step * (count - 1) + grain)
+  idx = (np.arange(count)[:, None] * step + np.arange(grain)[None, :]).reshape(-1)
+  np.add.at(out, idx, (grains * env).reshape(-1))
+  return out[:length]
+
+
+def noise_anchor(train: np.ndarray, length: int, seed: int = SEED) -> np.ndarray:
+  """White Gaussian noise [length] at the RMS level of train (DC removed)."""
+  rms = float(np.sqrt(np.mean(np.square(train - np.mean(train)))))
+  return np.random.default_rng(seed).standard_normal(length) * rms
+
+
+def make_anchors(split: Split, length: int, sr: int) -> dict:
+  """{name: audio [n]} of the four anchors; copy, grains and noise are `length` samples long
+  (copy at least MIN_COPY_S), unseen is the split's tail."""
+  length = max(1, min(length, len(split.train)))
+  return {
+      'unseen': np.asarray(split.unseen, np.float64),
+      'copy': copy_anchor(split.train, max(length, int(MIN_COPY_S * sr))),
+      'grains': grains_anchor(split.train, length, sr),
+      'noise': noise_anchor(split.train, length),
+  }

@@ -1,0 +1,265 @@
+r"""A development set of real instrument sound: MIDI written here, rendered by FluidSynth.
+
+The scores and the default configs are tuned on recordings of sampled real instruments (the
+FluidR3 GM SoundFont), not on synthetic tones. This module writes the MIDI of short pieces
+(melodies, chords and arpeggios that repeat and vary their material, as players do), renders
+each with FluidSynth and stores it at 11025 Hz, mono, peak -1 dBFS:
+
+  sudo apt-get install -y fluidsynth fluid-soundfont-gm
+  python -m audiolstm.devset --out=devset          # devset/<name>.wav (+ .mid), outside git
+
+Each case is marked `tune` (used to choose settings) or `check` (kept unseen until the end);
+the bundled recording (audiolstm/data/default.wav) is a tune case too. `cases()` lists them.
+Everything is deterministic: the same command writes the same files.
+"""
+import dataclasses
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from audiolstm import audio_io
+
+SAMPLE_RATE = 11025
+SOUNDFONTS = ('/usr/share/sounds/sf2/FluidR3_GM.sf2', '/usr/share/sounds/sf2/default-GM.sf2')
+CHANNELS = 8                     # notes rotate over these MIDI channels (own pitch bends)
+TICKS = 480                      # MIDI ticks per quarter note
+RELEASE_S = 0.4                  # kept after the last note ends
+FADE_S = 0.05
+INSTALL_HINT = 'install it with: sudo apt-get install -y fluidsynth fluid-soundfont-gm'
+
+
+@dataclasses.dataclass(frozen=True)
+class Note:
+  """One note: start and length in beats, MIDI pitch, velocity (1-127)."""
+  start: float
+  length: float
+  pitch: int
+  velocity: int = 90
+  cents: float = 0.0     # detuning (pitch bend on the note's own channel)
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+  """A piece of the development set."""
+  name: str
+  program: int       # General MIDI program (0 piano, 24 nylon, 25 steel, 42 cello, 73 flute)
+  bpm: float
+  split: str         # 'tune' or 'check'
+  notes: tuple       # Notes
+
+
+# ----------------------------------------------------------------------------- MIDI
+
+
+def _varlen(n: int) -> bytes:
+  """MIDI variable-length quantity of n >= 0."""
+  out = [n & 0x7F]
+  n >>= 7
+  while n:
+    out.append(0x80 | (n & 0x7F))
+    n >>= 7
+  return bytes(reversed(out))
+
+
+def midi_bytes(notes, program: int, bpm: float) -> bytes:
+  """A type-0 standard MIDI file of `notes` with `program`, at `bpm`.
+
+  Notes take channels 0-7 in turn, each note's detuning a pitch bend on its channel just before
+  it starts (bend range +-2 semitones), so chord tones are detuned independently.
+  """
+  events = []  # (tick, order, bytes): note-offs before bends before note-ons at the same tick
+  for i, n in enumerate(sorted(notes, key=lambda n: n.start)):
+    ch = i % CHANNELS
+    on, off = int(round(n.start * TICKS)), int(round((n.start + n.length) * TICKS))
+    bend = int(np.clip(8192 + round(n.cents * 8192 / 200), 0, 16383))
+    events.append((on, 1, bytes([0xE0 | ch, bend & 0x7F, bend >> 7])))
+    events.append((on, 2, bytes([0x90 | ch, n.pitch, int(np.clip(n.velocity, 1, 127))])))
+    events.append((max(off, on + 1), 0, bytes([0x80 | ch, n.pitch, 0])))
+  events.sort(key=lambda e: (e[0], e[1]))
+  tempo = int(round(60e6 / bpm))
+  track = bytearray(b'\x00\xff\x51\x03' + tempo.to_bytes(3, 'big'))
+  for ch in range(CHANNELS):
+    track += b'\x00' + bytes([0xC0 | ch, program])
+  tick = 0
+  for t, _, data in events:
+    track += _varlen(t - tick) + data
+    tick = t
+  track += b'\x00\xff\x2f\x00'
+  return (b'MThd' + struct.pack('>IHHH', 6, 0, 1, TICKS) +
+          b'MTrk' + struct.pack('>I', len(track)) + bytes(track))
+
+
+# ----------------------------------------------------------------------------- the pieces
+
+_MAJOR = (0, 2, 4, 5, 7, 9, 11)
+_PROGRESSIONS = {'pop': (0, 5, 3, 4), 'minor': (5, 3, 0, 4), 'jazz': (1, 4, 0, 0)}
+
+
+def _triad(root: int, degree: int) -> tuple:
+  """MIDI pitches of the diatonic triad on `degree` (0-6) of the major key on `root`."""
+  return tuple(root + _MAJOR[(degree + k) % 7] + 12 * ((degree + k) // 7) for k in (0, 2, 4))
+
+
+def _scale_pitch(root: int, step: int) -> int:
+  """The `step`-th degree (any integer) of the major scale on root."""
+  return root + _MAJOR[step % 7] + 12 * (step // 7)
+
+
+def arpeggios(root, prog, bars, pattern, beats_per_note, velocity=80):
+  """Broken chords: each bar plays `pattern` (indices into the chord spread over 2 octaves)."""
+  notes = []
+  per_bar = int(round(4 / beats_per_note))
+  for bar in range(bars):
+    chord = _triad(root, prog[bar % len(prog)])
+    tones = chord + tuple(p + 12 for p in chord)
+    for i in range(per_bar):
+      p = tones[pattern[i % len(pattern)]]
+      notes.append(Note(bar * 4 + i * beats_per_note, beats_per_note * 2.5, p,
+                        velocity + 8 * (i == 0)))
+  return notes
+
+
+def melody(root, prog, bars, rng, beats=(1, 0.5, 0.5, 1, 1), octave=12, velocity=92):
+  """A melody of a motif repeated with variations, on chord tones of each bar's chord."""
+  motif = rng.integers(-2, 3, size=len(beats))
+  notes = []
+  for bar in range(bars):
+    chord_step = prog[bar % len(prog)] + 7
+    vary = rng.integers(-1, 2, size=len(beats)) * (rng.random(len(beats)) < 0.3 + 0.4 * (bar % 4 == 3))
+    t = 0.0
+    for b, m, v in zip(beats, motif, vary):
+      if t >= 4:
+        break
+      notes.append(Note(bar * 4 + t, min(b, 4 - t) * 0.95,
+                        _scale_pitch(root, chord_step + int(m + v)) + octave - 12, velocity))
+      t += b
+    if t < 4:
+      notes.append(Note(bar * 4 + t, 4 - t, _scale_pitch(root, chord_step) + octave - 12,
+                        velocity - 10))
+  return notes
+
+
+def chords(root, prog, bars, rhythm=(0, 1.5, 2.5), length=1.0, velocity=72, strum=0.0):
+  """Block (or strummed, `strum` beats between strings) chords on the beats in `rhythm`."""
+  notes = []
+  for bar in range(bars):
+    chord = _triad(root, prog[bar % len(prog)])
+    voicing = (chord[0] - 12,) + chord
+    for beat in rhythm:
+      for k, p in enumerate(voicing):
+        notes.append(Note(bar * 4 + beat + k * strum, length, p, velocity))
+  return notes
+
+
+def bass(root, prog, bars, velocity=85):
+  """Roots on beats 1 and 3, an octave below the chords."""
+  return [Note(bar * 4 + beat, 1.9, _triad(root, prog[bar % len(prog)])[0] - 24, velocity)
+          for bar in range(bars) for beat in (0, 2)]
+
+
+def humanize(notes, rng, timing=0.03, velocity=10, cents=8.0) -> tuple:
+  """Notes played as a person would: start jitter (beats), velocity and tuning spread (std)."""
+  out = []
+  for n in notes:
+    start = max(0.0, n.start + rng.normal(0, timing))
+    out.append(Note(start, n.length, n.pitch, int(n.velocity + rng.normal(0, velocity)),
+                    float(rng.normal(0, cents))))
+  return tuple(out)
+
+
+def cases() -> tuple:
+  """The development set's pieces (20-40 s each), in a fixed order."""
+  rng = np.random.default_rng(20261201)
+  pop, minor, jazz = _PROGRESSIONS['pop'], _PROGRESSIONS['minor'], _PROGRESSIONS['jazz']
+  return (
+      Case('nylon_arpeggio', 24, 100, 'tune',
+           humanize(arpeggios(57, minor, 12, (0, 1, 2, 3, 4, 3, 2, 1), 0.5), rng)),
+      Case('piano_chords', 0, 92, 'tune',
+           humanize(chords(60, pop, 11, velocity=64) + melody(60, pop, 11, rng, octave=24), rng)),
+      Case('cello_melody', 42, 72, 'tune',
+           humanize(melody(50, minor, 9, rng, beats=(2, 1, 1, 2, 2), octave=0, velocity=96), rng)),
+      Case('steel_melody', 25, 104, 'check',
+           humanize(melody(55, pop, 13, rng) + bass(55, pop, 13), rng)),
+      Case('flute_melody', 73, 96, 'check',
+           humanize(melody(62, jazz, 10, rng, beats=(0.5, 0.5, 1, 0.5, 0.5, 1), octave=24), rng)),
+      Case('piano_arpeggio', 0, 84, 'check',
+           humanize(arpeggios(53, pop, 10, (0, 2, 4, 5, 4, 2), 2 / 3) + bass(53, pop, 10), rng)),
+  )
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def find_tools():
+  """(fluidsynth executable, SoundFont path); ValueError with one line if either is missing."""
+  exe = shutil.which('fluidsynth')
+  font = next((f for f in SOUNDFONTS if os.path.isfile(f)), None)
+  if not exe or not font:
+    missing = 'fluidsynth' if not exe else 'the FluidR3 GM SoundFont'
+    raise ValueError(f'{missing} is not installed: {INSTALL_HINT}')
+  return exe, font
+
+
+def render(case: Case, out_dir: str, tools=None) -> str:
+  """Render one case to OUT_DIR/<name>.wav (11025 Hz mono, peak -1 dBFS) and its .mid; path."""
+  exe, font = tools or find_tools()
+  os.makedirs(out_dir, exist_ok=True)
+  mid = os.path.join(out_dir, case.name + '.mid')
+  with audio_io.atomic_file(mid) as tmp:
+    with open(tmp, 'wb') as f:
+      f.write(midi_bytes(case.notes, case.program, case.bpm))
+  with tempfile.TemporaryDirectory() as d:
+    raw = os.path.join(d, 'render.wav')
+    subprocess.run([exe, '-ni', '-q', '-g', '0.6', '-r', '44100', '-F', raw, font, mid],
+                   check=True, capture_output=True, timeout=300)
+    audio = audio_io.load_audio(raw, SAMPLE_RATE)
+  # From the first sound to RELEASE_S after the last note ends, with a short fade: a piece's
+  # unseen tail (its last 10 %) is then more of the same music, not a long decay into silence.
+  end = int((max(n.start + n.length for n in case.notes) * 60 / case.bpm + RELEASE_S)
+            * SAMPLE_RATE)
+  loud = np.flatnonzero(np.abs(audio) > 1e-3 * np.max(np.abs(audio)))
+  audio = audio[loud[0] if len(loud) else 0:end]
+  fade = int(FADE_S * SAMPLE_RATE)
+  audio[-fade:] *= np.linspace(1.0, 0.0, fade)
+  audio = audio * (10 ** (-1 / 20) / max(np.max(np.abs(audio)), 1e-9))
+  return audio_io.write_wav(os.path.join(out_dir, case.name + '.wav'), audio, SAMPLE_RATE)
+
+
+def recordings(out_dir: str, split: str = 'all') -> list:
+  """[(name, path)] of the set's recordings under OUT_DIR, the bundled one first.
+
+  Args:
+    out_dir: where `render` wrote them.
+    split: 'tune', 'check' or 'all'.
+  """
+  rows = [('bundled', audio_io.DEFAULT_AUDIO, 'tune')]
+  rows += [(c.name, os.path.join(out_dir, c.name + '.wav'), c.split) for c in cases()]
+  return [(n, p) for n, p, s in rows if split in ('all', s)]
+
+
+def main(argv=None) -> int:
+  """Render every case into --out (default: devset)."""
+  import argparse  # pylint: disable=g-import-not-at-top
+  parser = argparse.ArgumentParser(prog='python -m audiolstm.devset', description=__doc__.split(
+      '\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--out', default='devset', help='folder for the WAV and MIDI files')
+  args = parser.parse_args(argv)
+  try:
+    tools = find_tools()
+  except ValueError as e:
+    print(f'audiolstm.devset: error: {e}', file=sys.stderr)
+    return 2
+  for case in cases():
+    path = render(case, args.out, tools)
+    seconds = len(audio_io.load_audio(path, SAMPLE_RATE)) / SAMPLE_RATE
+    print(f'{path}  {seconds:5.1f} s  {case.split}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
