@@ -16,7 +16,7 @@ APPROACHES = ('vector', 'column', 'transpose', 'fft')
 SEED_MODES = ('same', 'random', 'advance')
 # Fields added after runs were first saved, with the value that keeps the behaviour from before:
 # a run's config.json without one means that value (resolve fills it in).
-ADDED_FIELDS = {'dream_noise': 0.0}
+ADDED_FIELDS = {'dream_noise': 0.0, 'magnitude_power': 1.0, 'spectral_floor_db': 0.0}
 
 
 class ConfigError(ValueError):
@@ -156,6 +156,10 @@ def validate(c) -> None:
          and math.isfinite(c.dream_noise) and c.dream_noise >= 0,
          f'config.dream_noise={c.dream_noise!r} must be a number >= 0 (the std of the noise added '
          'to each predicted value while dreaming; 0 turns it off)')
+  _check(0 < c.magnitude_power <= 1, f'config.magnitude_power={c.magnitude_power!r}: use 0 < p <= 1 '
+         '(the model learns magnitudes ** p; 1 = linear magnitudes, as the original)')
+  _check(c.spectral_floor_db >= 0, f'config.spectral_floor_db={c.spectral_floor_db!r} must be >= 0 '
+         '(dB below each frame\'s peak under which the vocoder drops a bin; 0 = off)')
   _check(c.dream_seconds > 0, f'config.dream_seconds={c.dream_seconds!r} must be > 0')
   _check(c.seq_dream_seconds > 0,
          f'config.seq_dream_seconds={c.seq_dream_seconds!r} must be > 0')

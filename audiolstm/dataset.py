@@ -35,10 +35,15 @@ class Sources:
 
 
 def to_source(c, audio, scale=None):
-  """1-D source of a resolved config from audio; returns (source, scale)."""
+  """1-D source of a resolved config from audio; returns (source, scale).
+
+  fft: the frames' magnitudes ** config.magnitude_power, divided by their maximum (the scale).
+  """
   if not c.use_fft:
     return audio.astype(np.float32), 1.0
   frames = spectral.magnitude_frames(audio, c.window_size, c.hop_size, c.zero_padding)
+  if c.magnitude_power != 1:
+    frames = np.power(frames, np.float32(c.magnitude_power))
   if scale is None:
     scale = spectral.spectral_scale(frames)
   return spectral.normalise(frames, scale).reshape(-1), scale

@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from audiolstm import audio_io
+from audiolstm import spectral
 from audiolstm import vocoder
 from audiolstm.config import ConfigError
 
@@ -152,7 +153,9 @@ def to_audio(c, values: np.ndarray, scale: float, rng: np.random.Generator) -> n
   normalised magnitude frames; they are rescaled and turned into audio by the vocoder.
   """
   if c.use_fft:
-    frames = values.reshape(-1, c.seg_len) * scale
+    frames = spectral.from_source_frames(values.reshape(-1, c.seg_len), scale,
+                                         c.get('magnitude_power', 1.0),
+                                         c.get('spectral_floor_db', 0.0))
     phases = rng.uniform(0.0, 2 * np.pi, c.seg_len).astype(np.float32)
     audio = np.asarray(vocoder.vocode(frames, c.hop_size, phases, use_peaks=c.use_peaks))
     return 0.9 * audio

@@ -35,6 +35,8 @@ def get_config():
   c.hop_size = 64               # samples between frames
   c.zero_padding = True         # pad each frame to twice its length before the FFT
   c.use_peaks = True            # vocoder keeps only local spectral peaks
+  c.magnitude_power = 1.0       # learn magnitudes ** this (0.5: quiet partials count; 1 = original)
+  c.spectral_floor_db = 0.0     # vocoder drops bins this many dB below their frame's peak (0 = off)
 
   # --- model ----------------------------------------------------------------
   c.num_layers = 1              # stacked LSTM cells
