@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from audiolstm import anchors
 from audiolstm import audio_io
 from audiolstm import evaluate
 from audiolstm import train
@@ -200,7 +201,8 @@ def test_score_run_reads_nan_files_and_survives_bad_ones(tmp_path, synth_audio):
   sf.write(str(run / 'dreams' / 'vector_concurrent_random_it0000010_s0.wav'), bad, SR,
            subtype='FLOAT')
   (run / 'dreams' / 'vector_concurrent_advance_it0000030_s0.wav').write_bytes(b'not audio')
-  rows = evaluate.score_run(str(run))
+  # The anchors come first (they calibrate the verdicts); the dreams follow.
+  rows = [r for r in evaluate.score_run(str(run)) if r['source'] == 'dream']
   assert [r['iteration'] for r in rows] == [10, 20, 30]  # oldest first
   assert rows[0]['nan'] and rows[0]['max_ncc'] > 0.99 and rows[0]['seed_mode'] == 'random'
   assert not rows[1]['nan'] and rows[1]['longest_match_s'] == pytest.approx(1.0)
@@ -209,8 +211,9 @@ def test_score_run_reads_nan_files_and_survives_bad_ones(tmp_path, synth_audio):
   back = evaluate.read_scores(path)
   assert [r['file'] for r in back] == [r['file'] for r in rows]
   assert back[0]['nan'] is True and back[1]['max_ncc'] == pytest.approx(rows[1]['max_ncc'])
-  assert sorted(os.listdir(run)) == ['config.json', 'dreams', 'scores.csv']  # no temp files
-  assert len(evaluate.score_run(str(run), names=[rows[1]['file']])) == 1
+  # No temp files (anchors/ holds the anchors' WAVs).
+  assert sorted(os.listdir(run)) == ['anchors', 'config.json', 'dreams', 'scores.csv']
+  assert len(evaluate.score_run(str(run), names=[rows[1]['file']], with_anchors=False)) == 1
 
 
 def run_evaluate(*args):
@@ -229,6 +232,10 @@ def test_cli_scores_a_tiny_run(tmp_path, synth_audio):
   path = os.path.join(summary['workdir'], 'scores.csv')
   with open(path, newline='') as f:
     rows = list(csv.DictReader(f))
+  assert [row['source'] for row in rows[:4]] == list(anchors.ANCHOR_NAMES)
+  assert [row['file'] for row in rows[:4]] == [f'anchors/{n}.wav' for n in anchors.ANCHOR_NAMES]
+  rows = rows[4:]
+  assert {row['source'] for row in rows} == {'dream'}
   assert sorted(row['file'] for row in rows) == sorted(os.path.basename(d)
                                                       for d in summary['dreams'])
   assert set(evaluate.CSV_FIELDS) == set(rows[0])
@@ -249,3 +256,281 @@ def test_cli_bad_workdir_exits_2(tmp_path, make, message):
   assert r.returncode == 2
   assert len(r.stderr.strip().splitlines()) == 1 and message in r.stderr, r.stderr
   assert 'Traceback' not in r.stderr
+
+
+# ----------------------------------------------------------------------------- new scores vs loops
+
+
+def naive_flatness(x, sr):
+  """Geometric mean over the non-silent frames of each frame's spectral flatness, with loops."""
+  n_fft, hop = evaluate.analysis_sizes(sr)
+  x = np.asarray(x, np.float64) - np.mean(x)
+  half = n_fft // 2
+  padded = np.concatenate([np.zeros(half), x, np.zeros(half + max(0, n_fft - len(x) - 2 * half))])
+  window = np.array([0.5 - 0.5 * math.cos(2 * math.pi * (i + 1) / (n_fft + 1))
+                     for i in range(n_fft)])
+  flat, energy = [], []
+  for start in range(0, len(padded) - n_fft + 1, hop):
+    p = np.abs(np.fft.rfft(padded[start:start + n_fft] * window)) ** 2
+    energy.append(p.sum())
+    p = p + 1e-10 * p.max() + 1e-300
+    flat.append(math.exp(np.mean(np.log(p))) / np.mean(p))
+  energy = np.array(energy)
+  logs = [math.log(f) for f, e in zip(flat, energy) if e > 1e-6 * energy.max()]
+  return math.exp(sum(logs) / len(logs))
+
+
+def test_flatness_ratio_is_a_ratio_of_geometric_means_over_frames(melody):
+  x, _ = melody
+  ref_audio = x[:3 * SR]
+  # Half a note, then a second of near silence with a little noise: the quiet frames do not rule.
+  dream = np.concatenate([x[4 * SR:4 * SR + SR // 2],
+                          1e-3 * np.random.default_rng(0).standard_normal(SR)])
+  s = evaluate.score_audio(dream, ref_audio, SR)
+  want = naive_flatness(dream, SR) / naive_flatness(ref_audio, SR)
+  assert s['flatness_ratio'] == pytest.approx(want, rel=1e-9)
+
+
+def naive_motion(frames, hop, sr, pair_frames):
+  """motion_curve with loops: per lag, mean RMS difference of frames that far apart over the mean
+  RMS difference of all ordered pairs of (at most pair_frames evenly spaced) frames."""
+  rms = lambda a, b: math.sqrt(np.mean(np.square(a - b)))
+  some = (range(len(frames)) if len(frames) <= pair_frames
+          else np.linspace(0, len(frames) - 1, pair_frames).astype(int))
+  overall = np.mean([rms(frames[i], frames[j]) for i in some for j in some])
+  out = []
+  for lag_s in evaluate.MOTION_LAGS_S:
+    k = max(1, int(round(lag_s * sr / hop)))
+    if len(frames) <= k or overall == 0:
+      out.append(math.nan)
+      continue
+    out.append(np.mean([rms(frames[t + k], frames[t]) for t in range(len(frames) - k)]) / overall)
+  return np.array(out)
+
+
+def naive_motion_excess(motion, reference):
+  terms = [max(0.0, math.log(m / r)) for m, r in zip(motion, reference)
+           if math.isfinite(m) and math.isfinite(r) and m > 0 and r > 0]
+  return sum(terms) / len(terms) if terms else math.nan
+
+
+@pytest.mark.parametrize('count, pair_frames', [(40, 1500), (13, 1500), (14, 1500), (40, 9)])
+def test_motion_curve_equals_loops(monkeypatch, count, pair_frames):
+  monkeypatch.setattr(evaluate, 'MOTION_PAIR_FRAMES', pair_frames)
+  frames = np.random.default_rng(count).uniform(-80, 0, (count, 8))
+  got = evaluate.motion_curve(frames, 256, SR)      # lags of 2, 4, 9, 13 and 22 frames
+  want = naive_motion(frames, 256, SR, pair_frames)
+  np.testing.assert_allclose(got, want, rtol=1e-9, equal_nan=True)
+  # A lag of k frames needs more than k frames: 13 frames are too few for 13 and 22.
+  assert np.isnan(got).sum() == {13: 2, 14: 1}.get(count, 0)
+
+
+def test_motion_excess_compares_with_excerpts_of_the_dreams_length(melody):
+  """The reference's curve is the mean curve of MOTION_EXCERPTS evenly spaced excerpts of the
+  dream's length (in frames), so a short dream meets equally short stretches of the input."""
+  x, _ = melody
+  ref_audio, dream = x[:3 * SR], x[5 * SR:5 * SR + SR // 2]
+  ref = evaluate.prepare_reference(ref_audio, SR)
+  hop = evaluate.analysis_sizes(SR)[1]
+  ref_frames, _ = evaluate.mel_frames(ref_audio - np.mean(ref_audio), SR)   # DC removed first
+  dream_frames, _ = evaluate.mel_frames(dream - np.mean(dream), SR)
+  n = len(dream_frames)
+  starts = sorted({int(a) for a in np.linspace(0, len(ref_frames) - n, evaluate.MOTION_EXCERPTS)})
+  curves = np.array([naive_motion(ref_frames[a:a + n], hop, SR, evaluate.MOTION_PAIR_FRAMES)
+                     for a in starts])
+  want = np.array([np.mean(c[np.isfinite(c)]) if np.any(np.isfinite(c)) else math.nan
+                   for c in curves.T])
+  np.testing.assert_allclose(ref.motion(n), want, rtol=1e-9, equal_nan=True)
+  assert np.isnan(want[-1]) and np.all(np.isfinite(want[:-1]))   # 0.5 s: too short for 0.5 s
+  dream_curve = naive_motion(dream_frames, hop, SR, evaluate.MOTION_PAIR_FRAMES)
+  assert evaluate.score_audio(dream, ref, SR)['motion_excess'] == pytest.approx(
+      naive_motion_excess(dream_curve, want), rel=1e-9, abs=1e-12)
+
+
+def test_motion_curve_of_still_and_of_changing_frames():
+  held = np.repeat(np.random.default_rng(0).uniform(-80, 0, (4, 8)), 30, axis=0)  # 4 long notes
+  curve = evaluate.motion_curve(held, 256, SR)
+  assert np.all(np.diff(curve) >= 0) and curve[0] < 0.3   # the further apart, the more unlike
+  assert np.all(np.isnan(evaluate.motion_curve(np.zeros((40, 8)), 256, SR)))  # no change at all
+
+
+def test_motion_excess_equals_loops():
+  rng = np.random.default_rng(1)
+  for _ in range(20):
+    motion, reference = rng.uniform(0.05, 1.5, (2, 5))
+    motion[rng.random(5) < 0.2] = math.nan
+    reference[rng.random(5) < 0.2] = math.nan
+    want = naive_motion_excess(motion, reference)
+    got = evaluate.motion_excess(motion, reference)
+    assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want, rel=1e-12)
+  assert evaluate.motion_excess(np.array([0.5, 0.2]), np.array([1.0, 0.1])) == pytest.approx(
+      math.log(2) / 2)   # only a faster change counts
+  assert math.isnan(evaluate.motion_excess(np.full(5, math.nan), np.ones(5)))
+
+
+def naive_frame_distance(frames, loud, reference, nearest):
+  ref = (reference if len(reference) <= nearest
+         else reference[np.linspace(0, len(reference) - 1, nearest).astype(int)])
+  if not np.any(loud):
+    return math.nan
+  best = [min(math.sqrt(np.mean((f - r) ** 2)) for r in ref) for f, l in zip(frames, loud) if l]
+  return float(np.mean(best))
+
+
+@pytest.mark.parametrize('nearest', [6000, 17])
+def test_frame_distance_equals_brute_force(monkeypatch, nearest):
+  monkeypatch.setattr(evaluate, 'NEAREST_FRAMES', nearest)
+  rng = np.random.default_rng(2)
+  reference = rng.uniform(-80, 0, (60, 8))
+  frames = rng.uniform(-80, 0, (600, 8))         # more than one batch of 512
+  frames[::7] = reference[rng.integers(0, 60, size=len(frames[::7]))] + 0.5   # some near ones
+  loud = rng.random(600) < 0.8
+  got = evaluate.frame_distance(frames, loud, reference)
+  assert got == pytest.approx(naive_frame_distance(frames, loud, reference, nearest), rel=1e-9)
+  if nearest >= len(reference):  # every frame of the reference itself is at distance 0
+    assert evaluate.frame_distance(reference, np.ones(60, bool), reference) == pytest.approx(
+        0.0, abs=1e-4)
+  assert math.isnan(evaluate.frame_distance(frames, np.zeros(600, bool), reference))
+
+
+def test_shuffled_grains_move_faster_than_the_music(melody):
+  """0.1 s grains in random order: the timbre of the input without its notes' holding and moving;
+  a later excerpt of the same music changes as the input does."""
+  x, ref = melody
+  grains = evaluate.score_audio(anchors.grains_anchor(x, 4 * SR, SR), ref, SR)
+  later = evaluate.score_audio(audio_io.load_audio(audio_io.DEFAULT_AUDIO, SR)[12 * SR:16 * SR],
+                               ref, SR)
+  assert later['motion_excess'] < 0.15
+  assert grains['motion_excess'] > later['motion_excess'] + 0.2
+  assert grains['motion_excess'] > 2.5 * later['motion_excess']
+
+
+# ----------------------------------------------------------------------------- verdicts
+
+
+@pytest.fixture(scope='module')
+def anchor_rows():
+  """{name: scored row with verdicts} of the anchors of the bundled recording (validation 0.1)."""
+  audio = audio_io.load_audio(audio_io.DEFAULT_AUDIO, SR).astype(np.float64)
+  split = anchors.split_recording(audio, 0.1)
+  ref = evaluate.prepare_reference(split.train, SR)
+  made = anchors.make_anchors(split, 4 * SR, SR)
+  cal = evaluate.Calibration(unseen=evaluate.score_audio(made['unseen'], ref, SR),
+                             noise=evaluate.score_audio(made['noise'], ref, SR))
+  rows = [dict(evaluate.score_audio(made[n], ref, SR, copy_threshold=cal.copy_threshold),
+               source=n) for n in anchors.ANCHOR_NAMES]
+  return {r['source']: r for r in evaluate.add_verdicts(rows, cal)}
+
+
+def test_verdicts_of_the_anchors(anchor_rows):
+  levels = {n: tuple(r[v] for v in evaluate.VERDICTS) for n, r in anchor_rows.items()}
+  assert all(v in evaluate.LEVELS for lv in levels.values() for v in lv), levels
+  assert anchor_rows['copy']['novelty'] == 'Low', levels
+  assert 'Low' in (anchor_rows['noise']['artifacts'], anchor_rows['noise']['resemblance']), levels
+  assert anchor_rows['unseen']['resemblance'] == 'High', levels
+  assert anchor_rows['unseen']['novelty'] != 'Low', levels
+  assert levels['grains'] != ('High', 'High', 'High'), levels
+  # Grains keep the timbre but not the motion: their resemblance is not High either.
+  assert anchor_rows['grains']['resemblance'] != 'High', levels
+
+
+def test_verdict_rules_on_constructed_rows(anchor_rows):
+  cal = evaluate.Calibration(unseen=anchor_rows['unseen'], noise=anchor_rows['noise'])
+  good = dict(anchor_rows['unseen'])
+  assert evaluate.artifacts_level(good, cal) == 'High'
+  assert evaluate.artifacts_level(dict(good, clipped=True), cal) == 'Low'         # any flag
+  assert evaluate.artifacts_level(dict(good, error='cannot read: x'), cal) == 'Low'
+  assert evaluate.artifacts_level(dict(good, clicks_per_s=2.5), cal) == 'Medium'   # <= 3 / s
+  assert evaluate.artifacts_level(dict(good, clicks_per_s=3.5), cal) == 'Low'
+  assert evaluate.resemblance_level(dict(good, frame_distance_db=math.nan), cal) == 'Low'
+  assert evaluate.novelty_level(dict(good, copied_s=1.0), cal) == 'Low'
+  assert evaluate.novelty_level(dict(good, copied_s=0.5), cal) == 'Medium'
+  assert evaluate.novelty_level(dict(good, copied_s=0.0, longest_match_s=0.0), cal) == 'High'
+
+
+# ----------------------------------------------------------------------------- a run end to end
+
+
+def test_score_run_anchors_csv_and_summary(tmp_path, melody):
+  """A fake run: 10 s of input with a 0.25 validation split, two dreams: an early literal copy of
+  the training part and a late one that is the unseen tail itself (real new playing)."""
+  x, _ = melody
+  run = tmp_path / 'run'
+  (run / 'dreams').mkdir(parents=True)
+  wav = audio_io.write_wav(str(tmp_path / 'in.wav'), x, SR)
+  (run / 'config.json').write_text(json.dumps({'approach': 'vector', 'sample_rate': SR,
+                                               'input_files': [wav], 'val_fraction': 0.25}))
+  audio = audio_io.load_audio(wav, SR).astype(np.float64)          # as the run reads it
+  split = anchors.split_recording(audio, 0.25)
+  tail = len(split.unseen)
+  copy_name = 'vector_concurrent_random_it0000010_s0.wav'
+  tail_name = 'vector_concurrent_random_it0000040_s1.wav'
+  audio_io.write_wav(str(run / 'dreams' / copy_name), split.train[SR:SR + tail], SR)
+  audio_io.write_wav(str(run / 'dreams' / tail_name), split.unseen, SR)
+
+  rows = evaluate.score_run(str(run))
+  assert [r['source'] for r in rows] == list(anchors.ANCHOR_NAMES) + ['dream', 'dream']
+  assert [r['file'] for r in rows] == ([f'anchors/{n}.wav' for n in anchors.ANCHOR_NAMES]
+                                       + [copy_name, tail_name])
+  assert all(r[v] in evaluate.LEVELS for r in rows for v in evaluate.VERDICTS)
+  # The anchors' WAVs are the anchors of the training part, as long as the dreams (copy: 4 s).
+  made = anchors.make_anchors(split, tail, SR)
+  for name in anchors.ANCHOR_NAMES:
+    back = audio_io.load_audio(str(run / 'anchors' / f'{name}.wav'), SR)
+    np.testing.assert_allclose(back, np.clip(made[name], -1, 1), rtol=0, atol=2 / 32768)
+  assert len(made['copy']) == int(anchors.MIN_COPY_S * SR) and len(made['grains']) == tail
+  by_file = {r['file']: r for r in rows}
+  assert by_file[copy_name]['novelty'] == 'Low'
+  assert by_file[tail_name]['novelty'] != 'Low' and by_file[tail_name]['resemblance'] == 'High'
+  assert by_file['anchors/copy.wav']['novelty'] == 'Low'
+  assert evaluate.score_run(str(run), with_anchors=False) == rows[4:]
+
+  path = evaluate.write_scores(str(run), rows)
+  assert path == str(run / 'scores.csv')
+  back = evaluate.read_scores(path)
+  assert len(back) == len(rows)
+  for r, b in zip(rows, back):
+    for k in evaluate.ROW_FIELDS + evaluate.VERDICTS + ('error',):
+      assert b[k] == r[k], (k, b[k], r[k])
+    for k in evaluate.SCORE_NAMES:
+      if isinstance(r[k], bool):
+        assert b[k] is r[k]
+      elif math.isnan(r[k]):
+        assert math.isnan(b[k])
+      else:
+        assert b[k] == pytest.approx(r[k], rel=1e-5, abs=1e-9), k
+
+  # The second half of training: only the late dream, which passes; all of them: it copies.
+  for rs in (rows, back):
+    late = evaluate.summarize(rs)
+    assert late['dreams'] == 1 and late['flagged'] == 0
+    assert late['passes'] is True and late['fails'] == ''
+    assert late['novelty'] == by_file[tail_name]['novelty']
+    assert late['clicks_per_s'] == pytest.approx(by_file[tail_name]['clicks_per_s'], rel=1e-5)
+    assert sorted(late['anchors']) == sorted(anchors.ANCHOR_NAMES)
+    everything = evaluate.summarize(rs, second_half=False)
+    assert everything['dreams'] == 2 and everything['passes'] is False
+    assert everything['novelty'] == 'Low' and 'copies' in everything['fails']
+
+
+def test_score_run_without_a_validation_split_judges_the_seen_tail_by_the_audio_before_it(
+    tmp_path, melody):
+  x, _ = melody
+  run = tmp_path / 'run'
+  (run / 'dreams').mkdir(parents=True)
+  wav = audio_io.write_wav(str(tmp_path / 'in.wav'), x[:6 * SR], SR)
+  (run / 'config.json').write_text(json.dumps({'approach': 'fft', 'sample_rate': SR,
+                                               'input_files': [wav]}))   # no val_fraction: 0
+  audio = audio_io.load_audio(wav, SR).astype(np.float64)
+  audio_io.write_wav(str(run / 'dreams' / 'fft_concurrent_same_it0000005_s0.wav'),
+                     audio[SR:2 * SR], SR)
+  rows = evaluate.score_run(str(run))
+  unseen = rows[0]
+  assert unseen['source'] == 'unseen' and unseen['kind'] == 'seen tail'
+  assert [r['kind'] for r in rows[1:4]] == ['anchor'] * 3
+  tail = int(round(len(audio) * anchors.DEFAULT_TAIL))
+  want = evaluate.score_audio(audio[-tail:], audio[:-tail], SR)
+  # Against the whole training audio the tail would be a literal copy (max_ncc 1).
+  assert unseen['max_ncc'] == pytest.approx(want['max_ncc'], abs=1e-9) and want['max_ncc'] < 0.99
+  assert unseen['frame_distance_db'] == pytest.approx(want['frame_distance_db'], rel=1e-9)
+  assert unseen['novelty'] != 'Low' and rows[4]['novelty'] == 'Low'
