@@ -34,14 +34,15 @@ class Split:
   seen: bool           # True when the tail was part of the training audio (no validation split)
 
 
-def split_recording(audio: np.ndarray, val_fraction: float) -> Split:
-  """Split audio [n] as training does: the last round(n * val_fraction) samples are unseen.
+def split_recording(audio: np.ndarray, val_fraction: float = 0.0, n_val=None) -> Split:
+  """Split audio [n] as training does: the last n_val samples (default round(n * val_fraction))
+  are unseen.
 
-  With val_fraction 0 the training part is the whole recording and the tail is its last 10 %,
+  With none held out the training part is the whole recording and the tail is its last 10 %,
   marked `seen`.
   """
   n = len(audio)
-  n_val = int(round(n * val_fraction))
+  n_val = int(round(n * val_fraction)) if n_val is None else int(n_val)
   if n_val > 0:
     return Split(train=audio[:n - n_val], unseen=audio[n - n_val:], seen=False)
   tail = max(1, int(round(n * DEFAULT_TAIL)))

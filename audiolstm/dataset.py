@@ -72,12 +72,12 @@ def load_sources(c, load=audio_io.load_many) -> Sources:
   else:
     label_audio = audio
   notes = []
-  n_val = int(round(len(audio) * c.val_fraction))
-  if n_val and slicing.iterations_per_epoch(g, _source_len(c, n_val)) < 1:
+  n_val = validation_samples(c, len(audio))
+  if c.val_fraction and not n_val:
     notes.append(f'validation is off: the last {c.val_fraction:g} of the audio '
-                 f'({n_val / c.sample_rate:.2f} s) is shorter than one iteration needs '
-                 f'({_describe_need(c, g)}); raise config.val_fraction or set it to 0')
-    n_val = 0
+                 f'({len(audio) * c.val_fraction / c.sample_rate:.2f} s) is shorter than one '
+                 f'iteration needs ({_describe_need(c, g)}); raise config.val_fraction or set it '
+                 'to 0')
   train_audio, train_labels = audio[:len(audio) - n_val], label_audio[:len(audio) - n_val]
   try:
     inputs, scale = to_source(c, train_audio)
@@ -120,6 +120,14 @@ def load_sources(c, load=audio_io.load_many) -> Sources:
                  val_inputs=val_inputs, val_labels=val_labels,
                  val_iters=slicing.iterations_per_epoch(g, len(val_inputs)) if n_val else 0,
                  notes=tuple(notes))
+
+
+def validation_samples(c, num_samples: int) -> int:
+  """Samples at the end of a num_samples recording held out for validation: the last
+  val_fraction, or 0 when that is off or too short for one iteration (then all is trained on)."""
+  n_val = int(round(num_samples * c.val_fraction))
+  g = config_lib.geometry(c)
+  return n_val if n_val and slicing.iterations_per_epoch(g, _source_len(c, n_val)) >= 1 else 0
 
 
 def _source_len(c, num_samples: int) -> int:

@@ -43,6 +43,8 @@ CLIP_LEVEL = 0.999       # |x| at or above this is full scale ...
 CLIP_RUN = 3             # ... and this many full-scale samples in a row: clipped
 ANCHOR_SECONDS = 4.0     # anchors' length when a run has no dreams yet
 CLICK_GAP_S = 0.005      # threshold crossings closer than this are one click
+FLATNESS_FLOOR_DB = 60.0  # flatness: bins are floored this far below their frame's peak
+                         # (differences further down are masked, inaudible under the peak)
 FLOOR_DB = 80.0          # log-mel frames are floored this far below the loudest bin
 LOUD_DB = 50.0           # frames within this of the loudest bin count in the frame distance
 MOTION_LAGS_S = (0.05, 0.1, 0.2, 0.3, 0.5)   # lags of the motion curve
@@ -175,7 +177,7 @@ def spectral_stats(audio: np.ndarray, n_fft: int, hop: int, max_frames: int = 20
 
   Returns:
     (mean power [n_fft // 2 + 1], frame energies [frames], frame spectral flatness [frames]:
-    geometric / arithmetic mean of the frame's power, with a floor 100 dB below its peak bin).
+    geometric / arithmetic mean of the frame's power, with a floor FLATNESS_FLOOR_DB below its peak bin).
   """
   frames = _frames(audio, n_fft, hop)
   window = np.hanning(n_fft + 2)[1:-1]
@@ -184,7 +186,7 @@ def spectral_stats(audio: np.ndarray, n_fft: int, hop: int, max_frames: int = 20
     power = np.square(np.abs(np.fft.rfft(frames[b:b + max_frames] * window, axis=-1)))
     total += np.sum(power, axis=0)
     energies.append(np.sum(power, axis=1))
-    p = power + (1e-10 * np.max(power, axis=1, keepdims=True) + 1e-300)
+    p = power + (10 ** (-FLATNESS_FLOOR_DB / 10) * np.max(power, axis=1, keepdims=True) + 1e-300)
     flatness.append(np.exp(np.mean(np.log(p), axis=1)) / np.mean(p, axis=1))
   return total / len(frames), np.concatenate(energies), np.concatenate(flatness)
 
@@ -731,6 +733,19 @@ def run_reference(workdir: str, files=None) -> tuple:
                               '--reference=FILE[,FILE...]') from None
 
 
+def held_out_samples(config: dict, num_samples: int) -> int:
+  """Samples at the end of the recording that training held out (0 when validation was off,
+  also when its split was too short for one iteration)."""
+  if not config.get('val_fraction'):
+    return 0
+  from audiolstm import dataset  # pylint: disable=g-import-not-at-top
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  try:
+    return dataset.validation_samples(ml_collections.ConfigDict(config), num_samples)
+  except (KeyError, AttributeError, TypeError, ValueError):  # an odd config.json: its fraction
+    return int(round(num_samples * float(config['val_fraction'])))
+
+
 def read_dream(path: str, sr: int) -> np.ndarray:
   """[n] samples of a dream file as stored (non-finite values kept), resampled to sr if needed."""
   data, file_sr = sf.read(path, dtype='float32', always_2d=True)
@@ -803,8 +818,8 @@ def score_run(workdir: str, reference=None, names=None, with_anchors: bool = Tru
     RunError: not a run directory; audio_io.AudioError: the training audio cannot be read.
   """
   audio, sr = run_reference(workdir, reference)
-  val_fraction = read_run_config(workdir).get('val_fraction') or 0.0
-  split = anchors.split_recording(np.asarray(audio, np.float64), float(val_fraction))
+  split = anchors.split_recording(np.asarray(audio, np.float64),
+                                  n_val=held_out_samples(read_run_config(workdir), len(audio)))
   ref = prepare_reference(split.train, sr)
   paths = dream_files(workdir)
   if names is not None:

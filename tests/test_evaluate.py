@@ -273,7 +273,7 @@ def naive_flatness(x, sr):
   for start in range(0, len(padded) - n_fft + 1, hop):
     p = np.abs(np.fft.rfft(padded[start:start + n_fft] * window)) ** 2
     energy.append(p.sum())
-    p = p + 1e-10 * p.max() + 1e-300
+    p = p + 10 ** (-evaluate.FLATNESS_FLOOR_DB / 10) * p.max() + 1e-300
     flat.append(math.exp(np.mean(np.log(p))) / np.mean(p))
   energy = np.array(energy)
   logs = [math.log(f) for f, e in zip(flat, energy) if e > 1e-6 * energy.max()]
