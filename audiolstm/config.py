@@ -16,7 +16,7 @@ APPROACHES = ('vector', 'column', 'transpose', 'fft')
 SEED_MODES = ('same', 'random', 'advance')
 # Fields added after runs were first saved, with the value that keeps the behaviour from before:
 # a run's config.json without one means that value (resolve fills it in).
-ADDED_FIELDS = {'dream_noise': 0.0, 'magnitude_power': 1.0, 'spectral_floor_db': 0.0}
+ADDED_FIELDS = {'dream_noise': 0.0, 'lr_final': 1.0, 'magnitude_power': 1.0, 'spectral_floor_db': 0.0}
 
 
 class ConfigError(ValueError):
@@ -152,6 +152,8 @@ def validate(c) -> None:
          f'config.eval_every={c.eval_every} must be a multiple of log_every={c.log_every} (the '
          'validation loss is logged with the training loss of the same step)')
   _check(c.lr > 0 and math.isfinite(c.lr), f'config.lr={c.lr!r} must be a positive number')
+  _check(0 <= c.lr_final <= 1, f'config.lr_final={c.lr_final!r}: use 0 <= f <= 1 (the learning rate '
+         'decays to lr * f over the run; 1 keeps it constant)')
   _check(isinstance(c.dream_noise, (int, float)) and not isinstance(c.dream_noise, bool)
          and math.isfinite(c.dream_noise) and c.dream_noise >= 0,
          f'config.dream_noise={c.dream_noise!r} must be a number >= 0 (the std of the noise added '

@@ -254,7 +254,7 @@ def build(c, sources, mesh=None) -> Program:
   devices). The state's shapes come from jax.eval_shape; init and run_chunk produce it already
   sharded (training and dream streams split over the devices, the rest replicated)."""
   model = models.from_config(c)
-  tx = optax.adam(c.lr)
+  tx = optax.adam(learning_rate(c, total_steps(c, sources)))
   setup = make_setup(c, sources)
   seq_steps = config_lib.dream_steps(c, c.seq_dream_seconds)
   mesh = mesh or sharding_lib.make_mesh()
@@ -272,6 +272,15 @@ def build(c, sources, mesh=None) -> Program:
       sequential_dream=jax.jit(functools.partial(
           sampling.sequential_dream, model, setup.dream, seq_steps)),
       evaluate=jax.jit(functools.partial(evaluate, model, setup)))
+
+
+def learning_rate(c, total: int):
+  """Adam's learning rate: config.lr, or with lr_final < 1 a cosine decay from lr to
+  lr * lr_final over the run's `total` iterations (then held). Later dreams come from a model that
+  changes less from step to step."""
+  if c.lr_final >= 1:
+    return c.lr
+  return optax.cosine_decay_schedule(c.lr, max(1, total), alpha=c.lr_final)
 
 
 def device_data(sources, mesh=None) -> DeviceData:
@@ -433,6 +442,8 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
   for note in sources.notes:
     log(f'note: {note}')
   eval_every = c.eval_every if setup.val_steps else 0
+  schedule = learning_rate(c, total)
+  lr_at = schedule if callable(schedule) else (lambda _: schedule)
 
   history = run.read_metrics()
   steps_logged = [r['step'] for r in history]
@@ -494,7 +505,7 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
       losses_logged += [r['loss'] for r in records]
       for r in records:
         scalars = {'loss': r['loss'], 'loss_running_mean': np.mean(losses_logged[-10:]),
-                   'learning_rate': c.lr}
+                   'learning_rate': float(lr_at(r['step']))}
         if 'val_loss' in r:
           scalars['val_loss'] = r['val_loss']
         board.scalars(r['step'], scalars)

@@ -53,6 +53,7 @@ def get_config():
 
   # --- training ---------------------------------------------------------------
   c.lr = 1e-3                   # Adam learning rate
+  c.lr_final = 1.0              # cosine decay of lr to lr * this over the run (1 = constant)
   c.num_epochs = 1              # passes over the data
   c.max_steps = 0               # cap on iterations (0 = none): for quick runs
   c.noisify = 0.0               # std of Gaussian noise added to training inputs
