@@ -7,6 +7,7 @@ each with FluidSynth and stores it at 11025 Hz, mono, peak -1 dBFS:
 
   sudo apt-get install -y fluidsynth fluid-soundfont-gm
   python -m audiolstm.devset --out=devset          # devset/<name>.wav (+ .mid), outside git
+  python -m audiolstm.devset --out=devset --judge=runs/devset   # + train, score: table.md
 
 Each case is marked `tune` (used to choose settings) or `check` (kept unseen until the end);
 the bundled recording (audiolstm/data/default.wav) is a tune case too. `cases()` lists them.
@@ -19,6 +20,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -242,13 +244,97 @@ def recordings(out_dir: str, split: str = 'all') -> list:
   return [(n, p) for n, p, s in rows if split in ('all', s)]
 
 
+APPROACHES = ('column', 'transpose', 'vector', 'fft')
+SUMMARY_COLUMNS = (('clicks_per_s', 'clicks/s'), ('flatness_ratio', 'flatness'),
+                   ('frame_distance_db', 'frame dB'), ('motion_excess', 'motion'), ('stasis', 'stasis'),
+                   ('spectral_distance_db', 'spec dB'), ('chroma_distance', 'chroma'),
+                   ('max_ncc', 'max_ncc'), ('copied_s', 'copied s'))
+
+
+def train_default(approach: str, recording: str, workdir: str, log=print) -> float:
+  """Train configs/<approach>.py on one recording into workdir (a finished run is kept);
+  returns the wall time in seconds (0 when it was already done). Raises CalledProcessError."""
+  done = os.path.join(workdir, 'seconds.txt')
+  if os.path.exists(done):
+    with open(done) as f:
+      return float(f.read() or 0)
+  config = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs',
+                        f'{approach}.py')
+  log(f'training {approach} on {recording} -> {workdir}')
+  start = time.perf_counter()
+  subprocess.run([sys.executable, '-m', 'audiolstm.main', f'--config={config}',
+                  f'--workdir={workdir}', f"--config.input_files=('{recording}',)"],
+                 check=True, stdout=subprocess.DEVNULL)
+  seconds = time.perf_counter() - start
+  audio_io.write_text_atomic(done, f'{seconds:.1f}')
+  return seconds
+
+
+def _cell(value) -> str:
+  return f'{value:.3g}' if isinstance(value, float) else str(value)
+
+
+def table_rows(summaries) -> list:
+  """Markdown lines: one row per (recording, approach) summary, its anchors above it."""
+  head = ('| recording | system | time s | A | R | N | passes | '
+          + ' | '.join(h for _, h in SUMMARY_COLUMNS) + ' |')
+  lines = [head, '|' + ' --- |' * (head.count('|') - 1)]
+  shown = set()
+  for rec, approach, seconds, summary in summaries:
+    if rec not in shown:
+      shown.add(rec)
+      for name, row in summary['anchors'].items():
+        verdicts = ' | '.join(row[v][0] for v in ('artifacts', 'resemblance', 'novelty'))
+        lines.append(f'| {rec} | [{name}] | | {verdicts} | | '
+                     + ' | '.join(_cell(row[k]) for k, _ in SUMMARY_COLUMNS) + ' |')
+    verdicts = ' | '.join((summary[v] or '?')[0] for v in ('artifacts', 'resemblance', 'novelty'))
+    passes = 'yes' if summary['passes'] else f'no ({summary["fails"]})'
+    lines.append(f'| {rec} | {approach} | {seconds:.0f} | {verdicts} | {passes} | '
+                 + ' | '.join(_cell(summary[k]) for k, _ in SUMMARY_COLUMNS) + ' |')
+  return lines
+
+
+def judge(runs: str, out_dir: str, approaches=APPROACHES, split='all', log=print) -> list:
+  """Train every approach's default config on every recording of the set, score the dreams
+  against the anchors, and write RUNS/table.md. Finished runs are reused.
+
+  Returns:
+    [(recording name, approach, seconds, evaluate.summarize(...))].
+  """
+  from audiolstm import evaluate  # pylint: disable=g-import-not-at-top
+  summaries = []
+  for name, path in recordings(out_dir, split):
+    for approach in approaches:
+      workdir = os.path.join(runs, approach, name)
+      seconds = train_default(approach, path, workdir, log)
+      rows = evaluate.score_run(workdir)
+      evaluate.write_scores(workdir, rows)
+      summaries.append((name, approach, seconds, evaluate.summarize(rows)))
+      log(table_rows(summaries[-1:])[-1])
+  text = '\n'.join(table_rows(summaries)) + '\n'
+  audio_io.write_text_atomic(os.path.join(runs, 'table.md'), text)
+  return summaries
+
+
 def main(argv=None) -> int:
-  """Render every case into --out (default: devset)."""
+  """Render every case into --out (default: devset); with --judge=RUNS also train and score."""
   import argparse  # pylint: disable=g-import-not-at-top
   parser = argparse.ArgumentParser(prog='python -m audiolstm.devset', description=__doc__.split(
       '\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--out', default='devset', help='folder for the WAV and MIDI files')
+  parser.add_argument('--judge', metavar='RUNS', help='then train each approach\'s default '
+                      'config on each recording into RUNS/<approach>/<name> (finished runs are '
+                      'kept), score them and write RUNS/table.md')
+  parser.add_argument('--approaches', default=','.join(APPROACHES),
+                      help='comma-separated approaches for --judge')
+  parser.add_argument('--split', default='all', choices=('all', 'tune', 'check'),
+                      help='recordings for --judge')
   args = parser.parse_args(argv)
+  bad = [a for a in args.approaches.split(',') if a not in APPROACHES]
+  if bad:
+    print(f'audiolstm.devset: error: unknown approach {bad[0]!r}: use some of '
+          f'{",".join(APPROACHES)}', file=sys.stderr)
+    return 2
   try:
     tools = find_tools()
   except ValueError as e:
@@ -258,6 +344,9 @@ def main(argv=None) -> int:
     path = render(case, args.out, tools)
     seconds = len(audio_io.load_audio(path, SAMPLE_RATE)) / SAMPLE_RATE
     print(f'{path}  {seconds:5.1f} s  {case.split}')
+  if args.judge:
+    judge(args.judge, args.out, tuple(args.approaches.split(',')), args.split)
+    print(f'wrote {os.path.join(args.judge, "table.md")}')
   return 0
 
 

@@ -48,6 +48,8 @@ FLATNESS_FLOOR_DB = 60.0  # flatness: bins are floored this far below their fram
 FLOOR_DB = 80.0          # log-mel frames are floored this far below the loudest bin
 LOUD_DB = 50.0           # frames within this of the loudest bin count in the frame distance
 MOTION_LAGS_S = (0.05, 0.1, 0.2, 0.3, 0.5)   # lags of the motion curve
+STASIS_HIGH = 0.1        # stasis this far over real playing's: resemblance at most Medium
+STASIS_LOW = 0.4         # ... this far: Low (a drone)
 MOTION_EXCERPTS = 8      # reference excerpts of a dream's length for its motion curve
 MOTION_PAIR_FRAMES = 1500  # frames used for the mean distance of any two frames
 NEAREST_FRAMES = 6000    # reference frames searched for the nearest (about 2 min at 11025 Hz)
@@ -97,6 +99,11 @@ SCORES = (
           'the mean log-mel distance of frames that far apart over that of any two frames. 0 = '
           'notes hold and move like the input\'s; shuffled 0.1 s grains score ~0.3-0.8, noise '
           'more.'),
+    Score('stasis', 'resemblance', 'lower', 'stasis',
+          'Temporal structure, the other way: how much slower the dream\'s sound changes than '
+          'the input\'s over 0.05-0.5 s (mean of max(0, ln(r_input / r_dream)) over the lags). '
+          '0 = it moves as much as the input; a drone that holds one sound scores 0.3 and more. '
+          'Judged against the unseen tail\'s and a literal excerpt\'s own stasis.'),
     Score('max_ncc', 'novelty', 'lower', 'ncc',
           'Best |normalised cross-correlation| (0..1) between any 0.5 s window of the dream and '
           'any stretch of the training audio. ~1 = that window is a literal copy; lower = more '
@@ -295,13 +302,15 @@ def motion_curve(frames_db: np.ndarray, hop: int, sr: int) -> np.ndarray:
   return out
 
 
-def motion_excess(motion: np.ndarray, reference: np.ndarray) -> float:
+def motion_excess(motion: np.ndarray, reference: np.ndarray, sign: float = 1.0) -> float:
   """Mean over the lags of max(0, ln(motion / reference motion)): 0 = the dream's sound changes
-  no faster than the input's at 0.05-0.5 s; ~0.4 and more = like shuffled grains or noise."""
+  no faster than the input's at 0.05-0.5 s; ~0.4 and more = like shuffled grains or noise.
+  With sign -1, the deficit instead: mean of max(0, ln(reference / motion)), 0 = it changes no
+  slower (a drone that never moves scores high)."""
   ok = np.isfinite(motion) & np.isfinite(reference) & (reference > 0) & (motion > 0)
   if not np.any(ok):
     return math.nan
-  return float(np.mean(np.maximum(0.0, np.log(motion[ok] / reference[ok]))))
+  return float(np.mean(np.maximum(0.0, sign * np.log(motion[ok] / reference[ok]))))
 
 
 def frame_distance(frames_db: np.ndarray, loud: np.ndarray, reference: np.ndarray) -> float:
@@ -526,8 +535,9 @@ def score_audio(dream: np.ndarray, reference, sr: int, *, window_s: float = 0.5,
   out['chroma_distance'] = (0.5 * float(np.sum(np.abs(f.chroma - rf.chroma)))
                             if np.sum(f.chroma) > 0 else math.nan)
   out['frame_distance_db'] = frame_distance(f.frames_db, f.loud, rf.frames_db)
-  out['motion_excess'] = (motion_excess(f.motion, ref.motion(len(f.frames_db))) if np.any(f.loud)
-                          else math.nan)
+  ref_motion = ref.motion(len(f.frames_db))
+  out['motion_excess'] = motion_excess(f.motion, ref_motion) if np.any(f.loud) else math.nan
+  out['stasis'] = motion_excess(f.motion, ref_motion, -1.0) if np.any(f.loud) else math.nan
   w = min(int(round(window_s * sr)), len(x), len(ref.audio))
   if w >= 2 and np.any(x):
     hop = max(1, int(round(hop_s * sr)))
@@ -557,6 +567,14 @@ class Calibration:
   """
   unseen: dict
   noise: dict
+  copy: dict = None     # a literal excerpt of the training part (for the stasis limit)
+
+  @property
+  def stasis_limit(self) -> float:
+    """The stasis of real playing: the larger of the unseen tail's and the excerpt's."""
+    values = [d.get('stasis', math.nan) for d in (self.unseen, self.copy or {})]
+    values = [v for v in values if math.isfinite(v)]
+    return max(values) if values else 0.0
 
   @property
   def copy_threshold(self) -> float:
@@ -598,10 +616,18 @@ def toward_noise(value: float, unseen: float, noise: float) -> float:
 def resemblance_level(row: dict, cal: Calibration) -> str:
   """'High' when both timbre (frame_distance_db) and motion (motion_excess) lie within the first
   third of the way from the unseen tail's scores to noise's, 'Medium' within two thirds, else
-  'Low'."""
+  'Low'; at most 'Medium' for a dream that moves less than real playing (stasis over its limit
+  + STASIS_HIGH) and 'Low' for a drone (over the limit + STASIS_LOW)."""
   worst = max(toward_noise(row[k], cal.unseen[k], cal.noise[k])
               for k in ('frame_distance_db', 'motion_excess'))
-  return 'High' if worst <= 1 / 3 else 'Medium' if worst <= 2 / 3 else 'Low'
+  stasis = row.get('stasis', 0.0)
+  stasis = stasis if math.isfinite(stasis) else math.inf
+  level = 'High' if worst <= 1 / 3 else 'Medium' if worst <= 2 / 3 else 'Low'
+  if stasis > cal.stasis_limit + STASIS_LOW:
+    return 'Low'
+  if stasis > cal.stasis_limit + STASIS_HIGH:
+    return 'Medium' if level == 'High' else level
+  return level
 
 
 def novelty_level(row: dict, cal: Calibration) -> str:
@@ -784,7 +810,8 @@ def score_anchors(workdir: str, split, sr: int, length: int, ref: Reference) -> 
   tail_ref = (prepare_reference(split.train[:len(split.train) - len(split.unseen)], sr)
               if split.seen else ref)
   unseen = score_audio(made['unseen'], tail_ref, sr)
-  cal = Calibration(unseen=unseen, noise=score_audio(made['noise'], ref, sr))
+  cal = Calibration(unseen=unseen, noise=score_audio(made['noise'], ref, sr),
+                    copy=score_audio(made['copy'], ref, sr))
   rows = []
   for name in anchors.ANCHOR_NAMES:
     path = audio_io.write_wav(os.path.join(workdir, 'anchors', name + '.wav'),
@@ -888,7 +915,7 @@ def read_scores(path: str) -> list:
 
 
 TABLE_SCORES = ('clicks_per_s', 'flatness_ratio', 'discontinuity', 'frame_distance_db',
-                'motion_excess', 'spectral_distance_db', 'chroma_distance', 'max_ncc', 'copied_s',
+                'motion_excess', 'stasis', 'spectral_distance_db', 'chroma_distance', 'max_ncc', 'copied_s',
                 'longest_match_s')
 
 
