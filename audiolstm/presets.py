@@ -8,6 +8,12 @@ anything else raises PresetError, whose one-line message lists the valid argumen
 """
 
 
+# Settings that our quick defaults tune for sound (issue 10) but the dissertation did not have: a
+# preset restores these values (the original's behaviour) before setting its own fields.
+ORIGINAL_SETTINGS = {'noisify': 0.0, 'lr_final': 1.0, 'magnitude_power': 1.0, 'hidden_size': 0,
+                     'spectral_floor_db': 0.0, 'dream_noise': 0.0, 'output_activation': 'linear'}
+
+
 class PresetError(LookupError):
   """An argument that names no preset; the message is one line listing the valid ones.
 
@@ -42,7 +48,7 @@ def apply(config, presets: dict, arg, name: str):
     name: the config file, for the error message (e.g. 'configs/vector.py').
 
   Returns:
-    config, with the preset's fields set.
+    config, with ORIGINAL_SETTINGS and then the preset's fields set.
 
   Raises:
     PresetError: `arg` is neither a preset name nor one of their audio-example numbers.
@@ -55,7 +61,7 @@ def apply(config, presets: dict, arg, name: str):
         f'{name} has no preset {str(arg)!r}: valid arguments are '
         f'{", ".join(valid_arguments(presets))} (e.g. --config={name}:{next(iter(presets))}), '
         'or none for the quick default')
-  for field, value in presets[key][1].items():
+  for field, value in {**ORIGINAL_SETTINGS, **presets[key][1]}.items():
     if field not in config:
       raise KeyError(f'preset {key!r} of {name} sets unknown field {field!r}')  # a bug, not user
     config[field] = value

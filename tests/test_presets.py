@@ -64,14 +64,27 @@ def test_original_preset_matches_the_original_implementation():
   assert c.seed_advance == ('random',) and c.dream_seconds == 30.0
 
 
-# The quick defaults (no argument) are tuned to finish in about a minute: they must not change.
+# The quick defaults (no argument) are tuned for sound on the development set and to finish in
+# under 3 minutes: they change only with a measured reason (see each config's docstring).
 QUICK_DEFAULTS = {
-    'vector': dict(seg_len=256, num_unrollings=16, max_steps=15000, dream_seconds=10.0,
-                   num_dream_streams=1),
-    'column': dict(seg_len=128, num_unrollings=8, max_steps=200000, dream_seconds=2.0),
+    'vector': dict(seg_len=128, num_unrollings=32, hidden_size=256, max_steps=15000,
+                   dream_seconds=10.0, num_dream_streams=1, lr_final=0.05),
+    'column': dict(seg_len=128, num_unrollings=8, max_steps=200000, dream_seconds=2.0,
+                   noisify=0.01, lr_final=0.05),
     'transpose': dict(seg_len=128, num_unrollings=8, max_steps=200000, dream_seconds=2.0),
-    'fft': dict(seg_len=256, num_unrollings=16, hop_size=64, max_steps=30000, dream_seconds=8.0),
+    'fft': dict(seg_len=256, num_unrollings=16, hop_size=64, max_steps=30000, dream_seconds=8.0,
+                magnitude_power=0.3, lr_final=0.2),
 }
+
+
+@pytest.mark.parametrize('name', FILES)
+def test_presets_keep_the_dissertations_settings(name):
+  module = importlib.import_module(f'configs.{name}')
+  for arg in module.PRESETS:
+    c = module.get_config(arg)
+    for field, value in presets.ORIGINAL_SETTINGS.items():
+      if field not in module.PRESETS[arg][1]:
+        assert c[field] == value, (arg, field)
 
 
 @pytest.mark.parametrize('name', FILES)
