@@ -61,7 +61,9 @@ def get_config(arg=None):
   c.lr = 1e-3
   # Tuned for sound on the development set (python -m audiolstm.devset): learning magnitudes ** 0.3
   # lets the quiet partials count in the loss (linear magnitudes gave 36 clicks/s of spurious
-  # partials), and a gentle lr decay steadies the later dreams.
+  # partials), a gentle lr decay steadies the later dreams, and the vocoder drops bins 30 dB
+  # under their frame's peak (the model's low-level hash, which made the dreams noise-like).
   c.magnitude_power = 0.3
   c.lr_final = 0.2
+  c.spectral_floor_db = 30.0
   return presets.apply(c, PRESETS, arg, 'configs/fft.py')
