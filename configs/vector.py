@@ -54,4 +54,5 @@ def get_config(arg=None):
   c.num_dream_streams = 1
   c.lr = 1e-3
   c.lr_final = 0.05            # decaying lr: later dreams are not remade by a jittering model
+  c.noisify = 0.01             # input noise: the model learns to correct small errors it is fed
   return presets.apply(c, PRESETS, arg, 'configs/vector.py')
