@@ -154,8 +154,10 @@ def to_audio(c, values: np.ndarray, scale: float, rng: np.random.Generator) -> n
   """
   if c.use_fft:
     frames = spectral.from_source_frames(values.reshape(-1, c.seg_len), scale,
-                                         c.get('magnitude_power', 1.0),
-                                         c.get('spectral_floor_db', 0.0))
+                                         c.get('magnitude_power', 1.0))
+    if c.get('spectral_floor_db', 0.0) > 0:  # weak partials go, after peak picking
+      picked = np.asarray(vocoder.peaks(frames)) if c.use_peaks else frames
+      frames = spectral.drop_weak(picked, c.spectral_floor_db)
     phases = rng.uniform(0.0, 2 * np.pi, c.seg_len).astype(np.float32)
     audio = np.asarray(vocoder.vocode(frames, c.hop_size, phases, use_peaks=c.use_peaks))
     return 0.9 * audio

@@ -111,23 +111,24 @@ def spectral_scale(frames: np.ndarray) -> float:
     return scale
 
 
-def from_source_frames(
-    values: np.ndarray, scale: float, power: float = 1.0, floor_db: float = 0.0
-) -> np.ndarray:
+def from_source_frames(values: np.ndarray, scale: float, power: float = 1.0) -> np.ndarray:
     """Model values back to magnitudes: the inverse of ``normalise(frames ** power, scale)``.
 
     Args:
         values: ``[frames, bins]`` normalised (compressed) magnitudes; negatives count as 0.
         scale: the normalisation scale.
         power: the compression exponent the model learned (1 = linear magnitudes).
-        floor_db: if > 0, bins more than this many dB below their frame's peak are set to 0
-            (the model's low-level noise would otherwise become audible partials).
 
     Returns:
         ``[frames, bins]`` float32 magnitudes.
     """
     mags = np.power(np.maximum(np.asarray(values, np.float64), 0.0) * scale, 1.0 / power)
-    if floor_db > 0:
-        peak = np.max(mags, axis=-1, keepdims=True)
-        mags = np.where(mags >= peak * 10.0 ** (-floor_db / 20.0), mags, 0.0)
     return mags.astype(np.float32)
+
+
+def drop_weak(frames: np.ndarray, floor_db: float) -> np.ndarray:
+    """``[frames, bins]`` with every value more than ``floor_db`` dB below its frame's
+    largest set to 0 (the model's low-level hash would otherwise become audible partials)."""
+    frames = np.asarray(frames)
+    top = np.max(frames, axis=-1, keepdims=True)
+    return np.where(frames >= top * 10.0 ** (-floor_db / 20.0), frames, 0.0).astype(np.float32)

@@ -16,24 +16,21 @@ import soundfile as sf
 
 from audiolstm import audio_io
 from audiolstm import config as config_lib
-from audiolstm import dataset
 from audiolstm import inference
 from audiolstm import models
 from audiolstm import sampling
 from audiolstm import slicing
 from audiolstm import train
+from conftest import build_program
 from conftest import tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def build(approach, audio, **overrides):
-  c = config_lib.resolve(tiny_config(approach, **overrides))
-  config_lib.validate(c)
-  sources = dataset.load_sources(c, load=lambda paths, sr: audio)
-  program = train.build(c, sources)
-  data = train.device_data(sources)
-  return c, program, data, program.init(data, jax.random.key(c.seed))
+  """(config, program, device data, initial state) of a tiny run on `audio`."""
+  c, _, program, data, state = build_program(approach, audio, **overrides)
+  return c, program, data, state
 
 
 def noise_free_step(model, ds, params, buffers, carry, rng):

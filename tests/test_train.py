@@ -7,22 +7,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from audiolstm import config as config_lib
-from audiolstm import dataset
 from audiolstm import diagnostics
 from audiolstm import models
 from audiolstm import sampling
 from audiolstm import train
+from conftest import build_program
 from conftest import tiny_config
 
 
-def build(approach, audio, **overrides):
-  c = config_lib.resolve(tiny_config(approach, **overrides))
-  config_lib.validate(c)
-  sources = dataset.load_sources(c, load=lambda paths, sr: audio)
-  program = train.build(c, sources)
-  data = train.device_data(sources)
-  return c, sources, program, data, program.init(data, jax.random.key(c.seed))
+build = build_program
 
 
 def np_sigmoid(x):
