@@ -317,7 +317,8 @@ CHUNK_SECONDS = 1.0  # target wall time of one dispatch: signals are answered wi
 
 
 def check_resumable(prior: dict, c) -> None:
-  """Refuse to resume a run whose config differs in anything but RUN_CONTROL_FIELDS."""
+  """Refuse to resume a run whose config differs in anything but RUN_CONTROL_FIELDS (nor in its
+  length, max_steps and num_epochs, when its learning rate decays over that length)."""
   now = json.loads(json.dumps(c.to_dict(), default=list))
   prior = {**config_lib.ADDED_FIELDS, **prior}  # a run saved before a field existed
   differ = sorted(k for k in set(prior) | set(now)
@@ -329,6 +330,13 @@ def check_resumable(prior: dict, c) -> None:
         f'the work directory already holds a run with another config ({k}={prior.get(k)!r} '
         f'there vs {now.get(k)!r} now; differs in {", ".join(differ)}): use a new --workdir, or '
         'the same settings to resume it')
+  length = [k for k in ('max_steps', 'num_epochs') if prior.get(k) != now.get(k)]
+  if now.get('lr_final', 1.0) < 1 and length:
+    k = length[0]
+    raise config_lib.ConfigError(
+        f'this run decays its learning rate over its length (lr_final={now["lr_final"]:g}), so '
+        f'{k} cannot change on resume ({prior.get(k)!r} there vs {now.get(k)!r} now): resume with '
+        f'--config.{k}={prior.get(k)!r}, or use a new --workdir')
 
 
 class StopSignals:

@@ -328,7 +328,7 @@ def test_shipped_sweep_files():
   assert [p.config.seg_len for p in points] == [1024, 512, 256, 128]
   assert points[0].config.num_unrollings == 100  # the dissertation settings
   _, quick = sweep.expand('configs/sweep_vector_length.py:quick')
-  assert quick[1].config.seg_len == 512 and quick[1].config.num_unrollings == 16
+  assert quick[1].config.seg_len == 512 and quick[1].config.num_unrollings == 32
 
   _, points = sweep.expand('configs/sweep_hop_size.py')
   assert [p.name for p in points] == ['hop_size=1024', 'hop_size=512', 'hop_size=256',

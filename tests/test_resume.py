@@ -81,7 +81,8 @@ def assert_same_run(a, b, config):
 
 
 def test_resume_continues_exactly(tmp_path):
-  config = tiny_config('vector', max_steps=80, log_every=7, checkpoint_every=30, eval_every=35)
+  config = tiny_config('vector', max_steps=80, log_every=7, checkpoint_every=30, eval_every=35,
+                       lr_final=1.0)  # a constant rate: the run's length may change on resume
   train.train_and_evaluate(config, str(tmp_path / 'straight'), log=lambda _: None)
   config.max_steps = 45  # stop part way (between checkpoints and log windows) ...
   summary = train.train_and_evaluate(config, str(tmp_path / 'resumed'), log=lambda _: None)
@@ -91,6 +92,15 @@ def test_resume_continues_exactly(tmp_path):
   train.train_and_evaluate(config, str(tmp_path / 'resumed'), log=lines.append)
   assert any('resuming at iteration 45' in line for line in lines)
   assert_same_run(str(tmp_path / 'straight'), str(tmp_path / 'resumed'), config)
+
+
+def test_a_decaying_rate_keeps_the_run_length(tmp_path):
+  config = tiny_config('vector', max_steps=20, lr_final=0.1)
+  train.train_and_evaluate(config, str(tmp_path / 'run'), log=lambda _: None)
+  config.max_steps = 40
+  with pytest.raises(config_lib.ConfigError, match='max_steps cannot change on resume') as e:
+    train.train_and_evaluate(config, str(tmp_path / 'run'), log=lambda _: None)
+  assert '\n' not in str(e.value) and '--config.max_steps=20' in str(e.value)
 
 
 def test_conflicting_config_is_refused(tmp_path):
