@@ -19,6 +19,16 @@ dream streams, concurrent dreaming.
   128    5.11     102           32,300      ~55 min
   56     5.12     186           76,400      ~4 h
 
+Sound of the quick default on the development set (python -m audiolstm.devset --judge=...: six FluidSynth pieces and the
+bundled recording; medians over the dreams of the second half of training, verdicts
+artifacts/resemblance/novelty calibrated on each recording's anchors): passes on
+3 of 7 (0 before); fails on the nylon guitar (flatness ratio 2.0, just over the bar), the cello
+(2.7), the steel guitar and the piano arpeggios (resemblance Low: the dream holds a few partials,
+stasis 0.3-0.6). No clicks any more (at most 0.19/s; 6-46/s before), resemblance Medium on 5
+(Low on all 7 but the cello before). Magnitudes learned ** 0.3, a learning rate decaying to
+0.2 x lr, a 30 dB spectral floor. Still far from the input's average spectrum (spectral distance
+10-43 dB): an evolving mass of partials, as the dissertation heard at large hops.
+
 Cost per iteration: measured on a 2-core CPU (python -m audiolstm.main ... --config.max_steps=50
 and the same jitted chunk loop timed after compilation, best of five chunks) while other
 developers' jobs kept the load average near 5, so the numbers are noisy (medians were up to 1.8x
