@@ -129,23 +129,8 @@ def _check(ok, message):
     raise ConfigError(message)
 
 
-def validate(c) -> None:
-  """Raise ConfigError (one line) for any resolved config that cannot work."""
-  def positive_int(name):
-    v = c[name]
-    _check(isinstance(v, int) and not isinstance(v, bool) and v > 0,
-           f'config.{name}={v!r} must be a positive integer')
-
-  def non_negative(name):
-    _check(c[name] >= 0, f'config.{name}={c[name]!r} must be >= 0')
-
-  for name in ('sample_rate', 'seg_len', 'num_unrollings', 'int_cursor_inc', 'ext_cursor_inc',
-               'num_layers', 'hidden_size', 'num_epochs', 'num_dream_streams', 'chunk_size',
-               'log_every', 'keep_checkpoints', 'eval_every', 'eval_steps', 'num_train_streams'):
-    positive_int(name)
-  for name in ('max_steps', 'reset_state', 'audio_freq', 'noisify', 'reg_amount', 'label_offset',
-               'checkpoint_every'):
-    non_negative(name)
+def _validate_amounts(c) -> None:
+  """The fractions, rates, lengths and probabilities of a resolved config (ConfigError if bad)."""
   _check(0 <= c.val_fraction < 1, f'config.val_fraction={c.val_fraction!r}: use 0 <= f < 1 '
          '(the share of the audio held out at the end; 0 turns validation off)')
   _check(c.eval_every % c.log_every == 0,
@@ -167,6 +152,26 @@ def validate(c) -> None:
          f'config.seq_dream_seconds={c.seq_dream_seconds!r} must be > 0')
   for name in ('input_keep_prob', 'output_keep_prob', 'state_keep_prob'):
     _check(0 < c[name] <= 1, f'config.{name}={c[name]!r} is a KEEP probability: use 0 < p <= 1')
+
+
+def validate(c) -> None:
+  """Raise ConfigError (one line) for any resolved config that cannot work."""
+  def positive_int(name):
+    v = c[name]
+    _check(isinstance(v, int) and not isinstance(v, bool) and v > 0,
+           f'config.{name}={v!r} must be a positive integer')
+
+  def non_negative(name):
+    _check(c[name] >= 0, f'config.{name}={c[name]!r} must be >= 0')
+
+  for name in ('sample_rate', 'seg_len', 'num_unrollings', 'int_cursor_inc', 'ext_cursor_inc',
+               'num_layers', 'hidden_size', 'num_epochs', 'num_dream_streams', 'chunk_size',
+               'log_every', 'keep_checkpoints', 'eval_every', 'eval_steps', 'num_train_streams'):
+    positive_int(name)
+  for name in ('max_steps', 'reset_state', 'audio_freq', 'noisify', 'reg_amount', 'label_offset',
+               'checkpoint_every'):
+    non_negative(name)
+  _validate_amounts(c)
   _check(c.output_activation in ('linear', 'tanh'),
          f"config.output_activation={c.output_activation!r}: use 'linear' or 'tanh'")
   _check(len(c.seed_advance) > 0 and all(m in SEED_MODES for m in c.seed_advance),

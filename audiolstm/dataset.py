@@ -57,20 +57,25 @@ def _describe_need(c, g):
   return f'{g.need} samples ({g.need / c.sample_rate:.2f} s)'
 
 
-def load_sources(c, load=audio_io.load_many) -> Sources:
-  """Read and prepare all audio of a resolved, validated config (raises ConfigError/AudioError)."""
-  g = config_lib.geometry(c)
+def _read_audio(c, load) -> tuple:
+  """(input file names, training audio [n], label audio [n] (the same array without
+  label_files; both cut to the shorter)); ConfigError when the training audio is silent."""
   files = c.input_files or [audio_io.DEFAULT_AUDIO]
   audio = load(files, c.sample_rate)
   if not np.any(audio):
     raise ConfigError(f'the training audio ({", ".join(files)}) is silent: nothing to learn from; '
                       'use a recording with sound in config.input_files')
-  if c.label_files:
-    label_audio = load(c.label_files, c.sample_rate)
-    n = min(len(audio), len(label_audio))
-    audio, label_audio = audio[:n], label_audio[:n]
-  else:
-    label_audio = audio
+  if not c.label_files:
+    return files, audio, audio
+  label_audio = load(c.label_files, c.sample_rate)
+  n = min(len(audio), len(label_audio))
+  return files, audio[:n], label_audio[:n]
+
+
+def load_sources(c, load=audio_io.load_many) -> Sources:
+  """Read and prepare all audio of a resolved, validated config (raises ConfigError/AudioError)."""
+  g = config_lib.geometry(c)
+  files, audio, label_audio = _read_audio(c, load)
   notes = []
   n_val = validation_samples(c, len(audio))
   if c.val_fraction and not n_val:

@@ -174,28 +174,34 @@ def power_spectrogram(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
                                       axis=-1)))
 
 
-def spectral_stats(audio: np.ndarray, n_fft: int, hop: int, max_frames: int = 2048):
+def spectral_stats(audio: np.ndarray, n_fft: int, hop: int, max_frames: int = 2048,
+                   mel_fb=None):
   """Frame-wise reductions of the power spectrogram, without holding all of it in memory.
 
   Args:
     audio: [n] signal.
     n_fft, hop: as for power_spectrogram.
     max_frames: frames transformed at a time (memory bound only: each batch is one FFT).
+    mel_fb: optional [bands, n_fft // 2 + 1] filterbank: also return each frame's band powers.
 
   Returns:
     (mean power [n_fft // 2 + 1], frame energies [frames], frame spectral flatness [frames]:
-    geometric / arithmetic mean of the frame's power, with a floor FLATNESS_FLOOR_DB below its peak bin).
+    geometric / arithmetic mean of the frame's power, with a floor FLATNESS_FLOOR_DB below its
+    peak bin), and with mel_fb the band powers [frames, bands] as a fourth element.
   """
   frames = _frames(audio, n_fft, hop)
   window = np.hanning(n_fft + 2)[1:-1]
-  total, energies, flatness = np.zeros(n_fft // 2 + 1), [], []
+  total, energies, flatness, bands = np.zeros(n_fft // 2 + 1), [], [], []
   for b in range(0, len(frames), max_frames):
     power = np.square(np.abs(np.fft.rfft(frames[b:b + max_frames] * window, axis=-1)))
+    if mel_fb is not None:
+      bands.append(power @ mel_fb.T)
     total += np.sum(power, axis=0)
     energies.append(np.sum(power, axis=1))
     p = power + (10 ** (-FLATNESS_FLOOR_DB / 10) * np.max(power, axis=1, keepdims=True) + 1e-300)
     flatness.append(np.exp(np.mean(np.log(p), axis=1)) / np.mean(p, axis=1))
-  return total / len(frames), np.concatenate(energies), np.concatenate(flatness)
+  out = (total / len(frames), np.concatenate(energies), np.concatenate(flatness))
+  return out + (np.concatenate(bands),) if mel_fb is not None else out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,12 +234,12 @@ def _features(x: np.ndarray, sr: int) -> _Features:
   x = x - np.mean(x) if len(x) else x
   ms = float(np.mean(np.square(x))) if len(x) else 0.0
   rough = float(np.mean(np.square(np.diff(x))) / ms) if ms > 0 and len(x) > 1 else math.nan
-  mean_power, energy, frame_flatness = spectral_stats(x, n_fft, hop)
+  mel_fb, chroma_fb = _filterbanks(sr, n_fft)
+  mean_power, energy, frame_flatness, mel_power = spectral_stats(x, n_fft, hop, mel_fb=mel_fb)
   loud = energy > 1e-6 * np.max(energy) if np.max(energy) > 0 else np.zeros(len(energy), bool)
   # Geometric mean over the frames: an arithmetic mean is ruled by the few most noise-like
   # (quietest) frames, so a literal excerpt of a recording could score 7x the whole.
   flatness = float(np.exp(np.mean(np.log(frame_flatness[loud])))) if np.any(loud) else math.nan
-  mel_fb, chroma_fb = _filterbanks(sr, n_fft)
   mel = mel_fb @ mean_power                                    # [64]
   if np.sum(mel) > 0:
     mel = mel / np.sum(mel)
@@ -242,7 +248,7 @@ def _features(x: np.ndarray, sr: int) -> _Features:
     mel_db = np.full_like(mel, math.nan)
   chroma = chroma_fb @ mean_power                              # [12]
   chroma = chroma / np.sum(chroma) if np.sum(chroma) > 0 else np.zeros_like(chroma)
-  frames_db, loud = mel_frames(x, sr)
+  frames_db, loud = _relative_db(mel_power)
   return _Features(mean_square=ms, rough=rough, flatness=flatness, mel_db=mel_db, chroma=chroma,
                    frames_db=frames_db, loud=loud, motion=motion_curve(frames_db, hop, sr))
 
@@ -256,10 +262,11 @@ def mel_frames(x: np.ndarray, sr: int, max_frames: int = 2048) -> tuple:
   """
   n_fft, hop = analysis_sizes(sr)
   mel_fb, _ = _filterbanks(sr, n_fft)
-  frames = _frames(x, n_fft, hop)
-  window = np.hanning(n_fft + 2)[1:-1]
-  mel = np.concatenate([np.square(np.abs(np.fft.rfft(frames[b:b + max_frames] * window, axis=-1)))
-                        @ mel_fb.T for b in range(0, len(frames), max_frames)])   # [F, 64]
+  return _relative_db(spectral_stats(x, n_fft, hop, max_frames, mel_fb=mel_fb)[3])
+
+
+def _relative_db(mel: np.ndarray) -> tuple:
+  """mel_frames of band powers mel [F, 64]: (dB relative to the loudest bin, loud [F])."""
   if not np.max(mel, initial=0.0) > 0:
     return np.full(mel.shape, -FLOOR_DB), np.zeros(len(mel), bool)
   db = 10 * np.log10(np.maximum(mel, 1e-30))

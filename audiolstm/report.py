@@ -356,6 +356,21 @@ def _verdict_summary(rows) -> str:
           f'of training: {verdicts}; {passes}.</p>')
 
 
+def _page_head(workdir: str, config: dict, sr: int, num_dreams: int) -> list:
+  """The page's first HTML parts: title, one-line summary, config table and loss plot."""
+  step, loss = _last_metrics(workdir)
+  summary = [f'approach {config.get("approach", "?")}', f'{sr} Hz']
+  if isinstance(step, int) and isinstance(loss, (int, float)):
+    summary.append(f'{step} iterations, last loss {loss:.4g}')
+  summary.append(f'{num_dreams} dream(s)')
+  parts = [f'<h1>audiolstm run {html.escape(os.path.basename(workdir))}</h1>',
+           f'<p class="summary">{html.escape(" · ".join(summary))} &middot; report written '
+           f'{datetime.datetime.now():%Y-%m-%d %H:%M}</p>', _config_table(config)]
+  if os.path.exists(os.path.join(workdir, 'loss.png')):
+    parts.append('<h2>Loss</h2><img src="loss.png" alt="training loss">')
+  return parts
+
+
 def write_report(workdir: str, reference=None, log=print) -> str:
   """Write WORKDIR/report.html (atomically) and return its path.
 
@@ -384,17 +399,8 @@ def write_report(workdir: str, reference=None, log=print) -> str:
   # Oldest first; the table sorts itself when a header is clicked.
   order = {n: (r['iteration'], r['kind'], r['stream']) for n, r in scores.items()}
   wavs.sort(key=lambda w: (order.get(os.path.basename(w), (math.inf, '', 0)), os.path.basename(w)))
-  step, loss = _last_metrics(workdir)
   run = os.path.basename(workdir)
-  summary = [f'approach {config.get("approach", "?")}', f'{sr} Hz']
-  if isinstance(step, int) and isinstance(loss, (int, float)):
-    summary.append(f'{step} iterations, last loss {loss:.4g}')
-  summary.append(f'{len(wavs)} dream(s)')
-  parts = [f'<h1>audiolstm run {html.escape(run)}</h1>',
-           f'<p class="summary">{html.escape(" · ".join(summary))} &middot; report written '
-           f'{datetime.datetime.now():%Y-%m-%d %H:%M}</p>', _config_table(config)]
-  if os.path.exists(os.path.join(workdir, 'loss.png')):
-    parts.append('<h2>Loss</h2><img src="loss.png" alt="training loss">')
+  parts = _page_head(workdir, config, sr, len(wavs))
   spec = _input_spectrogram(workdir, reference)
   if spec:
     parts.append(f'<h2>Training audio</h2><img src="{_url(spec)}" '
