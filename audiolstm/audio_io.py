@@ -1,8 +1,7 @@
 """Audio file input/output: decoding any common format to mono float32, atomic WAV writing.
 
-Errors a user can cause (missing, empty or undecodable files) are raised as
-:class:`AudioError`, a ``ValueError`` whose message is one line that names the file
-and says what to do about it.
+Errors a user can cause (missing, empty or undecodable files) are raised as `AudioError`, a
+`ValueError` whose message is one line that names the file and says what to do about it.
 """
 
 from __future__ import annotations
@@ -16,216 +15,318 @@ import warnings
 import numpy as np
 import soundfile as sf
 
-__all__ = ["AudioError", "DEFAULT_AUDIO", "load_audio", "load_many", "write_wav", "unique_path",
-           "atomic_file", "write_text_atomic"]
+__all__ = [
+    'AudioError',
+    'DEFAULT_AUDIO',
+    'load_audio',
+    'load_many',
+    'write_wav',
+    'unique_path',
+    'atomic_file',
+    'write_text_atomic',
+]
 
-DEFAULT_AUDIO: str = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "default.wav")
+DEFAULT_AUDIO: str = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'default.wav')
 """Absolute path of the bundled default recording (20 s plucked-string melody, 11025 Hz mono)."""
 
-_FORMATS_HINT = "use a WAV, FLAC, OGG or MP3 file"
+_FORMATS_HINT = 'use a WAV, FLAC, OGG or MP3 file'
 _MAX_REASON = 160
 
 
 class AudioError(ValueError):
-    """A user-facing, one-line error about an audio file (message names the file and says how to fix it)."""
+  """A user-facing, one-line error about an audio file.
 
-    def __init__(self, message: str):
-        super().__init__(str(message).replace("\r\n", " ").replace("\n", " ").replace("\r", " "))
+  The message names the file and says how to fix it; line breaks in it become spaces.
+  """
+
+  def __init__(self, message: str):
+    super().__init__(str(message).replace('\r\n', ' ').replace('\n', ' ').replace('\r', ' '))
 
 
 def _check_rate(sample_rate: int) -> int:
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
-    return int(sample_rate)
+  """`sample_rate` as an int; ValueError unless it is a positive integer (bools are not)."""
+  if (
+      isinstance(sample_rate, bool)
+      or not isinstance(sample_rate, (int, np.integer))
+      or sample_rate <= 0
+  ):
+    raise ValueError(f'sample_rate must be a positive integer, got {sample_rate!r}')
+  return int(sample_rate)
 
 
 def _short_reason(exc: BaseException) -> str:
-    """The most informative one-line reason found along an exception's cause/context chain."""
-    seen, chain = set(), []
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        chain.append(e)
-        e = e.__cause__ or e.__context__
-    for e in chain:
-        if isinstance(e, sf.LibsndfileError):
-            msg = (getattr(e, "error_string", "") or "").strip()
-            if msg:
-                return msg
-    for e in chain:
-        if isinstance(e, EOFError):
-            return "file is truncated"
-        if isinstance(e, PermissionError):
-            return "permission denied"
-        if type(e).__name__ == "NoBackendError":
-            return "format not recognised by any audio backend"
-    for e in chain:
-        msg = str(e.strerror if isinstance(e, OSError) and e.strerror else e).strip()
-        if msg:
-            return msg
-    return type(exc).__name__
+  """The most informative one-line reason found along an exception's cause/context chain."""
+  seen, chain = set(), []
+  e: BaseException | None = exc
+  while e is not None and id(e) not in seen:
+    seen.add(id(e))
+    chain.append(e)
+    e = e.__cause__ or e.__context__
+  for e in chain:
+    if isinstance(e, sf.LibsndfileError):
+      msg = (getattr(e, 'error_string', '') or '').strip()
+      if msg:
+        return msg
+  for e in chain:
+    if isinstance(e, EOFError):
+      return 'file is truncated'
+    if isinstance(e, PermissionError):
+      return 'permission denied'
+    if type(e).__name__ == 'NoBackendError':
+      return 'format not recognised by any audio backend'
+  for e in chain:
+    msg = str(e.strerror if isinstance(e, OSError) and e.strerror else e).strip()
+    if msg:
+      return msg
+  return type(exc).__name__
 
 
 def _one_line(text: str) -> str:
-    text = " ".join(str(text).split()).rstrip(".:; ")
-    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
+  """`text` on one line, trailing punctuation dropped, cut to _MAX_REASON characters."""
+  text = ' '.join(str(text).split()).rstrip('.:; ')
+  return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + '...'
 
 
 def _librosa_fallback(path: str) -> tuple[np.ndarray, int]:
-    """Decode with librosa (audioread backends), silently; AudioError with a short reason on failure."""
-    import librosa  # imported lazily: slow to import, only needed here
+  """Decodes `path` with librosa (audioread backends), silently.
 
-    message = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # PySoundFile failed / audioread fallback / deprecations / ResourceWarning
-        try:
-            y, native_sr = librosa.load(path, sr=None, mono=True)
-        except Exception as e:  # noqa: BLE001 - any decoder failure is a user-facing file problem
-            if "not finite" in str(e):
-                message = (f"audio file contains non-finite samples (NaN/inf): {path} "
-                           f"(re-export it as 16-bit or 24-bit PCM)")
-            else:
-                message = f"could not decode audio file: {path} ({_one_line(_short_reason(e))}; {_FORMATS_HINT})"
-        if message is not None:
-            gc.collect()  # finalise file handles a failed backend left open, while warnings are silenced
+  Args:
+    path: the audio file.
+
+  Returns:
+    (y, native_sr): [n] float32 mono samples and the file's sample rate.
+
+  Raises:
+    AudioError: the file cannot be decoded (the message gives a short reason), or it holds
+      non-finite samples.
+  """
+  import librosa  # imported lazily: slow to import, only needed here
+
+  message = None
+  with warnings.catch_warnings():
+    # PySoundFile failed / audioread fallback / deprecations / ResourceWarning
+    warnings.simplefilter('ignore')
+    try:
+      y, native_sr = librosa.load(path, sr=None, mono=True)
+    except Exception as e:  # pylint: disable=broad-except  # any decoder failure is the file's
+      if 'not finite' in str(e):
+        message = (
+            f'audio file contains non-finite samples (NaN/inf): {path} '
+            f'(re-export it as 16-bit or 24-bit PCM)'
+        )
+      else:
+        message = (
+            f'could not decode audio file: {path} ({_one_line(_short_reason(e))}; {_FORMATS_HINT})'
+        )
     if message is not None:
-        raise AudioError(message)
-    return y, int(native_sr)
+      gc.collect()  # finalise file handles a failed backend left open, while warnings are silenced
+  if message is not None:
+    raise AudioError(message)
+  return y, int(native_sr)
 
 
 def load_audio(path: str, sample_rate: int) -> np.ndarray:
-    """Decode ``path`` (any format librosa reads) to mono float32 in [-1, 1] at ``sample_rate``.
+  """Decodes an audio file (any format libsndfile or librosa reads) to mono at `sample_rate`.
 
-    Raises :class:`AudioError` when the file is missing, a directory, empty, undecodable,
-    or contains non-finite samples.
-    """
-    sample_rate = _check_rate(sample_rate)
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise AudioError(f"audio file not found: {path} (check the path in config.input_files / seed_files)")
-    if os.path.isdir(path):
-        raise AudioError(f"could not decode audio file: {path} (it is a directory, not a file; "
-                         f"point config.input_files / seed_files at an audio file)")
-    try:
-        size = os.path.getsize(path)
-    except OSError as e:
-        raise AudioError(f"could not read audio file: {path} ({_one_line(_short_reason(e))})") from None
-    if size == 0:
-        raise AudioError(f"audio file is empty (0 bytes): {path} (re-export it, or {_FORMATS_HINT})")
+  Multi-channel files are averaged to mono; other rates are resampled (librosa).
 
-    y = None
-    try:
-        # libsndfile first (WAV/FLAC/OGG/MP3/...); librosa (audioread) as the fallback decoder
-        data, native_sr = sf.read(path, dtype="float32", always_2d=True)
-        y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    except Exception:  # noqa: BLE001
-        pass
-    if y is None:
-        y, native_sr = _librosa_fallback(path)
+  Args:
+    path: the audio file (str or os.PathLike).
+    sample_rate: the rate to return, in Hz (a positive int).
 
-    y = np.asarray(y, dtype=np.float32).reshape(-1)
+  Returns:
+    [n] float32 samples in [-1, 1] at `sample_rate`.
+
+  Raises:
+    AudioError: the file is missing, a directory, empty, undecodable, has no samples, contains
+      non-finite samples, or is too short to resample.
+    ValueError: `sample_rate` is not a positive integer.
+  """
+  sample_rate = _check_rate(sample_rate)
+  path = os.fspath(path)
+  if not os.path.exists(path):
+    raise AudioError(
+        f'audio file not found: {path} (check the path in config.input_files / seed_files)'
+    )
+  if os.path.isdir(path):
+    raise AudioError(
+        f'could not decode audio file: {path} (it is a directory, not a file; '
+        f'point config.input_files / seed_files at an audio file)'
+    )
+  try:
+    size = os.path.getsize(path)
+  except OSError as e:
+    raise AudioError(f'could not read audio file: {path} ({_one_line(_short_reason(e))})') from None
+  if size == 0:
+    raise AudioError(f'audio file is empty (0 bytes): {path} (re-export it, or {_FORMATS_HINT})')
+
+  y = None
+  try:
+    # libsndfile first (WAV/FLAC/OGG/MP3/...); librosa (audioread) as the fallback decoder
+    data, native_sr = sf.read(path, dtype='float32', always_2d=True)
+    y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+  except Exception:  # pylint: disable=broad-except  # librosa gets its chance below
+    pass
+  if y is None:
+    y, native_sr = _librosa_fallback(path)
+
+  y = np.asarray(y, dtype=np.float32).reshape(-1)
+  if y.size == 0:
+    raise AudioError(f'audio file contains no samples: {path} (re-export it, or {_FORMATS_HINT})')
+  if not np.all(np.isfinite(y)):
+    raise AudioError(
+        f'audio file contains non-finite samples (NaN/inf): {path} '
+        f'(re-export it as 16-bit or 24-bit PCM)'
+    )
+  if int(native_sr) != sample_rate:
+    import librosa  # imported lazily: slow to import, only needed here
+
+    with warnings.catch_warnings():
+      warnings.simplefilter('ignore')
+      y = librosa.resample(y, orig_sr=int(native_sr), target_sr=sample_rate)
+    y = np.asarray(y, dtype=np.float32)
     if y.size == 0:
-        raise AudioError(f"audio file contains no samples: {path} (re-export it, or {_FORMATS_HINT})")
-    if not np.all(np.isfinite(y)):
-        raise AudioError(f"audio file contains non-finite samples (NaN/inf): {path} "
-                         f"(re-export it as 16-bit or 24-bit PCM)")
-    if int(native_sr) != sample_rate:
-        import librosa  # imported lazily: slow to import, only needed here
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            y = librosa.resample(y, orig_sr=int(native_sr), target_sr=sample_rate)
-        y = np.asarray(y, dtype=np.float32)
-        if y.size == 0:
-            raise AudioError(f"audio file is too short to resample to {sample_rate} Hz: {path}")
-    return np.clip(y, -1.0, 1.0).astype(np.float32, copy=False)
+      raise AudioError(f'audio file is too short to resample to {sample_rate} Hz: {path}')
+  return np.clip(y, -1.0, 1.0).astype(np.float32, copy=False)
 
 
 def load_many(paths: list[str], sample_rate: int) -> np.ndarray:
-    """Concatenation (float32, 1-D) of :func:`load_audio` of each path, in order."""
-    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    if not paths:
-        raise AudioError("no audio files given (set config.input_files / seed_files to one or more audio files)")
-    return np.concatenate([load_audio(p, sample_rate) for p in paths]).astype(np.float32, copy=False)
+  """`load_audio` of each path, concatenated in order.
+
+  Args:
+    paths: the audio files (a single path is taken as a list of one).
+    sample_rate: the rate to return, in Hz.
+
+  Returns:
+    [n] float32 samples in [-1, 1]: the files one after another.
+
+  Raises:
+    AudioError: `paths` is empty, or any file fails to load (see `load_audio`).
+  """
+  paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+  if not paths:
+    raise AudioError(
+        'no audio files given (set config.input_files / seed_files to one or more audio files)'
+    )
+  return np.concatenate([load_audio(p, sample_rate) for p in paths]).astype(np.float32, copy=False)
 
 
 def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+  """The process umask (read by setting and restoring it)."""
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
 
 
 @contextlib.contextmanager
-def atomic_file(path: str, suffix: str = ".tmp"):
-    """Yield a hidden temporary path beside ``path``; on success it is fsync'ed and
-    ``os.replace``'d over ``path`` (so a reader never sees half a file), on failure removed.
-    Parent directories are created."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=suffix)
-    os.close(fd)
+def atomic_file(path: str, suffix: str = '.tmp'):
+  """Context manager: yields a hidden temporary path beside `path` to write the file to.
+
+  On success the temporary file is fsync'ed and `os.replace`'d over `path` (so a reader never
+  sees half a file); on failure it is removed and the exception propagates. Parent directories
+  are created.
+
+  Args:
+    path: the final file.
+    suffix: the temporary file's suffix.
+
+  Yields:
+    The temporary path (str): `.<basename>.<random><suffix>` in the same directory.
+  """
+  path = os.fspath(path)
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(
+      dir=directory, prefix='.' + os.path.basename(path) + '.', suffix=suffix
+  )
+  os.close(fd)
+  try:
+    yield tmp
+    with open(tmp, 'rb') as f:
+      os.fsync(f.fileno())
+    os.chmod(tmp, 0o666 & ~_current_umask())
+    os.replace(tmp, path)
+  except BaseException:
     try:
-        yield tmp
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_current_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename durable (best effort; not supported everywhere)
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+      os.unlink(tmp)
     except OSError:
-        pass
+      pass
+    raise
+  try:  # make the rename durable (best effort; not supported everywhere)
+    dfd = os.open(directory, os.O_RDONLY)
+    try:
+      os.fsync(dfd)
+    finally:
+      os.close(dfd)
+  except OSError:
+    pass
 
 
 def write_text_atomic(path: str, text: str) -> str:
-    """Atomically write ``text`` to ``path`` (see :func:`atomic_file`); returns ``path``."""
-    with atomic_file(path) as tmp:
-        with open(tmp, "w") as f:
-            f.write(text)
-    return os.fspath(path)
+  """Atomically writes `text` to `path` (see `atomic_file`).
+
+  Args:
+    path: the file to write; parent directories are created.
+    text: its contents.
+
+  Returns:
+    `path` (as str).
+  """
+  with atomic_file(path) as tmp:
+    with open(tmp, 'w') as f:
+      f.write(text)
+  return os.fspath(path)
 
 
 def write_wav(path: str, audio: np.ndarray, sample_rate: int) -> str:
-    """Atomically write ``audio`` (1-D, or (frames, channels)) as 16-bit PCM WAV; returns ``path``.
+  """Atomically writes audio as a 16-bit PCM WAV file.
 
-    Samples are clipped to [-1, 1]; non-finite samples raise ``ValueError``. Parent
-    directories are created. The data goes to a hidden ``.*.tmp`` file in the same
-    directory, is fsync'ed, then ``os.replace``'d over ``path``.
-    """
-    sample_rate = _check_rate(sample_rate)
-    path = os.fspath(path)
-    data = np.asarray(audio)
-    if data.ndim not in (1, 2):
-        raise ValueError(f"audio must be 1-D (mono) or 2-D (frames, channels), got shape {data.shape}")
-    data = data.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(data)):
-        raise ValueError(f"refusing to write {path}: audio contains non-finite samples (NaN/inf)")
-    data = np.clip(data, -1.0, 1.0)
+  Samples are clipped to [-1, 1]. Parent directories are created. The data goes to a hidden
+  `.*.tmp` file in the same directory, is fsync'ed, then `os.replace`'d over `path`.
 
-    with atomic_file(path) as tmp:
-        sf.write(tmp, data, sample_rate, subtype="PCM_16", format="WAV")
-    return path
+  Args:
+    path: the WAV file to write.
+    audio: [n] mono or [n, channels] samples, any float or int dtype (float32 expected).
+    sample_rate: the file's rate, in Hz (a positive int).
+
+  Returns:
+    `path` (as str).
+
+  Raises:
+    ValueError: `audio` is not 1-D or 2-D, contains non-finite samples, or `sample_rate` is not
+      a positive integer; nothing is written then.
+  """
+  sample_rate = _check_rate(sample_rate)
+  path = os.fspath(path)
+  data = np.asarray(audio)
+  if data.ndim not in (1, 2):
+    raise ValueError(f'audio must be 1-D (mono) or 2-D (frames, channels), got shape {data.shape}')
+  data = data.astype(np.float64, copy=False)
+  if not np.all(np.isfinite(data)):
+    raise ValueError(f'refusing to write {path}: audio contains non-finite samples (NaN/inf)')
+  data = np.clip(data, -1.0, 1.0)
+
+  with atomic_file(path) as tmp:
+    sf.write(tmp, data, sample_rate, subtype='PCM_16', format='WAV')
+  return path
 
 
 def unique_path(path: str) -> str:
-    """``path`` if nothing exists there, else ``stem-1.ext``, ``stem-2.ext``, ...: never an existing path."""
-    path = os.fspath(path)
-    if not os.path.lexists(path):
-        return path
-    stem, ext = os.path.splitext(path)
-    i = 1
-    while True:
-        candidate = f"{stem}-{i}{ext}"
-        if not os.path.lexists(candidate):
-            return candidate
-        i += 1
+  """`path` if nothing exists there, else the first of `stem-1.ext`, `stem-2.ext`, ... that is free.
+
+  Args:
+    path: the wanted path.
+
+  Returns:
+    A path (str) where nothing exists, not even a broken symlink.
+  """
+  path = os.fspath(path)
+  if not os.path.lexists(path):
+    return path
+  stem, ext = os.path.splitext(path)
+  i = 1
+  while True:
+    candidate = f'{stem}-{i}{ext}'
+    if not os.path.lexists(candidate):
+      return candidate
+    i += 1

@@ -1,15 +1,15 @@
 """Short-time magnitude spectra of a mono signal (NumPy, run once at start-up).
 
-Frames are Blackman-windowed slices of the signal; each frame becomes a row of
-magnitudes.  Shapes use ``num_frames`` for the time axis and ``bins`` for the
-frequency axis, so a spectrogram is ``[num_frames, bins]``.
+Frames are Blackman-windowed slices of the signal; each frame becomes a row of magnitudes. Shapes
+use `num_frames` for the time axis and `bins` for the frequency axis, so a spectrogram is
+[num_frames, bins].
 
-Bin ``k`` of ``bins`` always has frequency ``k * sr / (2 * bins)``:
+Bin k of `bins` always has frequency k * sr / (2 * bins):
 
-* ``zero_padding=True``: FFT of size ``2 * window_size``, first ``window_size``
-  bins kept (``bins = window_size``).
-* ``zero_padding=False``: FFT of size ``window_size``, first
-  ``window_size // 2`` bins kept (``bins = window_size // 2``).
+  zero_padding=True   FFT of size 2 * window_size, the first window_size bins kept
+                      (bins = window_size).
+  zero_padding=False  FFT of size window_size, the first window_size // 2 bins kept
+                      (bins = window_size // 2).
 """
 
 from __future__ import annotations
@@ -17,118 +17,141 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "frame_indices",
-    "num_bins",
-    "magnitude_frames",
-    "normalise",
-    "spectral_scale",
+    'frame_indices',
+    'num_bins',
+    'magnitude_frames',
+    'normalise',
+    'spectral_scale',
 ]
 
 
 def frame_indices(num_samples: int, window_size: int, hop_size: int) -> np.ndarray:
-    """Sample indices of every full frame.
+  """Sample indices of every full frame.
 
-    Args:
-        num_samples: length of the signal.
-        window_size: samples per frame (> 0).
-        hop_size: samples between frame starts (> 0).
+  Args:
+    num_samples: length of the signal.
+    window_size: samples per frame (> 0).
+    hop_size: samples between frame starts (> 0).
 
-    Returns:
-        ``[num_frames, window_size]`` integer array; row ``f`` is
-        ``f * hop_size + arange(window_size)``.  ``num_frames`` is
-        ``1 + (num_samples - window_size) // hop_size``, or 0 when
-        ``num_samples < window_size``.
-    """
-    if window_size <= 0 or hop_size <= 0:
-        raise ValueError(
-            f"window_size and hop_size must be positive, got {window_size}, {hop_size}"
-        )
-    if num_samples < window_size:
-        num_frames = 0
-    else:
-        num_frames = 1 + (num_samples - window_size) // hop_size
-    starts = np.arange(num_frames, dtype=np.intp) * hop_size
-    return starts[:, None] + np.arange(window_size, dtype=np.intp)[None, :]
+  Returns:
+    [num_frames, window_size] intp indices; row f is f * hop_size + arange(window_size).
+    num_frames is 1 + (num_samples - window_size) // hop_size, or 0 when
+    num_samples < window_size.
+
+  Raises:
+    ValueError: `window_size` or `hop_size` is not positive.
+  """
+  if window_size <= 0 or hop_size <= 0:
+    raise ValueError(f'window_size and hop_size must be positive, got {window_size}, {hop_size}')
+  if num_samples < window_size:
+    num_frames = 0
+  else:
+    num_frames = 1 + (num_samples - window_size) // hop_size
+  starts = np.arange(num_frames, dtype=np.intp) * hop_size
+  return starts[:, None] + np.arange(window_size, dtype=np.intp)[None, :]
 
 
 def num_bins(window_size: int, zero_padding: bool) -> int:
-    """Number of magnitude bins per frame: ``window_size`` with zero padding,
-    else ``window_size // 2``."""
-    return window_size if zero_padding else window_size // 2
+  """Number of magnitude bins per frame: `window_size` with zero padding, else window_size // 2."""
+  return window_size if zero_padding else window_size // 2
 
 
 def magnitude_frames(
     audio: np.ndarray, window_size: int, hop_size: int, zero_padding: bool
 ) -> np.ndarray:
-    """Unnormalised magnitude spectra of Blackman-windowed frames.
+  """Unnormalised magnitude spectra of Blackman-windowed frames.
 
-    Args:
-        audio: ``[num_samples]`` mono signal.
-        window_size: samples per frame.
-        hop_size: samples between frame starts.
-        zero_padding: if True, each frame is zero-padded to ``2 * window_size``
-            before the FFT and ``window_size`` bins are kept; otherwise the FFT
-            has size ``window_size`` and ``window_size // 2`` bins are kept.
+  Args:
+    audio: [num_samples] mono signal (any real dtype; computed in float64).
+    window_size: samples per frame.
+    hop_size: samples between frame starts.
+    zero_padding: if True, each frame is zero-padded to 2 * window_size before the FFT and
+      window_size bins are kept; otherwise the FFT has size window_size and window_size // 2
+      bins are kept.
 
-    Returns:
-        ``[num_frames, bins]`` float32 magnitudes (``bins`` from
-        :func:`num_bins`).
-    """
-    audio = np.asarray(audio)
-    if audio.ndim != 1:
-        raise ValueError(f"audio must be 1-D [num_samples], got shape {audio.shape}")
-    idx = frame_indices(audio.shape[0], window_size, hop_size)  # [F, W]
-    bins = num_bins(window_size, zero_padding)
-    if idx.shape[0] == 0:
-        return np.zeros((0, bins), dtype=np.float32)
-    frames = audio[idx].astype(np.float64) * np.blackman(window_size)[None, :]  # [F, W]
-    n_fft = 2 * window_size if zero_padding else window_size
-    spectrum = np.fft.rfft(frames, n=n_fft, axis=-1)  # [F, n_fft // 2 + 1]
-    return np.abs(spectrum[:, :bins]).astype(np.float32)
+  Returns:
+    [num_frames, bins] float32 magnitudes (`bins` from `num_bins`; num_frames from
+    `frame_indices`, 0 rows when the signal is shorter than one window).
+
+  Raises:
+    ValueError: `audio` is not 1-D.
+  """
+  audio = np.asarray(audio)
+  if audio.ndim != 1:
+    raise ValueError(f'audio must be 1-D [num_samples], got shape {audio.shape}')
+  idx = frame_indices(audio.shape[0], window_size, hop_size)  # [F, W]
+  bins = num_bins(window_size, zero_padding)
+  if idx.shape[0] == 0:
+    return np.zeros((0, bins), dtype=np.float32)
+  frames = audio[idx].astype(np.float64) * np.blackman(window_size)[None, :]  # [F, W]
+  n_fft = 2 * window_size if zero_padding else window_size
+  spectrum = np.fft.rfft(frames, n=n_fft, axis=-1)  # [F, n_fft // 2 + 1]
+  return np.abs(spectrum[:, :bins]).astype(np.float32)
 
 
 def normalise(frames: np.ndarray, scale: float) -> np.ndarray:
-    """``frames / scale`` as float32, same shape as ``frames`` ([num_frames, bins])."""
-    return (np.asarray(frames, dtype=np.float64) / scale).astype(np.float32)
+  """Divides magnitudes by the spectral scale.
+
+  Args:
+    frames: [num_frames, bins] magnitudes.
+    scale: the divisor (see `spectral_scale`).
+
+  Returns:
+    [num_frames, bins] float32 frames / scale (computed in float64).
+  """
+  return (np.asarray(frames, dtype=np.float64) / scale).astype(np.float32)
 
 
 def spectral_scale(frames: np.ndarray) -> float:
-    """Scale used by :func:`normalise`: the maximum of ``frames`` ([num_frames, bins]).
+  """Scale used by `normalise`: the largest magnitude.
 
-    Raises:
-        ValueError: if there are no frames, or the maximum is 0 (silent input)
-            or not finite.
-    """
-    frames = np.asarray(frames)
-    if frames.size == 0:
-        raise ValueError("cannot compute spectral scale: no frames (audio shorter than one window?)")
-    scale = float(np.max(frames))
-    if not np.isfinite(scale) or scale <= 0.0:
-        raise ValueError(
-            f"cannot compute spectral scale: maximum magnitude is {scale} "
-            "(audio is silent or contains non-finite values)"
-        )
-    return scale
+  Args:
+    frames: [num_frames, bins] magnitudes.
+
+  Returns:
+    The maximum of `frames`, a positive finite float.
+
+  Raises:
+    ValueError: there are no frames, or the maximum is 0 (silent input) or not finite.
+  """
+  frames = np.asarray(frames)
+  if frames.size == 0:
+    raise ValueError('cannot compute spectral scale: no frames (audio shorter than one window?)')
+  scale = float(np.max(frames))
+  if not np.isfinite(scale) or scale <= 0.0:
+    raise ValueError(
+        f'cannot compute spectral scale: maximum magnitude is {scale} '
+        '(audio is silent or contains non-finite values)'
+    )
+  return scale
 
 
 def from_source_frames(values: np.ndarray, scale: float, power: float = 1.0) -> np.ndarray:
-    """Model values back to magnitudes: the inverse of ``normalise(frames ** power, scale)``.
+  """Model values back to magnitudes: the inverse of normalise(frames ** power, scale).
 
-    Args:
-        values: ``[frames, bins]`` normalised (compressed) magnitudes; negatives count as 0.
-        scale: the normalisation scale.
-        power: the compression exponent the model learned (1 = linear magnitudes).
+  Args:
+    values: [frames, bins] normalised (compressed) magnitudes; negatives count as 0.
+    scale: the normalisation scale.
+    power: the compression exponent the model learned (1 = linear magnitudes).
 
-    Returns:
-        ``[frames, bins]`` float32 magnitudes.
-    """
-    mags = np.power(np.maximum(np.asarray(values, np.float64), 0.0) * scale, 1.0 / power)
-    return mags.astype(np.float32)
+  Returns:
+    [frames, bins] float32 magnitudes (computed in float64).
+  """
+  mags = np.power(np.maximum(np.asarray(values, np.float64), 0.0) * scale, 1.0 / power)
+  return mags.astype(np.float32)
 
 
 def drop_weak(frames: np.ndarray, floor_db: float) -> np.ndarray:
-    """``[frames, bins]`` with every value more than ``floor_db`` dB below its frame's
-    largest set to 0 (the model's low-level hash would otherwise become audible partials)."""
-    frames = np.asarray(frames)
-    top = np.max(frames, axis=-1, keepdims=True)
-    return np.where(frames >= top * 10.0 ** (-floor_db / 20.0), frames, 0.0).astype(np.float32)
+  """Zeroes each frame's weak values (the model's low-level hash would become audible partials).
+
+  Args:
+    frames: [frames, bins] magnitudes.
+    floor_db: how far below its frame's largest value a value may lie, in dB (> 0).
+
+  Returns:
+    [frames, bins] float32: `frames` with every value more than `floor_db` dB below its frame's
+    largest set to 0.
+  """
+  frames = np.asarray(frames)
+  top = np.max(frames, axis=-1, keepdims=True)
+  return np.where(frames >= top * 10.0 ** (-floor_db / 20.0), frames, 0.0).astype(np.float32)
