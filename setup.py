@@ -8,7 +8,9 @@ setuptools.setup(
     long_description=open('README.md').read(),
     long_description_content_type='text/markdown',
     python_requires='>=3.10',
-    packages=['audiolstm', 'audiolstm.data', 'configs'],
+    # configs/ is not installed: its files are given by path (--config=configs/fft.py), and the
+    # defaults they start from are audiolstm/defaults.py.
+    packages=['audiolstm', 'audiolstm.data'],
     package_data={'audiolstm.data': ['default.wav', 'README.md']},
     install_requires=[
         'jax>=0.4.35,<0.11',

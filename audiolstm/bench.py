@@ -21,7 +21,6 @@ sine offsets randint(0, 200) turned into phases) and prints `audio_s_per_wall_s=
 `--check-npz` compares the output with `vocoder_reference.py --save-npz` (after scaling the
 reference to the absolute peak: it divides by the signed maximum, a bug fixed here).
 """
-import argparse
 import resource
 import sys
 import time
@@ -33,7 +32,8 @@ APPROACHES = ('vector', 'column', 'transpose', 'fft')
 
 
 def parse_args(argv=None):
-  p = argparse.ArgumentParser(prog='python -m audiolstm.bench', description=__doc__.split('\n')[0])
+  from audiolstm import cli  # pylint: disable=g-import-not-at-top  (one-line errors, exit 2)
+  p = cli.ArgumentParser(prog='python -m audiolstm.bench', description=__doc__.split('\n')[0])
   p.add_argument('--approach', choices=APPROACHES, default=None)
   p.add_argument('--iters', type=int, default=20, help='timed iterations (one dispatch)')
   p.add_argument('--streams', type=int, default=1, help='concurrent dream streams (batched)')
@@ -113,9 +113,9 @@ def shapes(approach, scale):
 
 def bench_config(args, chunk_size):
   """A resolved, validated config doing the references' work."""
-  from configs import default  # pylint: disable=g-import-not-at-top
   from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
-  c = default.get_config()
+  from audiolstm import defaults  # pylint: disable=g-import-not-at-top
+  c = defaults.get_config()
   c.approach = args.approach
   for k, v in shapes(args.approach, args.scale).items():
     c[k] = v

@@ -319,7 +319,8 @@ def judge(runs: str, out_dir: str, approaches=APPROACHES, split='all', log=print
 def main(argv=None) -> int:
   """Render every case into --out (default: devset); with --judge=RUNS also train and score."""
   import argparse  # pylint: disable=g-import-not-at-top
-  parser = argparse.ArgumentParser(prog='python -m audiolstm.devset', description=__doc__.split(
+  from audiolstm import cli  # pylint: disable=g-import-not-at-top
+  parser = cli.ArgumentParser(prog='python -m audiolstm.devset', description=__doc__.split(
       '\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--out', default='devset', help='folder for the WAV and MIDI files')
   parser.add_argument('--judge', metavar='RUNS', help='then train each approach\'s default '
@@ -332,13 +333,13 @@ def main(argv=None) -> int:
   args = parser.parse_args(argv)
   bad = [a for a in args.approaches.split(',') if a not in APPROACHES]
   if bad:
-    print(f'audiolstm.devset: error: unknown approach {bad[0]!r}: use some of '
-          f'{",".join(APPROACHES)}', file=sys.stderr)
+    cli.error(f'unknown approach {bad[0]!r}: use some of {",".join(APPROACHES)}',
+              prog='audiolstm.devset')
     return 2
   try:
     tools = find_tools()
   except ValueError as e:
-    print(f'audiolstm.devset: error: {e}', file=sys.stderr)
+    cli.error(str(e), prog='audiolstm.devset')
     return 2
   for case in cases():
     path = render(case, args.out, tools)

@@ -4,8 +4,9 @@ r"""Documentation generated from the code, so it cannot drift: the table of conf
   python -m audiolstm.docs --write README.md  # replace the block between the markers in README.md
   python -m audiolstm.docs --check README.md  # exit 1 if README.md's block is out of date
 
-Every field of configs/default.py's `get_config()` is a row: its name, its default (from calling
-`get_config()`) and its meaning, which is the comment on the line that sets it. The source is
+Every field of audiolstm/defaults.py's `get_config()` (the defaults every configs/*.py starts
+from) is a row: its name, its default (from calling `get_config()`) and its meaning, which is the
+comment on the line that sets it. The source is
 read with `ast` (to find the `c.FIELD = ...` statements) and `tokenize` (to find the comments);
 nothing in it is executed beyond importing the config module.
 """
@@ -80,10 +81,10 @@ def _default_text(value) -> str:
 
 
 def config_fields_markdown(module=None) -> str:
-  """The markdown table of every field of a config module (default: configs/default.py).
+  """The markdown table of every field of a config module (default: audiolstm/defaults.py).
 
   Args:
-    module: a config module with `get_config()`; None for `configs.default`.
+    module: a config module with `get_config()`; None for `audiolstm.defaults`.
 
   Returns:
     A one-paragraph note, then the table (one row per field in source order), ending in a
@@ -93,7 +94,7 @@ def config_fields_markdown(module=None) -> str:
     DocsError: a field of `get_config()` is not set by a `c.FIELD = ...` line with a comment.
   """
   if module is None:
-    from configs import default as module  # pylint: disable=g-import-not-at-top
+    from audiolstm import defaults as module  # pylint: disable=g-import-not-at-top
   config = module.get_config()
   rows = field_comments(inspect.getsource(module))
   documented = [name for name, _, _ in rows]
@@ -105,7 +106,7 @@ def config_fields_markdown(module=None) -> str:
   if uncommented:
     raise DocsError(f'fields {", ".join(uncommented)} have no comment on their line in '
                     f'{inspect.getsourcefile(module)}: add one saying what the field means')
-  lines = ['Generated from the comments in `configs/default.py` by',
+  lines = ['Generated from the comments in `audiolstm/defaults.py` by',
            '`python -m audiolstm.docs --write README.md`. Geometry fields left at 0 / () are',
            'derived from `approach` (audiolstm/config.py: `resolve`); every run writes the',
            'resolved values to `WORKDIR/config.json`.', '',

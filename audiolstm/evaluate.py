@@ -952,19 +952,16 @@ def format_table(rows) -> str:
 # ----------------------------------------------------------------------------- command line
 
 
-def fail(message: str, status: int = 2, prog: str = 'audiolstm.evaluate'):
-  """One line on stderr, then exit with `status` (no traceback)."""
-  print(f'{prog}: error: {message}', file=sys.stderr, flush=True)
-  sys.exit(status)
+def fail(message: str, status: int = 2):
+  """`audiolstm.evaluate: error: MESSAGE` on stderr, then exit with `status` (audiolstm.cli)."""
+  from audiolstm import cli  # pylint: disable=g-import-not-at-top  (absl only when run)
+  cli.fail(message, status, prog='audiolstm.evaluate')
 
 
-def parse_flags(argv, prog: str = 'audiolstm.evaluate'):
-  """absl flag parsing with one-line errors (exit 2) instead of a usage dump."""
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as e:
-    fail(str(e).splitlines()[0] if str(e) else type(e).__name__, prog=prog)
+def parse_flags(argv):
+  """absl flag parsing with one-line errors (exit 2) instead of a usage dump (audiolstm.cli)."""
+  from audiolstm import cli  # pylint: disable=g-import-not-at-top
+  return cli.parse_flags(argv, prog='audiolstm.evaluate')
 
 
 def main(argv):

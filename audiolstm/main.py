@@ -4,68 +4,124 @@ r"""Command line: train on a recording and dream from it.
   python -m audiolstm.main --mode=sample --workdir=RUN [--seed_files=a.wav,b.flac]
       [--num_dreams=N] [--dream_seconds=S] [--out_dir=DIR] [--seed=K] [--dream_noise=STD]
   python -m audiolstm.main --mode=watch --workdir=RUN --watch_dir=IN --out_dir=OUT
+      [--dream_seconds=S] [--seed=K] [--dream_noise=STD]
 
 Training again with the same --workdir resumes from its newest checkpoint.
+
+Each mode takes only its own flags; any other is refused (one line, exit 2) rather than ignored:
+  train   --config (and its --config.FIELD=VALUE overrides), --workdir, --multihost
+  sample  --workdir, --seed_files, --num_dreams, --dream_seconds, --out_dir, --seed, --dream_noise,
+          --multihost
+  watch   --workdir, --watch_dir, --out_dir, --dream_seconds, --seed, --dream_noise, --multihost
+Sample and watch take the run's own config (RUN/config.json), so --config is a train-mode flag.
+
+Three sample/watch flags share their names with config fields but are not those fields: they
+apply to that sampling only, and the run's field is their default:
+  --dream_seconds  length of each sampled dream (default: the run's config.dream_seconds, which
+                   in training is the length of each concurrent dream)
+  --seed           RNG seed of the sampling: seed offsets, dropout, --dream_noise (default: the
+                   run's config.seed, which in training seeds the whole run)
+  --seed_files     dream i starts from the beginning of file i (cycled) (default: the run's seed
+                   audio, config.seed_files or else the training audio, at offsets chosen by the
+                   seed modes config.seed_advance; in training config.seed_files seeds the
+                   concurrent dreams that way)
+--dream_noise likewise defaults to the run's config.dream_noise. To change those fields for a
+training run, write --config.dream_seconds=..., --config.seed=..., --config.seed_files=(...).
 
 The file is kept thin: the logic lives in audiolstm.train so tests and notebooks call it directly.
 Bad settings or input give one line on stderr and exit status 2; nothing earlier is touched.
 """
-import os
-import sys
-
 from absl import app
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
 from audiolstm import audio_io
+from audiolstm import cli
 from audiolstm.config import ConfigError
 
+PROG = 'audiolstm'
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file('config', None, 'Config file, e.g. configs/fft.py.',
-                                lock_config=True)
-flags.DEFINE_string('workdir', None, 'Work directory (default: a new runs/<approach>-<time>).')
+config_flags.DEFINE_config_file('config', None, 'train: config file, e.g. configs/fft.py (sample '
+                                'and watch use the run\'s own config.json).', lock_config=True)
+flags.DEFINE_string('workdir', None, 'Work directory (train: default a new '
+                    'runs/<approach>-<time>; sample/watch: the trained run).')
 flags.DEFINE_enum('mode', 'train', ['train', 'sample', 'watch'],
                   'train (resumes a workdir that has checkpoints), sample or watch.')
-flags.DEFINE_list('seed_files', [], 'sample: seed the dreams from these files (default: the '
-                  'training audio with the configured seed modes).')
+flags.DEFINE_list('seed_files', [], 'sample: dream i starts from the beginning of file i '
+                  '(cycled) (default: the run\'s seed audio, config.seed_files or else the '
+                  'training audio, at offsets chosen by the run\'s config.seed_advance).')
 flags.DEFINE_integer('num_dreams', 4, 'sample: how many dreams (batched in one step).')
-flags.DEFINE_float('dream_seconds', None, 'sample/watch: seconds per dream (default: the config).')
+flags.DEFINE_float('dream_seconds', None, 'sample/watch: length of each sampled dream in seconds '
+                   '(default: the run\'s config.dream_seconds).')
 flags.DEFINE_string('out_dir', None, 'sample: output folder (default WORKDIR/samples); watch: '
                     'required.')
 flags.DEFINE_string('watch_dir', None, 'watch: the folder to watch for new audio files.')
 flags.DEFINE_bool('multihost', False, 'Call jax.distributed.initialize() (several hosts, e.g. a '
                   'TPU pod slice); also on with AUDIOLSTM_MULTIHOST=1.')
-flags.DEFINE_integer('seed', None, 'sample/watch: RNG seed (default: the config\'s).')
+flags.DEFINE_integer('seed', None, 'sample/watch: RNG seed of the sampling (default: the run\'s '
+                     'config.seed).')
 flags.DEFINE_float('dream_noise', None, 'sample/watch: std of the Gaussian noise added to each '
-                  'predicted value before it is fed back (0 = off; default: the config\'s).')
+                   'predicted value before it is fed back (0 = off; default: the run\'s '
+                   'config.dream_noise).')
+
+# The modes that use each mode-specific flag (--workdir and --multihost serve every mode).
+MODE_FLAGS = {
+    'config': ('train',),
+    'seed_files': ('sample',),
+    'num_dreams': ('sample',),
+    'dream_seconds': ('sample', 'watch'),
+    'out_dir': ('sample', 'watch'),
+    'watch_dir': ('watch',),
+    'seed': ('sample', 'watch'),
+    'dream_noise': ('sample', 'watch'),
+}
+_CONFIG_FIELDS = ('seed_files', 'dream_seconds', 'seed', 'dream_noise')  # also config fields
 
 
 def fail(message: str, status: int = 2):
-  print(f'audiolstm: error: {message}', file=sys.stderr, flush=True)
-  sys.exit(status)
+  """One line `audiolstm: error: MESSAGE` on stderr, then exit with `status`."""
+  cli.fail(message, status, prog=PROG)
 
 
-def _config_path(argv):
-  for i, arg in enumerate(argv):
-    if arg.startswith('--config='):
-      return arg.split('=', 1)[1].split(':', 1)[0]
-    if arg == '--config' and i + 1 < len(argv):
-      return argv[i + 1].split(':', 1)[0]
-  return None
+def wrong_mode(flag: str, mode: str, mode_given: bool = False) -> str:
+  """The refusal of --FLAG in `mode` (`mode_given`: by a --mode flag): which mode takes it, and
+  what to do instead."""
+  if flag == 'config':
+    return (f'--config is a train-mode flag: {mode} mode uses the run\'s own config '
+            '(WORKDIR/config.json); leave --config and --config.FIELD=VALUE out')
+  modes = MODE_FLAGS[flag]
+  which = '/'.join(modes)
+  add = ('use ' if mode_given else 'add ') + ' or '.join(f'--mode={m}' for m in modes)
+  hint = ''
+  if mode == 'train' and flag in _CONFIG_FIELDS:
+    hint = f' (to set the run\'s field for training, write --config.{flag}=...)'
+  return f'--{flag} is a {which}-mode flag: {add}, or leave it out{hint}'
+
+
+def check_mode_flags(mode: str, flag_values=FLAGS) -> None:
+  """Refuse (one line, exit 2) the first flag given that `mode` does not use."""
+  for flag, modes in MODE_FLAGS.items():
+    if mode not in modes and flag_values[flag].present:
+      fail(wrong_mode(flag, mode, flag_values['mode'].present))
 
 
 def parse_flags(argv):
-  """absl flag parsing with one-line errors (exit 2) instead of a traceback."""
-  path = _config_path(argv)
-  if path is not None and not os.path.isfile(path):
-    fail(f'config file not found: {path} (try --config=configs/fft.py from the repository root)')
-  try:
-    return FLAGS(argv)
-  except flags.Error as e:
-    fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
-  except Exception as e:  # pylint: disable=broad-except  (a config file that does not load)
-    fail(f'cannot load the config: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}')
+  """absl flag parsing with one-line errors (exit 2) instead of a traceback.
+
+  A --config.FIELD override without --config cannot parse (its flag is made from the config), so
+  the rest is parsed first to name the mistake: --config missing (train) or a train-mode flag
+  (sample, watch).
+  """
+  overrides = cli.config_overrides(argv[1:])
+  if overrides and cli.config_path(argv[1:]) is None:
+    rest = [a for a in argv if a not in overrides]
+    cli.parse_flags(rest, prog=PROG)
+    if FLAGS.mode != 'train':
+      fail(wrong_mode('config', FLAGS.mode))
+    fail(f'{overrides[0].split("=", 1)[0]} overrides a field of the config, but no config is '
+         'given: add --config=configs/fft.py (or vector.py, column.py, transpose.py) before it')
+  return cli.parse_flags(argv, prog=PROG)
 
 
 def main(argv):
@@ -73,6 +129,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # hide jax's backend probing; --verbosity=0 shows it
   if len(argv) > 1:
     fail(f'unexpected arguments {" ".join(argv[1:])}: settings go in --config.FIELD=VALUE')
+  check_mode_flags(FLAGS.mode)
   if FLAGS.mode == 'train' and FLAGS.config is None:
     fail('no config given: add --config=configs/fft.py (or vector.py, column.py, transpose.py)')
   # pylint: disable=g-import-not-at-top  (jax is imported only after the flags are fine)

@@ -426,13 +426,15 @@ def write_report(workdir: str, reference=None, log=print) -> str:
 
 
 def fail(message: str, status: int = 2):
-  """One line on stderr, then exit with `status` (no traceback)."""
-  evaluate.fail(message, status, prog='audiolstm.report')
+  """`audiolstm.report: error: MESSAGE` on stderr, then exit with `status` (audiolstm.cli)."""
+  from audiolstm import cli  # pylint: disable=g-import-not-at-top  (absl only when run)
+  cli.fail(message, status, prog='audiolstm.report')
 
 
 def parse_flags(argv):
-  """absl flag parsing with one-line errors (exit 2) instead of a usage dump."""
-  return evaluate.parse_flags(argv, prog='audiolstm.report')
+  """absl flag parsing with one-line errors (exit 2) instead of a usage dump (audiolstm.cli)."""
+  from audiolstm import cli  # pylint: disable=g-import-not-at-top
+  return cli.parse_flags(argv, prog='audiolstm.report')
 
 
 def main(argv):

@@ -40,8 +40,8 @@ without copying it, and the only one that "sounds like something a human would m
 low-amplitude noise between the notes. Dropout on the input connections improves it
 (--config.use_dropout=True --config.input_keep_prob=0.9).
 """
+from audiolstm import defaults
 from audiolstm import presets
-from configs import default
 
 PRESETS = {  # argument: (dissertation audio example, fields)
     '5.6': ('5.6', dict(seg_len=2048, num_unrollings=10, max_steps=0, num_epochs=8,
@@ -57,7 +57,7 @@ PRESETS = {  # argument: (dissertation audio example, fields)
 
 def get_config(arg=None):
   """The quick default, or with `arg` ('5.6' or 'original') a dissertation-sized preset."""
-  c = default.get_config()
+  c = defaults.get_config()
   c.approach = 'column'
   c.seg_len = 128
   c.num_unrollings = 8

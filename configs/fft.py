@@ -44,8 +44,8 @@ input clearly audible after some uncertain seconds of notes begun and abandoned;
 tremolo, an artifact of the algorithm (5.12). 5.11 and 5.12 copy the input's pitch sequence the
 most closely; large hops are hardest to steer with the seed.
 """
+from audiolstm import defaults
 from audiolstm import presets
-from configs import default
 
 _DISSERTATION = dict(seg_len=1024, window_size=1024, num_unrollings=100, max_steps=0,
                      num_epochs=20, dream_seconds=20.0, val_fraction=0.0)
@@ -60,7 +60,7 @@ PRESETS = {  # argument: (dissertation audio example, fields)
 
 def get_config(arg=None):
   """The quick default, or with `arg` (a hop_size or an example number) a dissertation preset."""
-  c = default.get_config()
+  c = defaults.get_config()
   c.approach = 'fft'
   c.seg_len = 256
   c.num_unrollings = 16

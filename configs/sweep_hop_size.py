@@ -11,8 +11,10 @@ The magnitude-spectrum approach with window_size 1024 (seg_len 1024 bins) and ho
 1024:
   python -m launch.sweep --config=configs/sweep_hop_size.py:quick --root=runs/hop_size_quick
 """
+from audiolstm import defaults
 from audiolstm import presets
-from configs import fft
+
+fft = defaults.load_config_module('fft.py', relative_to=__file__)  # configs/fft.py, by path
 
 HOP_SIZES = (1024, 512, 256, 128, 56)
 WINDOW = dict(seg_len=1024, window_size=1024)  # fixed for the whole study
@@ -33,6 +35,7 @@ def get_config(arg=None):
   return fft.get_config(str(HOP_SIZES[0]))
 
 
-def sweep():
+def sweep(add):
   """One point per hop size, largest first (the order of the audio examples)."""
-  return [dict(hop_size=h) for h in HOP_SIZES]
+  for hop_size in HOP_SIZES:
+    add(**{'config.hop_size': hop_size})

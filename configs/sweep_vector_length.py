@@ -12,8 +12,10 @@ in ROOT/seg_len=N:
 The file is also a plain config (`python -m audiolstm.main --config=configs/sweep_vector_length.py`
 trains the first point's base, seg_len=1024).
 """
+from audiolstm import defaults
 from audiolstm import presets
-from configs import vector
+
+vector = defaults.load_config_module('vector.py', relative_to=__file__)  # configs/vector.py
 
 VECTOR_LENGTHS = (1024, 512, 256, 128)
 
@@ -30,6 +32,7 @@ def get_config(arg=None):
   return vector.get_config(str(VECTOR_LENGTHS[0]))
 
 
-def sweep():
+def sweep(add):
   """One point per vector length, longest first (the order of the audio examples)."""
-  return [dict(seg_len=n) for n in VECTOR_LENGTHS]
+  for seg_len in VECTOR_LENGTHS:
+    add(**{'config.seg_len': seg_len})

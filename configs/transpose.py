@@ -30,8 +30,8 @@ What the dissertation heard (5.1.2): little noise; the input's pitches sound sim
 than one after another, a fairly consistent sound whose variation over time is in amplitude and
 timbre rather than pitch. An input (or seed) with few pitches gives the most pleasant results.
 """
+from audiolstm import defaults
 from audiolstm import presets
-from configs import default
 
 PRESETS = {  # argument: (dissertation audio example, fields)
     '5.7': ('5.7', dict(seg_len=1024, num_unrollings=100, max_steps=0, num_epochs=8,
@@ -41,7 +41,7 @@ PRESETS = {  # argument: (dissertation audio example, fields)
 
 def get_config(arg=None):
   """The quick default, or with `arg` ('5.7') the dissertation-sized preset."""
-  c = default.get_config()
+  c = defaults.get_config()
   c.approach = 'transpose'
   c.seg_len = 128
   c.num_unrollings = 8

@@ -36,8 +36,8 @@ the notes, no separate onsets: the pitches blend into each other (5.4). At 128 a
 waveform whose amplitude follows the input more closely, but the added high frequencies make it
 resemble the input least (5.5). Long vectors: slowly evolving, blurred; short: more like the input.
 """
+from audiolstm import defaults
 from audiolstm import presets
-from configs import default
 
 _DISSERTATION = dict(num_unrollings=100, max_steps=0, num_epochs=100, dream_seconds=20.0,
                      val_fraction=0.0)
@@ -51,7 +51,7 @@ PRESETS = {  # argument: (dissertation audio example, fields)
 
 def get_config(arg=None):
   """The quick default, or with `arg` (a seg_len or an example number) a dissertation preset."""
-  c = default.get_config()
+  c = defaults.get_config()
   c.approach = 'vector'
   c.seg_len = 128              # tuned for sound (python -m audiolstm.devset): shorter vectors
   c.num_unrollings = 32        # are predicted with less noise (flatness 9.8 -> 2.6 at 256 -> 128)

@@ -4,13 +4,17 @@ r"""Sweeps: one training run per point of a grid of config overrides, each in it
   python -m launch.sweep --config=configs/fft.py --root=runs/lr --sweep=lr=1e-3,3e-4 \
       --sweep=num_layers=1,2 [--config.max_steps=2000 ...] [--mode=local|print|summary]
 
-The points come from the config file's `sweep()` function (a list of {field: value} dicts, as in
-the Flax examples) and/or from `--sweep=FIELD=V1,V2,...` flags, whose Cartesian product is taken
-in the order given (the first flag varies slowest); with both, every point of `sweep()` is
-combined with every point of the product. Values are Python literals (ast.literal_eval: 1e-3,
-True, ('a.wav',)); a bare word is a string (tanh). `--config.FIELD=VALUE` flags set a field for
-every point. Each point runs in ROOT/<point>, named after its overrides (e.g.
-ROOT/seg_len=512,hop_size=256), so running the same sweep again resumes every unfinished point.
+The points come from the config file's `sweep(add)` function, which calls
+`add(**{'config.FIELD': value, ...})` once per point (the convention of ml_collections sweep
+files, as in Flax's examples), and/or from `--sweep=FIELD=V1,V2,...` flags, whose Cartesian
+product is taken in the order given (the first flag varies slowest); with both, every point of
+`sweep(add)` is combined with every point of the product. A --sweep list is split at the commas
+outside brackets and quotes; each value, like that of a `--config.FIELD=VALUE` flag (which sets a
+field for every point), is read exactly as audiolstm.main reads `--config.FIELD=VALUE` (absl and
+ml_collections.config_flags, by the type of the field: 1e-3 for a float, True or true for a bool,
+('a.wav',) for a tuple, tanh for a string; nothing is evaluated). Each point runs in
+ROOT/<point>, named after its overrides (e.g. ROOT/seg_len=512,hop_size=256), so running the same
+sweep again resumes every unfinished point.
 
 Modes:
   local    (default) the runs one after another in this process (audiolstm.train); a point that
@@ -34,13 +38,12 @@ Bad input (unknown field, malformed --sweep, value of the wrong type, missing co
 line on stderr and exit status 2 before anything runs; exit status 1 if a point failed.
 """
 import argparse
-import ast
 import copy
 import csv
 import dataclasses
 import difflib
 import hashlib
-import importlib.util
+import inspect
 import io
 import itertools
 import json
@@ -51,9 +54,12 @@ import shlex
 import sys
 import time
 
+from absl import flags
+from ml_collections import config_flags
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO_ROOT not in sys.path:  # `python launch/sweep.py`: config files import `configs.default`
-  sys.path.insert(0, REPO_ROOT)
+if REPO_ROOT not in sys.path:  # `python launch/sweep.py` from a checkout: config files and this
+  sys.path.insert(0, REPO_ROOT)  # file import `audiolstm` (found without an install)
 
 PROG = 'launch.sweep'
 MODES = ('local', 'print', 'summary')
@@ -113,37 +119,27 @@ def split_top_level(text: str) -> list:
   return [item.strip() for item in items]
 
 
-def parse_value(text: str, like=None):
-  """A Python literal (never eval): '1e-3' -> 0.001, 'True', "('a.wav',)"; a bare word -> str.
-
-  Args:
-    text: the value as written.
-    like: the field's current value: for a str field the text itself is the value (as
-      ml_collections does: --config.output_activation=tanh), unless it is a quoted string.
-
-  Returns:
-    The value.
+def parse_value(config, field: str, text: str):
+  """`text` read as audiolstm.main reads `--config.FIELD=text`: by absl and
+  ml_collections.config_flags, with the parser of the type of the field's current value (float:
+  1e-3, 1; int: 512; bool: True, true, 1; tuple: ('a.wav',), ['a.wav'], a.wav; str: the text as
+  written). Nothing is evaluated; `config` is not changed.
 
   Raises:
-    SweepError: neither a literal nor a bare word (e.g. an unbalanced bracket).
+    SweepError: the text does not parse as the field's type (the reason in one line).
   """
-  text = text.strip()
-  if not text:
-    raise SweepError('empty value')
+  scratch = copy.deepcopy(config)
+  argv = [PROG, f'--config.{field}={text}']
+  flag_values = flags.FlagValues()
   try:
-    value = ast.literal_eval(text)
-  except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-    if isinstance(like, bool) and text.lower() in ('true', 'false'):
-      return text.lower() == 'true'
-    if isinstance(like, str) or re.fullmatch(r'[\w.+\-/:@]+', text):
-      return text
-    raise SweepError(f'{text!r} is not a Python literal (numbers, True/False, quoted strings, '
-                     'tuples) nor a bare word') from None
-  if isinstance(like, str) and not isinstance(value, str):
-    return text
-  if isinstance(like, tuple) and isinstance(value, list):
-    return tuple(value)
-  return value
+    config_flags.DEFINE_config_dict('config', scratch, flag_values=flag_values,
+                                    lock_config=False, sys_argv=argv)
+    flag_values(argv)
+  except flags.Error as e:
+    reason = ' '.join(str(e).split(': ', 1)[-1].split())  # absl: 'flag --config.F=V: REASON'
+    raise SweepError(f'{field}={text!r} does not fit the field (a {type(config[field]).__name__}'
+                     f', now {config[field]!r}): {reason}') from None
+  return scratch[field]
 
 
 def parse_sweep_flag(arg: str):
@@ -180,11 +176,9 @@ def load_config_file(spec: str):
   if not os.path.isfile(path):
     raise SweepError(f'config file not found: {path} (try --config=configs/sweep_hop_size.py '
                      'from the repository root)')
+  from audiolstm import defaults  # pylint: disable=g-import-not-at-top  (no jax)
   try:
-    module_spec = importlib.util.spec_from_file_location(
-        '_sweep_config_' + hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:8], path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    module = defaults.load_config_module(path)
     config = module.get_config(arg) if arg else module.get_config()
   except SweepError:
     raise
@@ -194,18 +188,44 @@ def load_config_file(spec: str):
   return module, config
 
 
+def _point_field(key: str, spec: str) -> str:
+  """The field of a sweep() key: 'config.hop_size' (or 'hop_size') -> 'hop_size'."""
+  m = _FIELD.match(str(key))
+  if not m:
+    raise SweepError(f'{spec}: sweep() added {key!r}: keys are config fields, e.g. '
+                     "add(**{'config.hop_size': 512})")
+  return m.group(1)
+
+
 def file_points(module, spec: str) -> list:
-  """The overrides of the config file's sweep() (an empty list if it has none)."""
-  if not hasattr(module, 'sweep'):
+  """The overrides of the config file's `sweep(add)` (an empty list if it has none).
+
+  `sweep(add)` calls `add(**{'config.FIELD': value, ...})` once per point (the convention of
+  ml_collections sweep files; `add(FIELD=value)` works too). The older `sweep()` that returns the
+  list of {field: value} dicts is still read.
+  """
+  sweep_fn = getattr(module, 'sweep', None)
+  if sweep_fn is None:
     return []
+  points = []
   try:
-    points = module.sweep()
+    if inspect.signature(sweep_fn).parameters:
+      sweep_fn(lambda **overrides: points.append(overrides))
+    else:
+      returned = sweep_fn()
+      if isinstance(returned, (list, tuple)) and all(isinstance(p, dict) for p in returned):
+        points = list(returned)
+      else:
+        raise SweepError(f'{spec}: sweep() must return a list of {{field: value}} dicts, or '
+                         "take add and call add(**{'config.FIELD': value}) once per point")
+  except SweepError:
+    raise
   except Exception as e:  # pylint: disable=broad-except
     raise SweepError(f'{spec}: sweep() failed: {type(e).__name__}: {e}') from None
-  if (not isinstance(points, (list, tuple)) or not points
-      or not all(isinstance(p, dict) for p in points)):
-    raise SweepError(f'{spec}: sweep() must return a non-empty list of {{field: value}} dicts')
-  return [dict(p) for p in points]
+  if not points:
+    raise SweepError(f"{spec}: sweep() added no point: call add(**{{'config.FIELD': value}}) "
+                     'once per point')
+  return [{_point_field(k, spec): v for k, v in p.items()} for p in points]
 
 
 def check_field(config, field: str, source: str) -> None:
@@ -269,7 +289,7 @@ def expand(config_spec: str, sweep_flags=(), override_flags=()):
     field = m.group(1)
     check_field(base, field, flag)
     try:
-      value = parse_value(m.group(2), base[field])
+      value = parse_value(base, field, m.group(2))
     except SweepError as e:
       raise SweepError(f'{flag}: {e}') from None
     set_field(base, field, value, flag)
@@ -281,7 +301,7 @@ def expand(config_spec: str, sweep_flags=(), override_flags=()):
     field, texts = parse_sweep_flag(flag)
     check_field(base, field, f'--sweep={flag}')
     try:
-      axes.append((field, [parse_value(t, base[field]) for t in texts]))
+      axes.append((field, [parse_value(base, field, t) for t in texts]))
     except SweepError as e:
       raise SweepError(f'--sweep={flag}: {e}') from None
   from_flags = product(axes) if axes else []
@@ -581,12 +601,13 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
   """The command line; returns the exit status (0 all fine, 1 a point failed, 2 bad input)."""
+  from audiolstm import cli  # pylint: disable=g-import-not-at-top  (no jax)
   argv = sys.argv[1:] if argv is None else argv
   try:
     args, override_flags = parse_args(argv)
     base_overrides, points = expand(args.config, args.sweep, override_flags)
   except SweepError as e:
-    print(f'{PROG}: error: {e}', file=sys.stderr, flush=True)
+    cli.error(str(e), prog=PROG)
     return 2
 
   if args.mode == 'print':

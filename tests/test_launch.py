@@ -280,17 +280,24 @@ def test_real_run_needs_gcloud(script, args, tmp_path):
 
 
 def test_parse_values():
+  """Values are read by the type of their field, as audiolstm.main reads --config.FIELD=VALUE."""
+  _, c = sweep.load_config_file('configs/fft.py')
   assert sweep.split_top_level("1,(2, 3),'a,b', [4]") == ['1', '(2, 3)', "'a,b'", '[4]']
-  assert sweep.parse_value('1e-3') == 0.001
-  assert sweep.parse_value('True') is True
-  assert sweep.parse_value('true', like=False) is True
-  assert sweep.parse_value("('a.wav',)") == ('a.wav',)
-  assert sweep.parse_value("['a.wav']", like=()) == ('a.wav',)
-  assert sweep.parse_value('tanh') == 'tanh'
-  assert sweep.parse_value('1024', like='linear') == '1024'  # a str field keeps the text
-  for bad in ("__import__('os').system('true')", 'open("x")', '(1,', '1 +'):
-    with pytest.raises(sweep.SweepError):
-      sweep.parse_value(bad) if bad != '(1,' else sweep.split_top_level(bad)
+  assert sweep.parse_value(c, 'lr', '1e-3') == 0.001
+  assert repr(sweep.parse_value(c, 'lr', '1')) == '1.0'  # a float field stores a float
+  assert sweep.parse_value(c, 'use_dropout', 'True') is True
+  assert sweep.parse_value(c, 'use_dropout', 'true') is True
+  assert sweep.parse_value(c, 'seed_advance', "('a.wav',)") == ('a.wav',)
+  assert sweep.parse_value(c, 'seed_advance', "['a.wav']") == ('a.wav',)
+  assert sweep.parse_value(c, 'output_activation', 'tanh') == 'tanh'
+  assert sweep.parse_value(c, 'output_activation', '1024') == '1024'  # a str field keeps the text
+  assert c.lr == 1e-3 and c.output_activation == 'linear'  # the config itself is left alone
+  for field, bad in [('hop_size', "__import__('os').system('true')"), ('lr', 'open("x")'),
+                     ('hop_size', '1.5'), ('seed_advance', "('a', 'b'")]:
+    with pytest.raises(sweep.SweepError, match='does not fit the field'):
+      sweep.parse_value(c, field, bad)
+  with pytest.raises(sweep.SweepError, match='unclosed bracket'):
+    sweep.split_top_level('(1,')
 
 
 def test_product_order():
@@ -351,7 +358,7 @@ BAD = [
     (['--sweep=hop_size=1,,2'], 'empty value'),
     (['--sweep=hop_size=(1,'], 'unclosed bracket'),
     (['--sweep=hop_size=1.5'], 'does not fit the field'),
-    (["--sweep=hop_size=__import__('os')"], 'is not a Python literal'),
+    (["--sweep=hop_size=__import__('os')"], "hop_size=\"__import__('os')\" does not fit"),
     (['--sweep=hop_size=1,2', '--sweep=hop_size=3'], 'twice'),
     (['--sweep=num_unrollings=0,4'], 'point num_unrollings=0: config.num_unrollings=0'),
     (['--sweep=lr=1', '--config.nope=3'], "unknown config field 'nope'"),

@@ -1,0 +1,115 @@
+"""What every command line of the package shares: one-line errors and absl flag parsing.
+
+  cli.fail('no config given: ...', prog='audiolstm')     # 'audiolstm: error: ...', exit 2
+  app.run(main, flags_parser=lambda argv: cli.parse_flags(argv, prog='audiolstm'))
+
+Bad input gives ONE line on stderr, `PROG: error: MESSAGE`, and exit status 2 (a run that failed
+in its own right uses another status): no usage dump, no traceback. The module imports only absl
+(no jax), so an entry point can refuse its flags before it pays for importing jax.
+"""
+import argparse
+import os
+import re
+import sys
+
+from absl import flags
+
+PROG = 'audiolstm'
+
+
+def error(message: str, prog: str = PROG) -> None:
+  """Print `PROG: error: MESSAGE` as one line on stderr (the lines of a message joined)."""
+  text = ' '.join(line.strip() for line in str(message).splitlines() if line.strip()) or 'failed'
+  print(f'{prog}: error: {text}', file=sys.stderr, flush=True)
+
+
+def fail(message: str, status: int = 2, prog: str = PROG):
+  """Print `PROG: error: MESSAGE` as one line on stderr and exit with `status`."""
+  error(message, prog)
+  sys.exit(status)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+  """argparse for the argparse-based tools, with the same one-line errors (exit 2) as the rest.
+
+  Its `prog` is the command ('python -m audiolstm.devset'); error lines start with the module
+  ('audiolstm.devset: error: ...') and point at --help instead of printing the usage.
+  """
+
+  def error(self, message):
+    name = self.prog[len('python -m '):] if self.prog.startswith('python -m ') else self.prog
+    fail(f'{message} (see {self.prog} --help)', prog=name)
+
+
+def first_line(e: BaseException) -> str:
+  """The first non-empty line of an exception's message (its type's name if it has none)."""
+  lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+  return lines[0] if lines else type(e).__name__
+
+
+def config_path(argv, name: str = 'config'):
+  """The file of `--NAME=FILE[:ARG]` (or `--NAME FILE[:ARG]`) in argv; None if not given."""
+  pattern = re.compile(rf'^--?{re.escape(name)}(=|$)')
+  for i, arg in enumerate(argv):
+    m = pattern.match(arg)
+    if m and m.group(1) == '=':
+      return arg.split('=', 1)[1].split(':', 1)[0]
+    if m and i + 1 < len(argv):
+      return argv[i + 1].split(':', 1)[0]
+  return None
+
+
+def config_overrides(argv, name: str = 'config') -> list:
+  """The `--NAME.FIELD[=VALUE]` (and `--noNAME.FIELD`) arguments of argv, as written."""
+  pattern = re.compile(rf'^--?(no)?{re.escape(name)}\.')
+  return [arg for arg in argv if pattern.match(arg)]
+
+
+def _config_error(e: Exception) -> str:
+  """One line for an exception raised while a config file was loaded."""
+  if isinstance(e, OSError) and e.__cause__ is not None:  # ml_collections' deferred load error
+    e = e.__cause__
+  text = str(e)
+  if 'Error whilst parsing config file' in text:  # ml_collections puts the traceback in it
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1]  # the traceback's last line: 'ValueError: ...'
+  return f'{type(e).__name__}: {first_line(e)}'
+
+
+def parse_flags(argv, prog: str = PROG, flag_values=None, config_hint: str = 'configs/fft.py'):
+  """absl flag parsing with one-line errors (exit 2) instead of a usage dump or a traceback.
+
+  When a config-file flag `--config` is defined (ml_collections.config_flags), a file that does
+  not exist or does not load is refused in one line as well: `config file not found: PATH`,
+  `cannot load the config: TYPE: MESSAGE`.
+
+  Args:
+    argv: the full command line (argv[0] is the program).
+    prog: the program's name at the start of an error line.
+    flag_values: the absl FlagValues to parse into (default: absl.flags.FLAGS).
+    config_hint: a config file to suggest when --config names a missing file.
+
+  Returns:
+    The arguments absl left over (argv[0] first), as absl's own parser does.
+  """
+  fv = flags.FLAGS if flag_values is None else flag_values
+  has_config = 'config' in fv
+  path = config_path(argv) if has_config else None
+  if path is not None and not os.path.isfile(path):
+    fail(f'config file not found: {path} (try --config={config_hint} from the repository root)',
+         prog=prog)
+  try:
+    rest = fv(argv)
+  except flags.Error as e:
+    message = str(e)
+    if has_config and 'Error whilst parsing config file' in message:
+      fail(f'cannot load the config: {_config_error(e)}', prog=prog)
+    fail(first_line(e), prog=prog)
+  except Exception as e:  # pylint: disable=broad-except  (anything a config file may raise)
+    fail(f'cannot load the config: {_config_error(e)}', prog=prog)
+  if has_config and fv['config'].present:
+    try:  # ml_collections defers an IOError of the file to the config's first use
+      getattr(fv['config'].value, '_audiolstm_probe', None)
+    except Exception as e:  # pylint: disable=broad-except
+      fail(f'cannot load the config: {_config_error(e)}', prog=prog)
+  return rest
