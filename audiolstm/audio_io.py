@@ -20,6 +20,7 @@ __all__ = [
     'DEFAULT_AUDIO',
     'load_audio',
     'load_many',
+    'training_files',
     'write_wav',
     'unique_path',
     'atomic_file',
@@ -210,6 +211,21 @@ def load_many(paths: list[str], sample_rate: int) -> np.ndarray:
     )
   return np.concatenate([load_audio(p, sample_rate) for p in paths]).astype(np.float32, copy=False)
 
+
+
+def training_files(input_files) -> list[str]:
+  """The audio a run trains on: its input files, or the bundled recording when it names none.
+
+  Args:
+    input_files: config.input_files: paths (a single path is taken as a list of one); empty or
+      None for the default.
+
+  Returns:
+    The paths as a list, or [DEFAULT_AUDIO].
+  """
+  if isinstance(input_files, (str, os.PathLike)):
+    return [input_files]
+  return list(input_files) if input_files else [DEFAULT_AUDIO]
 
 def _current_umask() -> int:
   """The process umask (read by setting and restoring it)."""

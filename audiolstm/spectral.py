@@ -1,8 +1,8 @@
-"""Short-time magnitude spectra of a mono signal (NumPy, run once at start-up).
+"""Short-time spectra of a mono signal (NumPy): the model's frames and the analysis spectrogram.
 
-Frames are Blackman-windowed slices of the signal; each frame becomes a row of magnitudes. Shapes
-use `num_frames` for the time axis and `bins` for the frequency axis, so a spectrogram is
-[num_frames, bins].
+The model's frames (`magnitude_frames`, run once at start-up) are Blackman-windowed slices of the
+signal; each frame becomes a row of magnitudes. Shapes use `num_frames` for the time axis and
+`bins` for the frequency axis, so a spectrogram is [num_frames, bins].
 
 Bin k of `bins` always has frequency k * sr / (2 * bins):
 
@@ -10,9 +10,15 @@ Bin k of `bins` always has frequency k * sr / (2 * bins):
                       (bins = window_size).
   zero_padding=False  FFT of size window_size, the first window_size // 2 bins kept
                       (bins = window_size // 2).
+
+The analysis spectrogram (`power_spectrogram`, `power_batches`: the scores of audiolstm.evaluate
+and the pictures of audiolstm.plots and the notebooks) is the power of centred Hann-windowed
+frames, with all n_fft // 2 + 1 bins (bin k at k * sr / n_fft).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -20,6 +26,9 @@ __all__ = [
     'frame_indices',
     'num_bins',
     'magnitude_frames',
+    'centred_frames',
+    'power_batches',
+    'power_spectrogram',
     'normalise',
     'spectral_scale',
 ]
@@ -88,6 +97,61 @@ def magnitude_frames(
   spectrum = np.fft.rfft(frames, n=n_fft, axis=-1)  # [F, n_fft // 2 + 1]
   return np.abs(spectrum[:, :bins]).astype(np.float32)
 
+
+
+def centred_frames(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+  """Frames centred on every `hop`-th sample, as a strided view (no copy of the frames).
+
+  Args:
+    audio: [num_samples] mono signal (any num_samples >= 0; computed in float64).
+    n_fft: samples per frame.
+    hop: samples between frame centres.
+
+  Returns:
+    [num_frames, n_fft] float64 read-only view of the signal padded with n_fft // 2 zeros each
+    side (and more at the end, to make at least one frame); frame f is centred on sample f * hop.
+  """
+  x = np.asarray(audio, np.float64)
+  x = np.pad(x, (n_fft // 2, n_fft // 2 + max(0, n_fft - len(x) - 2 * (n_fft // 2))))
+  return np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]
+
+
+def power_batches(
+    audio: np.ndarray, n_fft: int, hop: int, max_frames: int = 2048
+) -> Iterator[np.ndarray]:
+  """`power_spectrogram`, `max_frames` frames at a time (memory bound for long signals).
+
+  Args:
+    audio: [num_samples] mono signal (any num_samples >= 0).
+    n_fft: frame length (the FFT size).
+    hop: samples between frame centres.
+    max_frames: frames per batch (each batch is one FFT call).
+
+  Yields:
+    [<= max_frames, n_fft // 2 + 1] float64 power of consecutive frames (at least one batch).
+  """
+  frames = centred_frames(audio, n_fft, hop)  # [F, n_fft]
+  window = np.hanning(n_fft + 2)[1:-1]  # [n_fft], no zero end points
+  for b in range(0, len(frames), max_frames):
+    yield np.square(np.abs(np.fft.rfft(frames[b : b + max_frames] * window, axis=-1)))
+
+
+def power_spectrogram(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+  """|STFT|^2 of Hann-windowed frames, centred (n_fft // 2 zeros each side).
+
+  The analysis spectrogram of the scores (audiolstm.evaluate) and the pictures (audiolstm.plots,
+  notebook_utils); the model's frames are `magnitude_frames`.
+
+  Args:
+    audio: [num_samples] mono signal (any num_samples >= 0; padded with zeros to at least one
+      frame).
+    n_fft: frame length (the FFT size).
+    hop: samples between frame centres.
+
+  Returns:
+    [num_frames, n_fft // 2 + 1] float64 power; frame f is centred on sample f * hop.
+  """
+  return np.concatenate(list(power_batches(audio, n_fft, hop)))
 
 def normalise(frames: np.ndarray, scale: float) -> np.ndarray:
   """Divides magnitudes by the spectral scale.

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiolstm.audio_io import DEFAULT_AUDIO, AudioError, load_audio, load_many, unique_path, write_wav
+from audiolstm.audio_io import DEFAULT_AUDIO, AudioError, load_audio, load_many, training_files
+from audiolstm.audio_io import unique_path, write_wav
 
 SR = 11025
 
@@ -120,6 +121,12 @@ def test_load_many_concatenates(tmp_path):
   np.testing.assert_allclose(y[100:], -0.5, atol=1e-4)
   with pytest.raises(AudioError):
     load_many([a, str(tmp_path / 'missing.wav')], SR)
+
+
+def test_training_files_fall_back_to_the_bundled_recording():
+  assert training_files(()) == training_files(None) == [DEFAULT_AUDIO]
+  assert training_files(('a.wav', 'b.wav')) == ['a.wav', 'b.wav']
+  assert training_files('a.wav') == ['a.wav']
 
 
 # ---------------------------------------------------------------- errors

@@ -99,3 +99,29 @@ def test_spectral_scale_raises_on_silence():
     spectral.spectral_scale(np.array([[np.inf, 1.0]]))
   with pytest.raises(ValueError):
     spectral.spectral_scale(np.zeros((0, 4)))
+
+
+def _naive_power_spectrogram(audio, n_fft, hop):
+  """|DFT|^2 of each Hann-windowed frame centred on f * hop (zeros outside the signal)."""
+  window = np.array([0.5 - 0.5 * np.cos(2 * np.pi * (i + 1) / (n_fft + 1)) for i in range(n_fft)])
+  num_frames = max(1, 1 + (len(audio) + 2 * (n_fft // 2) - n_fft) // hop)
+  k = np.arange(n_fft // 2 + 1)[:, None] * np.arange(n_fft)[None, :]
+  rows = []
+  for f in range(num_frames):
+    frame = [audio[j] if 0 <= j < len(audio) else 0.0
+             for j in range(f * hop - n_fft // 2, f * hop - n_fft // 2 + n_fft)]
+    rows.append(np.abs(np.exp(-2j * np.pi * k / n_fft) @ (np.array(frame) * window)) ** 2)
+  return np.array(rows)
+
+
+@pytest.mark.parametrize('num_samples, n_fft, hop', [(100, 16, 4), (37, 16, 5), (3, 16, 4),
+                                                     (0, 8, 2), (64, 32, 32)])
+def test_power_spectrogram_matches_naive_dft(num_samples, n_fft, hop):
+  audio = np.random.default_rng(num_samples).standard_normal(num_samples)
+  got = spectral.power_spectrogram(audio, n_fft, hop)
+  want = _naive_power_spectrogram(audio, n_fft, hop)
+  assert got.shape == want.shape and got.dtype == np.float64
+  np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+  batches = list(spectral.power_batches(audio, n_fft, hop, max_frames=3))
+  assert all(len(b) <= 3 for b in batches)
+  np.testing.assert_array_equal(np.concatenate(batches), got)
