@@ -93,26 +93,20 @@ def synthetic_signal(seconds=20.0, sr=SAMPLE_RATE, seed=0):
 
 
 def shapes(approach, scale):
-  """The references' geometry for an approach and scale (dissertation Table 4.1 or small)."""
+  """The references' sizes for an approach and scale (dissertation Table 4.1 or small); the rest
+  of the geometry is the approach's, derived by config.resolve."""
   if scale == 'dissertation':
     seg, nu = (2048, 10) if approach == 'column' else (1024, 100)
     window, hop = 1024, 256
   else:
     seg, nu, window, hop = 256, 16, 256, 64
-  if approach == 'vector':
-    geo = dict(int_cursor_inc=seg, ext_cursor_inc=seg, label_offset=seg, label_shape=(nu, seg))
-  elif approach == 'column':
-    geo = dict(int_cursor_inc=seg, ext_cursor_inc=1, label_offset=seg, label_shape=(nu, 1))
-  elif approach == 'transpose':
-    geo = dict(int_cursor_inc=seg, ext_cursor_inc=1, label_offset=nu * seg, label_shape=(1, 1))
-  else:  # fft: rows are consecutive frames, the label one frame ahead
-    geo = dict(int_cursor_inc=1, ext_cursor_inc=1, label_offset=1, label_shape=(nu, seg),
-               window_size=window, hop_size=hop, zero_padding=True)
-  return dict(seg_len=seg, num_unrollings=nu, **geo)
+  fft = dict(window_size=window, hop_size=hop, zero_padding=True) if approach == 'fft' else {}
+  return dict(seg_len=seg, num_unrollings=nu, int_cursor_inc=0, ext_cursor_inc=0, label_offset=0,
+              label_shape=(), **fft)
 
 
 def bench_config(args, chunk_size):
-  """A resolved, validated config doing the references' work."""
+  """(resolved config, geometry) doing the references' work."""
   from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
   from audiolstm import defaults  # pylint: disable=g-import-not-at-top
   c = defaults.get_config()
@@ -130,11 +124,12 @@ def bench_config(args, chunk_size):
   c.dream_seconds = 3600.0       # the references never reseed a dream within a run
   c.chunk_size = chunk_size
   c.concurrent = True
-  c = config_lib.resolve(c)
+  c, g = config_lib.prepare(c)
   # --dream-only: one sequential dream of exactly `iters` steps.
-  c.seq_dream_seconds = (args.iters - 0.5) * config_lib.samples_per_dream_step(c) / c.sample_rate
+  per_step = config_lib.samples_per_dream_step(c, g)
+  c.seq_dream_seconds = (args.iters - 0.5) * per_step / c.sample_rate
   config_lib.validate(c)
-  return c
+  return c, g
 
 
 # ------------------------------------------------------------------------------------------
@@ -144,68 +139,75 @@ def peak_rss_mb():
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
 
 
-def run_model(args):
+def _time_dream(args, program, state, data, compiles):
+  """Time one sequential dream of exactly args.iters steps of every stream (one jitted scan).
+
+  Returns (compile s, timed s, last loss (nan), compilations cached, dispatches, warmup, XLA
+  compilations before timing).
+  """
   import jax  # pylint: disable=g-import-not-at-top
+  seq = program.sequential_dream
+  carry0 = jax.numpy.zeros_like(state.dream_carry)
+
+  def call(i):
+    out = seq(state.params, data.seeds, jax.random.key(i), 0, state.same_offsets, 0, carry0)
+    return out[0] if isinstance(out, tuple) else out   # (values, seed offsets) or values
+
+  t0 = time.perf_counter()
+  jax.block_until_ready(call(0))            # compiles (and runs `iters` steps once)
+  compile_s = time.perf_counter() - t0
+  before = compiles.count
+  t1 = time.perf_counter()
+  out = jax.block_until_ready(call(1))
+  dt = time.perf_counter() - t1
+  assert np.all(np.isfinite(np.asarray(out)))
+  cache = seq._cache_size()  # pylint: disable=protected-access
+  return compile_s, dt, float('nan'), cache, 1, args.iters, before  # warms up with one call
+
+
+def _time_training(args, program, state, data, compiles):
+  """Time one run_chunk of args.iters fused iterations (after args.warmup); as _time_dream."""
+  import jax  # pylint: disable=g-import-not-at-top
+  t0 = time.perf_counter()
+  # run_chunk returns (state, losses, dream values, ...): only the first two are used here.
+  state = program.run_chunk(state, data, 0)[0]   # compiles; runs nothing
+  jax.block_until_ready(state)
+  compile_s = time.perf_counter() - t0
+  if args.warmup:
+    state = program.run_chunk(state, data, args.warmup)[0]
+    jax.block_until_ready(state)
+  before = compiles.count
+  t1 = time.perf_counter()
+  out = jax.block_until_ready(program.run_chunk(state, data, args.iters))
+  dt = time.perf_counter() - t1
+  last_loss = float(np.asarray(out[1][:args.iters])[-1])
+  assert np.isfinite(last_loss), 'the loss is not finite'
+  cache = program.run_chunk._cache_size()  # pylint: disable=protected-access
+  return compile_s, dt, last_loss, cache, 1, args.warmup, before
+
+
+def run_model(args):
+  """Build the config of `args`, time its training chunk or its dream, print the key=value
+  lines the comparison reads."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from audiolstm import audio_io  # pylint: disable=g-import-not-at-top
   from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
   from audiolstm import dataset  # pylint: disable=g-import-not-at-top
   from audiolstm import train  # pylint: disable=g-import-not-at-top
-
   from audiolstm import diagnostics  # pylint: disable=g-import-not-at-top  (imports jax)
   compiles = diagnostics.CompileCounter().start()
-  chunk = max(args.iters, args.warmup, 1)
-  c = bench_config(args, chunk)
-  if args.wav:
-    sources = dataset.load_sources(c)
-  else:
-    audio = synthetic_signal()
-    sources = dataset.load_sources(c, load=lambda paths, sr: audio)
+  c, g = bench_config(args, max(args.iters, args.warmup, 1))
+  load = audio_io.load_many if args.wav else (lambda paths, sr: synthetic_signal())
+  sources = dataset.load_sources(c, g, load=load)
+  # seq_dream_seconds was set so that one sequential dream is exactly `iters` steps.
+  assert not args.dream_only or config_lib.dream_steps(c, g, c.seq_dream_seconds) == args.iters
   program = train.build(c, sources)
   data = train.device_data(sources)
-  state = program.init(data, jax.random.key(c.seed))
-  jax.block_until_ready(state)
-
-  t0 = time.perf_counter()
-  if args.dream_only:
-    # Sequential dreams: one jitted scan of sample_step over `iters` steps of every stream.
-    seq = program.sequential_dream
-    seq_steps = config_lib.dream_steps(c, c.seq_dream_seconds)
-    # seq_dream_seconds was set so that one call is exactly `iters` dream steps (see below).
-    assert seq_steps == args.iters, (seq_steps, args.iters)
-    carry0 = jax.numpy.zeros_like(state.dream_carry)
-    def call(i):
-      out = seq(state.params, data.seeds, jax.random.key(i), 0, state.same_offsets, 0, carry0)
-      return out[0] if isinstance(out, tuple) else out   # (values, seed offsets) or values
-    jax.block_until_ready(call(0))            # compiles (and runs `iters` steps once)
-    compile_s = time.perf_counter() - t0
-    before = compiles.count
-    t1 = time.perf_counter()
-    out = jax.block_until_ready(call(1))
-    dt = time.perf_counter() - t1
-    last_loss = float('nan')
-    assert np.all(np.isfinite(np.asarray(out)))
-    cache, dispatches = seq._cache_size(), 1  # pylint: disable=protected-access
-    warmup = args.iters  # the fixed-length scan warms up with one whole call
-  else:
-    # run_chunk returns (state, losses, dream values, ...): only the first two are used here.
-    state = program.run_chunk(state, data, 0)[0]   # compiles; runs nothing
-    jax.block_until_ready(state)
-    compile_s = time.perf_counter() - t0
-    if args.warmup:
-      state = program.run_chunk(state, data, args.warmup)[0]
-      jax.block_until_ready(state)
-    before = compiles.count
-    t1 = time.perf_counter()
-    out = program.run_chunk(state, data, args.iters)
-    jax.block_until_ready(out)
-    dt = time.perf_counter() - t1
-    state, losses = out[0], np.asarray(out[1][:args.iters])
-    last_loss = float(losses[-1])
-    assert np.isfinite(last_loss), 'the loss is not finite'
-    cache, dispatches = program.run_chunk._cache_size(), 1  # pylint: disable=protected-access
-    warmup = args.warmup
+  state = jax.block_until_ready(program.init(data, jax.random.key(c.seed)))
+  timer = _time_dream if args.dream_only else _time_training
+  compile_s, dt, last_loss, cache, dispatches, warmup, before = timer(
+      args, program, state, data, compiles)
   timed_compiles = compiles.count - before
-
-  samples = config_lib.samples_per_dream_step(c)
   ips = args.iters / dt
   print(f'impl=audiolstm jax={jax.__version__} backend={jax.default_backend()} '
         f'device={jax.devices()[0].device_kind} approach={args.approach} scale={args.scale} '
@@ -215,6 +217,7 @@ def run_model(args):
         f'last_loss={last_loss:.4g}', flush=True)
   print(f'compile_s={compile_s:.2f} compilations={cache} timed_compilations={timed_compiles} '
         f'xla_compilations={compiles.count} peak_rss_mb={peak_rss_mb():.0f}', flush=True)
+  samples = config_lib.samples_per_dream_step(c, g)
   print('iters_per_s=%.6g dream_samples_per_s=%.6g' % (ips, ips * args.streams * samples),
         flush=True)
 

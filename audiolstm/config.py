@@ -111,17 +111,17 @@ def geometry(c) -> Geometry:
                   label_width=width)
 
 
-def samples_per_dream_step(c) -> int:
-  """Audio samples one dream step produces (fft: frames appended x hop_size)."""
-  g = geometry(c)
+def samples_per_dream_step(c, g: Geometry) -> int:
+  """Audio samples one dream step of a resolved config and its geometry produces (fft: frames
+  appended x hop_size)."""
   if c.use_fft:
     return g.new_per_step // g.unit * c.hop_size
   return g.new_per_step
 
 
-def dream_steps(c, seconds: float) -> int:
+def dream_steps(c, g: Geometry, seconds: float) -> int:
   """Dream steps that make at least `seconds` of audio."""
-  return max(1, math.ceil(seconds * c.sample_rate / samples_per_dream_step(c)))
+  return max(1, math.ceil(seconds * c.sample_rate / samples_per_dream_step(c, g)))
 
 
 def _check(ok, message):
@@ -154,8 +154,14 @@ def _validate_amounts(c) -> None:
     _check(0 < c[name] <= 1, f'config.{name}={c[name]!r} is a KEEP probability: use 0 < p <= 1')
 
 
-def validate(c) -> None:
-  """Raise ConfigError (one line) for any resolved config that cannot work."""
+def prepare(config: ml_collections.ConfigDict) -> tuple:
+  """(resolved config, its Geometry): resolve and validate once; pass both down from here."""
+  c = resolve(config)
+  return c, validate(c)
+
+
+def validate(c) -> Geometry:
+  """The geometry of a resolved config; ConfigError (one line) for any config that cannot work."""
   def positive_int(name):
     v = c[name]
     _check(isinstance(v, int) and not isinstance(v, bool) and v > 0,
@@ -212,3 +218,4 @@ def validate(c) -> None:
   _check(g.new_per_step <= g.label_width,
          f'label_offset={c.label_offset} leaves a gap between the input and the predicted values: '
          'the last label row must start at or before the end of the input matrix')
+  return g

@@ -32,6 +32,7 @@ class Sources:
   val_labels: np.ndarray = None
   val_iters: int = 0
   notes: tuple = ()               # things the user should know (e.g. validation turned off)
+  g: config_lib.Geometry = None   # the geometry they were sliced for
 
 
 def to_source(c, audio, scale=None):
@@ -60,7 +61,7 @@ def _describe_need(c, g):
 def _read_audio(c, load) -> tuple:
   """(input file names, training audio [n], label audio [n] (the same array without
   label_files; both cut to the shorter)); ConfigError when the training audio is silent."""
-  files = c.input_files or [audio_io.DEFAULT_AUDIO]
+  files = audio_io.training_files(c.input_files)
   audio = load(files, c.sample_rate)
   if not np.any(audio):
     raise ConfigError(f'the training audio ({", ".join(files)}) is silent: nothing to learn from; '
@@ -72,12 +73,14 @@ def _read_audio(c, load) -> tuple:
   return files, audio[:n], label_audio[:n]
 
 
-def load_sources(c, load=audio_io.load_many) -> Sources:
-  """Read and prepare all audio of a resolved, validated config (raises ConfigError/AudioError)."""
-  g = config_lib.geometry(c)
+def load_sources(c, g: config_lib.Geometry, load=audio_io.load_many) -> Sources:
+  """Read and prepare all audio of a resolved config and its geometry (config.prepare's pair).
+
+  Raises ConfigError/AudioError for unusable audio. `load(files, sample_rate)` -> [n] samples.
+  """
   files, audio, label_audio = _read_audio(c, load)
   notes = []
-  n_val = validation_samples(c, len(audio))
+  n_val = validation_samples(c, g, len(audio))
   if c.val_fraction and not n_val:
     notes.append(f'validation is off: the last {c.val_fraction:g} of the audio '
                  f'({len(audio) * c.val_fraction / c.sample_rate:.2f} s) is shorter than one '
@@ -124,14 +127,13 @@ def load_sources(c, load=audio_io.load_many) -> Sources:
                  stream_starts=tuple(k * segment for k in range(streams)), seed_audio=seed_audio,
                  val_inputs=val_inputs, val_labels=val_labels,
                  val_iters=slicing.iterations_per_epoch(g, len(val_inputs)) if n_val else 0,
-                 notes=tuple(notes))
+                 notes=tuple(notes), g=g)
 
 
-def validation_samples(c, num_samples: int) -> int:
+def validation_samples(c, g: config_lib.Geometry, num_samples: int) -> int:
   """Samples at the end of a num_samples recording held out for validation: the last
   val_fraction, or 0 when that is off or too short for one iteration (then all is trained on)."""
   n_val = int(round(num_samples * c.val_fraction))
-  g = config_lib.geometry(c)
   return n_val if n_val and slicing.iterations_per_epoch(g, _source_len(c, n_val)) >= 1 else 0
 
 
@@ -143,9 +145,8 @@ def _source_len(c, num_samples: int) -> int:
   return frames * c.seg_len
 
 
-def seed_audio_span(c, offset: int) -> tuple:
+def seed_audio_span(c, g: config_lib.Geometry, offset: int) -> tuple:
   """(start, stop) samples of the seed audio that the seed buffer at source `offset` covers."""
-  g = config_lib.geometry(c)
   if not c.use_fft:
     return offset, offset + g.input_span
   first, frames = offset // g.unit, g.input_span // g.unit

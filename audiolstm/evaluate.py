@@ -25,7 +25,6 @@ import io
 import math
 import os
 import re
-import sys
 import warnings
 
 import numpy as np
@@ -34,6 +33,8 @@ import soundfile as sf
 
 from audiolstm import anchors
 from audiolstm import audio_io
+from audiolstm import rundir
+from audiolstm import spectral
 from audiolstm.config import ConfigError
 
 SILENT_PEAK = 1e-4       # peak |x| below this (about -80 dBFS, 3 LSB of 16 bits): silent
@@ -152,35 +153,13 @@ def analysis_sizes(sr: int) -> tuple:
   return n_fft, n_fft // 4
 
 
-def _frames(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-  """[frames, n_fft] strided view of the centred frames (n_fft // 2 zeros each side; >= 1 frame)."""
-  x = np.asarray(audio, np.float64)
-  x = np.pad(x, (n_fft // 2, n_fft // 2 + max(0, n_fft - len(x) - 2 * (n_fft // 2))))
-  return np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]
-
-
-def power_spectrogram(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-  """|STFT|^2 of Hann-windowed frames, centred (n_fft // 2 zeros each side).
-
-  Args:
-    audio: [n] signal (any n >= 0; padded with zeros to at least one frame).
-    n_fft: frame length.
-    hop: samples between frame starts.
-
-  Returns:
-    [frames, n_fft // 2 + 1] float64 power; frame f is centred on sample f * hop.
-  """
-  return np.square(np.abs(np.fft.rfft(_frames(audio, n_fft, hop) * np.hanning(n_fft + 2)[1:-1],
-                                      axis=-1)))
-
-
 def spectral_stats(audio: np.ndarray, n_fft: int, hop: int, max_frames: int = 2048,
                    mel_fb=None):
   """Frame-wise reductions of the power spectrogram, without holding all of it in memory.
 
   Args:
     audio: [n] signal.
-    n_fft, hop: as for power_spectrogram.
+    n_fft, hop: as for spectral.power_spectrogram (centred Hann frames).
     max_frames: frames transformed at a time (memory bound only: each batch is one FFT).
     mel_fb: optional [bands, n_fft // 2 + 1] filterbank: also return each frame's band powers.
 
@@ -189,18 +168,16 @@ def spectral_stats(audio: np.ndarray, n_fft: int, hop: int, max_frames: int = 20
     geometric / arithmetic mean of the frame's power, with a floor FLATNESS_FLOOR_DB below its
     peak bin), and with mel_fb the band powers [frames, bands] as a fourth element.
   """
-  frames = _frames(audio, n_fft, hop)
-  window = np.hanning(n_fft + 2)[1:-1]
   total, energies, flatness, bands = np.zeros(n_fft // 2 + 1), [], [], []
-  for b in range(0, len(frames), max_frames):
-    power = np.square(np.abs(np.fft.rfft(frames[b:b + max_frames] * window, axis=-1)))
+  for power in spectral.power_batches(audio, n_fft, hop, max_frames):  # [<= max_frames, bins]
     if mel_fb is not None:
       bands.append(power @ mel_fb.T)
     total += np.sum(power, axis=0)
     energies.append(np.sum(power, axis=1))
     p = power + (10 ** (-FLATNESS_FLOOR_DB / 10) * np.max(power, axis=1, keepdims=True) + 1e-300)
     flatness.append(np.exp(np.mean(np.log(p), axis=1)) / np.mean(p, axis=1))
-  out = (total / len(frames), np.concatenate(energies), np.concatenate(flatness))
+  energies = np.concatenate(energies)
+  out = (total / len(energies), energies, np.concatenate(flatness))
   return out + (np.concatenate(bands),) if mel_fb is not None else out
 
 
@@ -723,7 +700,7 @@ def parse_dream_name(name: str) -> dict:
           'iteration': int(m['iteration']), 'stream': int(m['stream'])}
 
 
-def read_run_config(workdir: str) -> dict:
+def load_run_config(workdir: str) -> dict:
   """The resolved config of a run (config.json); RunError with one line if there is none."""
   if not workdir:
     raise RunError('no work directory given: add --workdir=RUN (a directory made by '
@@ -731,9 +708,8 @@ def read_run_config(workdir: str) -> dict:
   if not os.path.isdir(workdir):
     raise RunError(f'work directory not found: {workdir} (give a directory made by '
                    'python -m audiolstm.main)')
-  from audiolstm import outputs  # pylint: disable=g-import-not-at-top  (outputs imports vocoder)
   try:
-    config = outputs.read_run_config(os.path.join(workdir, 'config.json'), derived=True)
+    config = rundir.read_config_file(os.path.join(workdir, 'config.json'), derived=True)
   except ConfigError as e:
     raise RunError(str(e)) from None
   if config is None:
@@ -753,14 +729,14 @@ def dream_files(workdir: str) -> list:
 def run_reference(workdir: str, files=None) -> tuple:
   """(recording [N], sample rate) of a run: its input files (training part + validation split),
   or `files` in their place (AudioError if bad)."""
-  config = read_run_config(workdir)
+  config = load_run_config(workdir)
   sr = config.get('sample_rate')
   if not isinstance(sr, int) or sr <= 0:
     raise RunError(f'{os.path.join(workdir, "config.json")} has no valid sample_rate')
   if files:
     return audio_io.load_many(list(files), sr), sr
   try:
-    return audio_io.load_many(list(config.get('input_files') or [audio_io.DEFAULT_AUDIO]), sr), sr
+    return audio_io.load_many(audio_io.training_files(config.get('input_files')), sr), sr
   except audio_io.AudioError as e:
     raise audio_io.AudioError(f'the run\'s training audio cannot be read: {e}; give it with '
                               '--reference=FILE[,FILE...]') from None
@@ -771,11 +747,13 @@ def held_out_samples(config: dict, num_samples: int) -> int:
   also when its split was too short for one iteration)."""
   if not config.get('val_fraction'):
     return 0
+  from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
   from audiolstm import dataset  # pylint: disable=g-import-not-at-top
   import ml_collections  # pylint: disable=g-import-not-at-top
   try:
-    return dataset.validation_samples(ml_collections.ConfigDict(config), num_samples)
-  except (KeyError, AttributeError, TypeError, ValueError):  # an odd config.json: its fraction
+    c = config_lib.resolve(ml_collections.ConfigDict(config))
+    return dataset.validation_samples(c, config_lib.geometry(c), num_samples)
+  except (KeyError, AttributeError, TypeError, ValueError, ConfigError):  # an odd config.json
     return int(round(num_samples * float(config['val_fraction'])))
 
 
@@ -853,7 +831,7 @@ def score_run(workdir: str, reference=None, names=None, with_anchors: bool = Tru
   """
   audio, sr = run_reference(workdir, reference)
   split = anchors.split_recording(np.asarray(audio, np.float64),
-                                  n_val=held_out_samples(read_run_config(workdir), len(audio)))
+                                  n_val=held_out_samples(load_run_config(workdir), len(audio)))
   ref = prepare_reference(split.train, sr)
   paths = dream_files(workdir)
   if names is not None:
@@ -896,14 +874,9 @@ def rows_to_csv(rows) -> str:
   return out.getvalue()
 
 
-def atomic_write_text(path: str, text: str) -> str:
-  """Write text to path atomically (audio_io.write_text_atomic)."""
-  return audio_io.write_text_atomic(path, text)
-
-
 def write_scores(workdir: str, rows) -> str:
   """WORKDIR/scores.csv of the rows (atomically); returns its path."""
-  return atomic_write_text(os.path.join(workdir, 'scores.csv'), rows_to_csv(rows))
+  return audio_io.write_text_atomic(os.path.join(workdir, 'scores.csv'), rows_to_csv(rows))
 
 
 def read_scores(path: str) -> list:

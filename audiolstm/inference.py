@@ -20,10 +20,12 @@ from audiolstm import config as config_lib
 from audiolstm import dataset
 from audiolstm import models
 from audiolstm import outputs
+from audiolstm import rundir
 from audiolstm import sampling
+from audiolstm import signals
 from audiolstm import slicing
 from audiolstm import train
-from audiolstm.config import ConfigError, SEED_MODES
+from audiolstm.config import ConfigError
 
 PIECE_STEPS = 1024  # dream steps per dispatch (progress is reported between pieces)
 
@@ -33,7 +35,7 @@ class TrainedRun:
   """A trained run ready to dream: its config, sources, model and parameters."""
   path: str
   config: ml_collections.ConfigDict
-  sources: dataset.Sources
+  sources: dataset.Sources    # carries the geometry (sources.g)
   model: models.AudioLSTM
   params: dict
   same_offsets: np.ndarray   # [S] the run's fixed 'same' seed offsets
@@ -49,14 +51,13 @@ def load_run(workdir: str) -> TrainedRun:
   if not os.path.isfile(os.path.join(path, 'config.json')):
     raise ConfigError(f'{workdir} holds no run (no config.json): train one first with '
                       f'python -m audiolstm.main --config=configs/fft.py --workdir={workdir}')
-  prior = outputs.read_run_config(os.path.join(path, 'config.json'))
-  c = config_lib.resolve(ml_collections.ConfigDict(prior))
-  config_lib.validate(c)
+  prior = rundir.read_config_file(os.path.join(path, 'config.json'))
+  c, g = config_lib.prepare(ml_collections.ConfigDict(prior))
   ckpt_dir = os.path.join(path, 'checkpoints')
   if not os.path.isdir(ckpt_dir):
     raise ConfigError(f'{workdir} has no checkpoints yet: let training save one (it does at the '
                       'end, on Ctrl-C, and every config.checkpoint_every iterations)')
-  sources = dataset.load_sources(c)
+  sources = dataset.load_sources(c, g)
   program = train.build(c, sources)
   state_like = program.init(train.device_data(sources), jax.random.key(c.seed))
   ckpts = checkpoint.Checkpoints(ckpt_dir, c.keep_checkpoints)
@@ -65,7 +66,6 @@ def load_run(workdir: str) -> TrainedRun:
     raise ConfigError(f'{workdir} has no complete checkpoint: train it (longer) first')
   state, _ = ckpts.restore(state_like, train.HostState(c, program.setup).to_tree(), step)
   ckpts.close()
-  g = program.setup.dream.g
   return TrainedRun(path=path, config=c, sources=sources, model=program.model,
                     params=state.params, same_offsets=np.asarray(state.same_offsets),
                     cursor=int(slicing.cursors(g, step, sources.iters_per_epoch)), step=step)
@@ -73,7 +73,7 @@ def load_run(workdir: str) -> TrainedRun:
 
 def seed_from_audio(run: TrainedRun, audio: np.ndarray, name: str) -> np.ndarray:
   """A seed buffer [input_span] from the start of a recording (ConfigError if too short)."""
-  c, g = run.config, config_lib.geometry(run.config)
+  c, g = run.config, run.sources.g
   source, _ = dataset.to_source(c, audio, run.sources.scale)
   if len(source) < g.input_span:
     if c.use_fft:
@@ -86,22 +86,20 @@ def seed_from_audio(run: TrainedRun, audio: np.ndarray, name: str) -> np.ndarray
 
 
 def training_seeds(run: TrainedRun, num: int, seed: int):
-  """Seed buffers [num, input_span] from the training audio, dream i in seed mode
-  seed_advance[i % len] ('same': the run's fixed offset; 'random'; 'advance': from the
-  checkpoint's training cursor on, spread over the audio). Returns (buffers, mode names)."""
-  c, g = run.config, config_lib.geometry(run.config)
-  n_offsets = run.sources.num_seed_offsets
+  """Seeds from the training audio for `num` dreams, dream i in seed mode seed_advance[i % len],
+  as training picks them (sampling.seed_offsets): 'same', the run's fixed offsets (cycled);
+  'random'; 'advance', spread over the audio from the checkpoint's training cursor.
+
+  Returns (buffers [num, input_span], mode names [num], source offsets [num]).
+  """
+  c = run.config
+  ds = sampling.dream_setup(c, run.sources, num)
+  same = np.resize(run.same_offsets, num)
+  by_mode = np.stack([sampling.seed_offsets(ds, m, jax.random.key(seed), same, run.cursor)
+                      for m in range(len(config_lib.SEED_MODES))])          # [modes, num]
   modes = [c.seed_advance[i % len(c.seed_advance)] for i in range(num)]
-  rng = np.random.default_rng(seed)
-  offsets = []
-  for i, mode in enumerate(modes):
-    if mode == 'same':
-      offsets.append(int(run.same_offsets[i % len(run.same_offsets)]))
-    elif mode == 'random':
-      offsets.append(int(rng.integers(n_offsets)) * g.unit)
-    else:  # spread from the cursor, as in training, so no two dreams share a seed
-      offsets.append((run.cursor // g.unit + i * (n_offsets // num)) % n_offsets * g.unit)
-  return run.sources.seeds[slicing.seed_indices(g, np.array(offsets))], modes
+  offsets = by_mode[[config_lib.SEED_MODES.index(m) for m in modes], np.arange(num)]
+  return run.sources.seeds[slicing.seed_indices(run.sources.g, offsets)], modes, offsets
 
 
 class Dreamer:
@@ -112,15 +110,9 @@ class Dreamer:
     config.dream_noise) is the std of the noise added to each predicted value."""
     c = run.config
     self.run = run
-    self.num_steps = config_lib.dream_steps(c, seconds)
+    self.num_steps = config_lib.dream_steps(c, run.sources.g, seconds)
     self.piece = min(self.num_steps, PIECE_STEPS)
-    self.ds = sampling.DreamSetup(
-        g=config_lib.geometry(c), num_streams=num_streams,
-        seed_modes=tuple(SEED_MODES.index(m) for m in c.seed_advance),
-        num_seed_offsets=run.sources.num_seed_offsets, iters_per_epoch=run.sources.iters_per_epoch,
-        use_dropout=bool(c.use_dropout and c.dropout_while_dreaming),
-        dream_noise=float(c.dream_noise if dream_noise is None else dream_noise),
-        use_fft=bool(c.use_fft))
+    self.ds = sampling.dream_setup(c, run.sources, num_streams, dream_noise)
     self._scan = jax.jit(lambda params, buffers, carry, rng: sampling.dream_scan(
         run.model, self.ds, self.piece, params, buffers, carry, rng))
 
@@ -139,11 +131,29 @@ class Dreamer:
     return sampling.to_stream_values(values)
 
 
-def _write(run: TrainedRun, out_dir: str, name: str, values: np.ndarray, seed: int, i: int) -> str:
-  c = run.config
-  audio = outputs.to_audio(c, values, run.sources.scale, np.random.default_rng([seed, 7, i]))
-  return audio_io.write_wav(audio_io.unique_path(os.path.join(out_dir, name)), audio,
-                            c.sample_rate)
+def _write(writer: outputs.DreamWriter, name: str, values: np.ndarray, seed: int, i: int,
+           seed_audio=None) -> str:
+  return writer.write(name, values, np.random.default_rng([seed, 7, i]), seed_audio=seed_audio)
+
+
+def sample_seeds(run: TrainedRun, seed_files, num: int, seed: int):
+  """Seeds of `num` dreams: from `seed_files` (dream i from file i % len, its start) or, with
+  none, from the training audio (training_seeds).
+
+  Returns (buffers [num, input_span], labels [num] (file stem or seed mode), seed audio [num] of
+  [m] samples each: what each seed buffer covers, for the spectrogram).
+  """
+  c, g = run.config, run.sources.g
+  if not seed_files:
+    buffers, labels, offsets = training_seeds(run, num, seed)
+    spans = [dataset.seed_audio_span(c, g, int(o)) for o in offsets]
+    return buffers, labels, [run.sources.seed_audio[lo:hi] for lo, hi in spans]
+  audios = [audio_io.load_audio(f, c.sample_rate) for f in seed_files]
+  seeds = [seed_from_audio(run, a, f) for a, f in zip(audios, seed_files)]
+  hi = dataset.seed_audio_span(c, g, 0)[1]
+  pick = [i % len(seed_files) for i in range(num)]
+  labels = [os.path.splitext(os.path.basename(seed_files[k]))[0] for k in pick]
+  return np.stack([seeds[k] for k in pick]), labels, [audios[k][:hi] for k in pick]
 
 
 def check_dream_noise(dream_noise) -> None:
@@ -172,30 +182,20 @@ def sample(workdir, seed_files=(), num_dreams=4, dream_seconds=None, out_dir=Non
   c = run.config
   seed = c.seed if seed is None else seed
   seconds = c.dream_seconds if dream_seconds is None else dream_seconds
-  if seed_files:
-    seeds = [seed_from_audio(run, audio_io.load_audio(f, c.sample_rate), f) for f in seed_files]
-    buffers = np.stack([seeds[i % len(seeds)] for i in range(num_dreams)])
-    labels = [os.path.splitext(os.path.basename(seed_files[i % len(seed_files)]))[0]
-              for i in range(num_dreams)]
-  else:
-    buffers, labels = training_seeds(run, num_dreams, seed)
+  buffers, labels, seed_audio = sample_seeds(run, seed_files, num_dreams, seed)
   out_dir = os.path.abspath(out_dir or os.path.join(run.path, 'samples'))
   os.makedirs(out_dir, exist_ok=True)
   t0 = time.perf_counter()
   dreamer = Dreamer(run, num_dreams, seconds, dream_noise)
   noise = f', dream_noise {dreamer.ds.dream_noise:g}' if dreamer.ds.dream_noise else ''
   log(f'dreaming {num_dreams} x {seconds:g} s from {run.path} (iteration {run.step}{noise}) ...')
-  last = [0.0]
-
-  def progress(done, total):
-    if time.perf_counter() - last[0] > 1.0 or done == total:
-      bar = '#' * int(30 * done / total)
-      log(f'[{bar:<30}] {done}/{total} steps')
-      last[0] = time.perf_counter()
-
-  values = dreamer(buffers, jax.random.key(seed), progress)
-  paths = [_write(run, out_dir, f'{c.approach}_sample_{labels[i]}_{i:03d}.wav', values[i], seed, i)
-           for i in range(num_dreams)]
+  progress = outputs.Progress(dreamer.num_steps, log, every_s=1.0, label='dream step',
+                              unit='steps')
+  values = dreamer(buffers, jax.random.key(seed),
+                   lambda done, total: progress.update(done, force=done == total))
+  writer = outputs.DreamWriter(c, run.sources.scale, out_dir)
+  paths = [_write(writer, f'{c.approach}_sample_{labels[i]}_{i:03d}.wav', values[i], seed, i,
+                  seed_audio[i]) for i in range(num_dreams)]
   dt = time.perf_counter() - t0
   log(f'wrote {num_dreams} dream(s) of {seconds:g} s to {out_dir} in {dt:.1f} s '
       f'({num_dreams * seconds / dt:.1f} s of audio per second, compilation included)')
@@ -241,7 +241,8 @@ def watch(workdir, watch_dir, out_dir, dream_seconds=None, seed=None, poll_s=0.2
   noise = f', dream_noise {dreamer.ds.dream_noise:g}' if dreamer.ds.dream_noise else ''
   log(f'watching {os.path.abspath(watch_dir)} (model of {run.path}, iteration {run.step}{noise}); '
       f'dreams of {seconds:g} s go to {os.path.abspath(out_dir)}; Ctrl-C stops')
-  with train.StopSignals() as stop:
+  writer = outputs.DreamWriter(c, run.sources.scale, out_dir)
+  with signals.StopSignals() as stop:
     while not stop.requested and (max_files is None or len(done) < max_files):
       for path, key in _stable_files(watch_dir, seen, settle_s):
         if (path, key) in done or stop.requested:
@@ -250,13 +251,15 @@ def watch(workdir, watch_dir, out_dir, dream_seconds=None, seed=None, poll_s=0.2
         name = os.path.basename(path)
         t0 = time.perf_counter()
         try:
-          buffer = seed_from_audio(run, audio_io.load_audio(path, c.sample_rate), name)
+          audio = audio_io.load_audio(path, c.sample_rate)
+          buffer = seed_from_audio(run, audio, name)
+          buffer_audio = audio[:dataset.seed_audio_span(c, run.sources.g, 0)[1]]
         except (audio_io.AudioError, ConfigError) as e:
           log(f'skipped {name}: {e}')
           continue
         values = dreamer(buffer[None], jax.random.fold_in(jax.random.key(seed), count))
-        out = _write(run, out_dir, f'{os.path.splitext(name)[0]}_dream.wav', values[0], seed,
-                     count)
+        out = _write(writer, f'{os.path.splitext(name)[0]}_dream.wav', values[0], seed, count,
+                     buffer_audio)
         count += 1
         log(f'{name} -> {out} ({seconds:g} s of audio in {time.perf_counter() - t0:.2f} s)')
       time.sleep(poll_s)

@@ -4,14 +4,14 @@ The notebooks hold no logic of their own: they edit a config, call the library a
 comes back with these helpers. `quick_mode()` reads AUDIOLSTM_NOTEBOOK_QUICK (set by the tests)
 and `shrink` turns any config into one that trains and dreams in a few seconds.
 """
-import json
 import os
 import sys
 
 import numpy as np
 
-from audiolstm import audio_io
 from audiolstm import config as config_lib
+from audiolstm import plots
+from audiolstm import rundir
 from audiolstm import spectral
 
 QUICK_ENV = 'AUDIOLSTM_NOTEBOOK_QUICK'
@@ -35,15 +35,10 @@ def shrink(c, max_steps: int = 120):
   c.max_steps, c.num_epochs = max_steps, max(c.num_epochs, 1000)
   c.chunk_size, c.log_every = max(1, max_steps // 4), 5
   c.lr = 1e-2
-  per_step = config_lib.samples_per_dream_step(config_lib.resolve(c))
+  per_step = config_lib.samples_per_dream_step(*config_lib.prepare(c))
   c.dream_seconds = (max_steps // 2) * per_step / c.sample_rate
   c.seq_dream_seconds = c.dream_seconds
   return c
-
-
-def read_audio(path: str, sample_rate: int) -> np.ndarray:
-  """A WAV (or any format librosa reads) as mono float32 [num_samples] at `sample_rate`."""
-  return audio_io.load_audio(path, sample_rate)
 
 
 def player(audio: np.ndarray, sample_rate: int):
@@ -53,20 +48,13 @@ def player(audio: np.ndarray, sample_rate: int):
   return display.Audio(audio, rate=sample_rate, normalize=bool(np.any(audio)))
 
 
-def _records(workdir: str) -> list:
-  path = os.path.join(workdir, 'metrics.jsonl')
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
-
-
 def load_metrics(workdir: str, key: str = 'loss'):
   """(steps [n], values [n]) of `key` ('loss' or 'val_loss') in WORKDIR/metrics.jsonl.
 
-  Records without `key` are skipped; no file gives empty arrays.
+  Records without `key` are skipped; no file gives empty arrays (rundir.read_metrics: a last line
+  torn by a kill is left out).
   """
-  records = [r for r in _records(workdir) if key in r]
+  records = [r for r in rundir.read_metrics(workdir) if key in r]
   return (np.array([r['step'] for r in records], int),
           np.array([r[key] for r in records], np.float64))
 
@@ -81,10 +69,12 @@ def latest_dreams(summary: dict) -> list:
 
 
 def pyplot():
-  """matplotlib.pyplot, back on the notebook's inline backend if something switched it to Agg.
+  """matplotlib.pyplot, on the notebook's inline backend when run in a notebook.
 
-  A training run draws WORKDIR/loss.png with matplotlib.use('Agg'), which in a notebook would
-  silence every later plt.show(); figures made through these helpers still show.
+  The library itself never touches pyplot's backend (its PNGs are drawn on Agg canvases of their
+  own). If something else left pyplot on Agg (MPLBACKEND=Agg, matplotlib.use('Agg')), which would
+  silence every later plt.show(), inside a Jupyter kernel it is switched back to the inline
+  backend, so figures made through these helpers show.
   """
   import matplotlib  # pylint: disable=g-import-not-at-top
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
@@ -103,26 +93,20 @@ def _axes(ax):
 
 
 def plot_loss(workdir: str, ax=None, title: str = None):
-  """A run's loss per log interval, its running mean and any validation loss (log scale)."""
-  ax = _axes(ax)
-  steps, losses = load_metrics(workdir)
-  ax.plot(steps, losses, lw=0.6, alpha=0.4, label='per log interval')
-  if len(losses) >= 10:
-    w = max(2, len(losses) // 20)
-    ax.plot(steps[w - 1:], np.convolve(losses, np.ones(w) / w, mode='valid'), lw=1.8,
-            label=f'running mean of {w}')
+  """A run's loss per log interval, its running mean and any validation loss (plots.draw_loss).
+
+  Args:
+    workdir: the run's work directory (its metrics.jsonl is read).
+    ax: the Axes to draw on (None: a new figure's).
+    title: the axes title (None: the work directory's name).
+
+  Returns:
+    The Axes.
+  """
   val_steps, val_losses = load_metrics(workdir, 'val_loss')
-  if len(val_losses):
-    ax.plot(val_steps, val_losses, 'o-', ms=3, lw=1, label='validation')
-  if len(losses) >= 10 or len(val_losses):
-    ax.legend(fontsize='small')
-  if len(losses) and np.all(losses > 0):
-    ax.set_yscale('log')
-  ax.set_xlabel('iteration')
-  ax.set_ylabel('loss (MSE)')
-  ax.set_title(title or os.path.basename(os.path.normpath(workdir)))
-  ax.grid(alpha=0.3)
-  return ax
+  return plots.draw_loss(_axes(ax), *load_metrics(workdir),
+                         val=np.stack([val_steps, val_losses], axis=-1),
+                         title=title or os.path.basename(os.path.normpath(workdir)))
 
 
 def plot_losses(workdirs: dict, width: float = 16.0):
@@ -148,20 +132,29 @@ def plot_waveform(audio: np.ndarray, sample_rate: int, ax=None, title: str = '')
 
 def spectrogram_db(audio: np.ndarray, window_size: int = 512, hop_size: int = 128,
                    floor_db: float = -80.0) -> np.ndarray:
-  """Magnitudes in dB relative to the peak, [num_frames, window_size // 2] (Blackman frames).
+  """Power in dB relative to the peak, floored at `floor_db` (spectral.power_spectrogram).
 
-  The window shrinks (halving) to fit audio shorter than `window_size`; audio shorter than 8
-  samples gives a [0, 4] array.
+  The spectrogram of the report's and TensorBoard's pictures (audiolstm.plots): centred Hann
+  frames; the window shrinks (halving, down to 8) to fit audio shorter than `window_size`.
+
+  Args:
+    audio: [num_samples] mono signal.
+    window_size: frame length (the FFT size).
+    hop_size: samples between frames (at most a quarter of the window used).
+    floor_db: the lowest value returned.
+
+  Returns:
+    [num_frames, window // 2 + 1] float32 dB (0 at the peak; all `floor_db` if silent).
   """
-  audio = np.asarray(audio, np.float32)
+  audio = np.asarray(audio, np.float64)
   while window_size > len(audio) and window_size > 8:
     window_size //= 2
   hop_size = max(1, min(hop_size, window_size // 4))
-  mags = spectral.magnitude_frames(audio, window_size, hop_size, zero_padding=False)
-  peak = float(mags.max()) if mags.size else 0.0
+  power = spectral.power_spectrogram(audio, window_size, hop_size)  # [frames, window // 2 + 1]
+  peak = float(power.max())
   if peak <= 0:
-    return np.full(mags.shape, floor_db, np.float32)
-  return np.maximum(20 * np.log10(np.maximum(mags / peak, 1e-12)), floor_db).astype(np.float32)
+    return np.full(power.shape, floor_db, np.float32)
+  return np.maximum(10 * np.log10(np.maximum(power / peak, 1e-24)), floor_db).astype(np.float32)
 
 
 def plot_spectrogram(audio: np.ndarray, sample_rate: int, ax=None, title: str = '',

@@ -1,169 +1,11 @@
-"""The work directory: resolved config, metrics.jsonl, loss.png, dream WAVs, progress lines.
-
-Every file is written atomically (temporary file + rename) and dream names never collide, so a
-crash leaves nothing half-written and no run overwrites another's files.
-"""
-import datetime
-import json
+"""What a training run writes as it goes: whole dreams from per-step values, metrics records,
+progress lines."""
 import os
-import re
 import time
 
 import numpy as np
 
 from audiolstm import audio_io
-from audiolstm import spectral
-from audiolstm import vocoder
-from audiolstm.config import ConfigError
-
-
-_DREAM_STEP = re.compile(r'_it(\d+)_s\d+(?:-\d+)?\.wav$')
-
-
-def default_workdir(approach: str, root: str = 'runs') -> str:
-  """A new directory name runs/<approach>-<timestamp> (suffixed if it exists)."""
-  stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
-  return audio_io.unique_path(os.path.join(root, f'{approach}-{stamp}'))
-
-
-def read_run_config(config_path: str, derived: bool = False):
-  """The resolved config saved in a run's config.json, or None if there is none. Without
-  `derived`, the '_' entries (iterations per epoch, spectral scale, ...) are left out."""
-  if not os.path.exists(config_path):
-    return None
-  try:
-    with open(config_path) as f:
-      record = json.load(f)
-  except (OSError, ValueError) as e:
-    raise ConfigError(f'cannot read {config_path}: {str(e).splitlines()[0]} (it is not a run '
-                      'of audiolstm; give another --workdir)') from None
-  if not isinstance(record, dict):
-    raise ConfigError(f'cannot read {config_path}: not a JSON object')
-  return record if derived else {k: v for k, v in record.items() if not k.startswith('_')}
-
-
-class RunDir:
-  """A run's work directory (created if needed; an earlier run in it is resumed by the caller)."""
-
-  def __init__(self, path: str, primary: bool = True):
-    if re.match(r'^[a-zA-Z][a-zA-Z0-9+.-]*://', path):
-      raise ConfigError(f'--workdir={path} is a URL: the work directory must be on a local (or '
-                        'mounted) disk; launch/*.sh keep it on the VM and sync it to the bucket')
-    self.path = os.path.abspath(path)
-    self.primary = primary  # only the primary process (0) writes
-    if os.path.exists(self.path) and not os.path.isdir(self.path):
-      raise ConfigError(f'--workdir={path} is a file, not a directory: give a directory path')
-    try:
-      os.makedirs(self.dreams_dir, exist_ok=True)
-    except OSError as e:
-      raise ConfigError(f'cannot create the work directory {path}: {e.strerror}') from None
-    self.config_path = os.path.join(self.path, 'config.json')
-    self.metrics_path = os.path.join(self.path, 'metrics.jsonl')
-    self.plot_path = os.path.join(self.path, 'loss.png')
-    self.checkpoint_dir = os.path.join(self.path, 'checkpoints')
-
-  def read_config(self):
-    """The resolved config of an earlier run here (a dict without '_' entries), or None."""
-    return read_run_config(self.config_path)
-
-  def read_metrics(self):
-    """The records of metrics.jsonl (an empty list if there is none)."""
-    if not os.path.exists(self.metrics_path):
-      return []
-    with open(self.metrics_path) as f:
-      return [json.loads(line) for line in f if line.strip()]
-
-  def rewind(self, step: int, log_every: int) -> None:
-    """Forget what was written after iteration `step` (a resume makes it again, identically):
-    metrics records past it or of a partial window ending there, and dreams made after it."""
-    if not self.primary:
-      return
-    kept = [r for r in self.read_metrics()
-            if r['step'] < step or (r['step'] == step and step % log_every == 0)]
-    audio_io.write_text_atomic(self.metrics_path, ''.join(json.dumps(r) + '\n' for r in kept))
-    for name in os.listdir(self.dreams_dir):
-      m = _DREAM_STEP.search(name)
-      if m and int(m.group(1)) > step:
-        os.remove(os.path.join(self.dreams_dir, name))
-
-  @property
-  def dreams_dir(self) -> str:
-    return os.path.join(self.path, 'dreams')
-
-  def write_config(self, c, **extra) -> None:
-    if not self.primary:
-      return
-    record = dict(c.to_dict(), **{'_' + k: v for k, v in extra.items()})
-    audio_io.write_text_atomic(os.path.join(self.path, 'config.json'),
-                       json.dumps(record, indent=2, sort_keys=True, default=list) + '\n')
-
-  def append_metrics(self, records) -> None:
-    if not records or not self.primary:
-      return
-    with open(self.metrics_path, 'a') as f:
-      for r in records:
-        f.write(json.dumps(r) + '\n')
-      f.flush()
-
-  def write_dream(self, name: str, audio: np.ndarray, sample_rate: int) -> str:
-    return audio_io.write_wav(audio_io.unique_path(os.path.join(self.dreams_dir, name)),
-                              audio, sample_rate)
-
-  def plot_loss(self, steps, losses, title: str, val=()) -> None:
-    """loss.png: the logged losses, their running mean and the validation losses [(step, loss)],
-    on a log scale."""
-    if not self.primary:
-      return
-    # An Agg canvas of its own: no pyplot, so a notebook's backend is left alone.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
-    from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
-    steps, losses = np.asarray(steps), np.asarray(losses, np.float64)
-    fig = Figure(figsize=(7, 4), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    ax.plot(steps, losses, lw=0.8, alpha=0.5, label='loss (mean per log interval)')
-    if len(losses) >= 5:
-      w = max(2, len(losses) // 20)
-      ax.plot(steps[w - 1:], np.convolve(losses, np.ones(w) / w, mode='valid'), lw=1.8,
-              label=f'running mean ({w} points)')
-    if len(val):
-      val = np.asarray(val, np.float64)
-      ax.plot(val[:, 0], val[:, 1], 'o-', ms=3, lw=1.2, label='validation loss')
-    if np.all(losses[np.isfinite(losses)] > 0) and len(losses):
-      ax.set_yscale('log')
-    ax.set_xlabel('iteration')
-    ax.set_ylabel('loss')
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    with audio_io.atomic_file(self.plot_path, suffix='.png') as tmp:
-      fig.savefig(tmp)
-
-
-def dream_name(approach: str, kind: str, mode: str, step: int, stream: int) -> str:
-  """e.g. fft_concurrent_random_it0001200_s0.wav"""
-  return f'{approach}_{kind}_{mode}_it{step:07d}_s{stream}.wav'
-
-
-def to_audio(c, values: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
-  """One stream's dream values [steps * new_per_step] -> audio samples (float32).
-
-  Raw approaches: the values are samples (scaled down if they exceed [-1, 1]). fft: the values are
-  normalised magnitude frames; they are rescaled and turned into audio by the vocoder.
-  """
-  if c.use_fft:
-    frames = spectral.from_source_frames(values.reshape(-1, c.seg_len), scale,
-                                         c.get('magnitude_power', 1.0))
-    if c.get('spectral_floor_db', 0.0) > 0:  # weak partials go, after peak picking
-      picked = np.asarray(vocoder.peaks(frames)) if c.use_peaks else frames
-      frames = spectral.drop_weak(picked, c.spectral_floor_db)
-    phases = rng.uniform(0.0, 2 * np.pi, c.seg_len).astype(np.float32)
-    audio = np.asarray(vocoder.vocode(frames, c.hop_size, phases, use_peaks=c.use_peaks))
-    return 0.9 * audio
-  audio = np.nan_to_num(values.astype(np.float32))
-  peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-  return audio * (0.99 / peak) if peak > 0.99 else audio
 
 
 class ConcurrentDreams:
@@ -242,21 +84,113 @@ class MetricsWindow:
 
 
 class Progress:
-  """Progress lines while training: step, loss, iterations per second, dreams written, ETA."""
+  """Progress lines of long work (training, sample mode): done/total, any fields, the rate,
+  elapsed time and ETA, at most every `every_s` seconds."""
 
-  def __init__(self, total: int, log=print, every_s: float = 2.0):
+  def __init__(self, total: int, log=print, every_s: float = 2.0, start: int = 0,
+               label: str = 'step', unit: str = 'it'):
     self.total, self.log, self.every_s = total, log, every_s
+    self.label, self.unit = label, unit
     self.t0 = self.t_last = time.perf_counter()
-    self.step_last = 0
+    self.step_last = start
 
-  def update(self, step: int, loss: float, dreams: int, force: bool = False) -> float:
+  def update(self, done: int, force: bool = False, **fields) -> float:
+    """Log a line (unless one was logged less than every_s ago and not `force`): `fields` are
+    shown as 'name value' in order. Returns the rate since the last line (0.0 if none logged)."""
     now = time.perf_counter()
     if not force and now - self.t_last < self.every_s:
       return 0.0
-    rate = (step - self.step_last) / max(now - self.t_last, 1e-9)
-    eta = (self.total - step) / rate if rate > 0 else 0.0
-    self.log(f'step {step}/{self.total} ({100 * step / max(self.total, 1):.0f}%)  '
-             f'loss {loss:.5g}  {rate:.1f} it/s  dreams {dreams}  '
-             f'elapsed {now - self.t0:.0f}s  eta {eta:.0f}s')
-    self.t_last, self.step_last = now, step
+    rate = (done - self.step_last) / max(now - self.t_last, 1e-9)
+    eta = (self.total - done) / rate if rate > 0 else 0.0
+    shown = ''.join(f'  {k} {v:.5g}' if isinstance(v, float) else f'  {k} {v}'
+                    for k, v in fields.items())
+    self.log(f'{self.label} {done}/{self.total} ({100 * done / max(self.total, 1):.0f}%){shown}  '
+             f'{rate:.1f} {self.unit}/s  elapsed {now - self.t0:.0f}s  eta {eta:.0f}s')
+    self.t_last, self.step_last = now, done
     return rate
+
+
+class MetricsLog:
+  """A training run's metrics: appends metrics.jsonl, writes the TensorBoard scalars (loss, its
+  running mean, learning rate, validation loss, iterations per second) and draws loss.png."""
+
+  RUNNING_MEAN = 10        # logged points in the running mean
+  PLOT_EVERY_S = 30.0      # loss.png is redrawn at most this often (and at the end)
+
+  def __init__(self, run, board, lr, title: str):
+    """run: a rundir.RunDir (its metrics.jsonl so far is the history); board: a tb.Writer or
+    tb.NoWriter; lr: the learning rate (a number or an optax schedule of the step)."""
+    history = run.read_metrics()
+    self.run, self.board, self.title = run, board, title
+    self.lr_at = lr if callable(lr) else (lambda _: lr)
+    self.steps = [r['step'] for r in history]
+    self.losses = [r['loss'] for r in history]
+    self.val = [(r['step'], r['val_loss']) for r in history if 'val_loss' in r]
+    self._last_plot = None
+
+  def add(self, records) -> None:
+    """Log metrics records ({'step', 'loss', 'time'[, 'val_loss']}), in step order."""
+    self.run.append_metrics(records)
+    for r in records:
+      self.steps.append(r['step'])
+      self.losses.append(r['loss'])
+      scalars = {'loss': r['loss'],  # the running mean of the points up to this one
+                 'loss_running_mean': float(np.mean(self.losses[-self.RUNNING_MEAN:])),
+                 'learning_rate': float(self.lr_at(r['step']))}
+      if 'val_loss' in r:
+        scalars['val_loss'] = r['val_loss']
+        self.val.append((r['step'], r['val_loss']))
+      self.board.scalars(r['step'], scalars)
+
+  def speed(self, step: int, iters_per_s: float) -> None:
+    self.board.scalars(step, {'iters_per_s': iters_per_s})
+
+  def plot(self, force: bool = False) -> None:
+    """Redraw loss.png: the first time, then at most every PLOT_EVERY_S unless `force`."""
+    now = time.perf_counter()
+    if self.steps and (force or self._last_plot is None
+                       or now - self._last_plot > self.PLOT_EVERY_S):
+      self.run.plot_loss(self.steps, self.losses, self.title, val=self.val)
+      self._last_plot = now
+
+  @property
+  def final_loss(self):
+    return self.losses[-1] if self.losses else None
+
+
+class DreamWriter:
+  """Writes dreams into a folder: the WAV (never over an earlier file), its spectrogram PNG with
+  the seed's above it, and, given a TensorBoard writer, the audio and the picture there too."""
+
+  def __init__(self, c, scale: float, out_dir: str, board=None):
+    """c: the run's resolved config; scale: its spectral scale (dataset.Sources.scale)."""
+    self.c, self.scale, self.out_dir, self.board = c, scale, out_dir, board
+    self.paths = []
+
+  def write(self, name: str, values: np.ndarray, rng: np.random.Generator, seed_audio=None,
+            tag=None, step: int = 0) -> str:
+    """Write one dream and return its WAV path.
+
+    Args:
+      name: the file name wanted (a suffix is added if it exists).
+      values: [steps * new_per_step] one stream's dream values (synthesis.to_audio).
+      rng: the generator of the vocoder's phases (fft).
+      seed_audio: optional [m] samples of the seed, drawn above the dream.
+      tag: TensorBoard tag (dream/TAG, spectrogram/TAG); none written without it.
+      step: TensorBoard step.
+    """
+    # pylint: disable=g-import-not-at-top  (the vocoder imports jax; rundir users need neither)
+    from audiolstm import plots
+    from audiolstm import synthesis
+    sr = self.c.sample_rate
+    audio = synthesis.to_audio(self.c, values, self.scale, rng)
+    os.makedirs(self.out_dir, exist_ok=True)
+    path = audio_io.write_wav(audio_io.unique_path(os.path.join(self.out_dir, name)), audio, sr)
+    title = os.path.basename(path) + (' (seed above)' if seed_audio is not None else '')
+    png = plots.spectrogram_png(os.path.splitext(path)[0] + '.png', audio, sr,
+                                seed_audio=seed_audio, title=title)
+    if self.board is not None and tag:
+      self.board.audio(f'dream/{tag}', step, audio, sr)
+      self.board.image(f'spectrogram/{tag}', step, png)
+    self.paths.append(path)
+    return path

@@ -1,14 +1,14 @@
-"""Spectrogram pictures of dreams (PNG, written atomically), for the report and TensorBoard.
+"""Pictures of a run: dream spectrograms and the loss curve (PNG, written atomically).
 
-Matplotlib's object API with the Agg canvas is used directly (no pyplot, no global backend
-switch), so this is safe to call from any thread or program.
+The spectrograms go to the report and TensorBoard, loss.png to the work directory; `draw_loss`
+draws the same loss curve on any axes (the notebooks'). Matplotlib's object API with the Agg canvas
+is used directly (no pyplot, no global backend switch), so this is safe to call from any thread or
+program.
 """
-import os
-
 import numpy as np
 
 from audiolstm import audio_io
-from audiolstm import evaluate
+from audiolstm import spectral
 
 DB_RANGE = 80.0  # colour range below the loudest bin shown, in dB
 
@@ -27,7 +27,7 @@ def log_spectrogram(audio: np.ndarray, sr: int):
   x = np.nan_to_num(np.asarray(audio, np.float64).reshape(-1), nan=0.0, posinf=0.0, neginf=0.0)
   n_fft = 2 ** int(round(np.log2(0.046 * sr)))
   n_fft = int(max(16, min(n_fft, 2 ** int(np.floor(np.log2(max(len(x), 16)))))))
-  power = evaluate.power_spectrogram(x, n_fft, max(1, n_fft // 4))         # [frames, bins]
+  power = spectral.power_spectrogram(x, n_fft, max(1, n_fft // 4))         # [frames, bins]
   return 10 * np.log10(np.maximum(power.T, 1e-20)), len(x) / sr
 
 
@@ -78,4 +78,62 @@ def spectrogram_png(path: str, audio: np.ndarray, sr: int, seed_audio=None, titl
     fig.suptitle(title, fontsize=10)
   with audio_io.atomic_file(path, suffix='.png') as tmp:
     fig.savefig(tmp, format='png')
+  return path
+
+
+def draw_loss(ax, steps, losses, val=(), title: str = ''):
+  """Draw a run's loss curve on matplotlib axes, on a log scale when every loss is positive.
+
+  Args:
+    ax: the matplotlib Axes to draw on.
+    steps: [n] logged iterations.
+    losses: [n] their losses (the mean per log interval); a running mean is drawn over them
+      when n >= 5.
+    val: optional [(step, validation loss)] pairs, [m, 2].
+    title: the axes title.
+
+  Returns:
+    ax.
+  """
+  steps, losses = np.asarray(steps), np.asarray(losses, np.float64)
+  ax.plot(steps, losses, lw=0.8, alpha=0.5, label='loss (mean per log interval)')
+  if len(losses) >= 5:
+    w = max(2, len(losses) // 20)
+    ax.plot(steps[w - 1:], np.convolve(losses, np.ones(w) / w, mode='valid'), lw=1.8,
+            label=f'running mean ({w} points)')
+  if len(val):
+    val = np.asarray(val, np.float64)
+    ax.plot(val[:, 0], val[:, 1], 'o-', ms=3, lw=1.2, label='validation loss')
+  if np.all(losses[np.isfinite(losses)] > 0) and len(losses):
+    ax.set_yscale('log')
+  ax.set_xlabel('iteration')
+  ax.set_ylabel('loss')
+  ax.set_title(title)
+  ax.grid(alpha=0.3)
+  ax.legend()
+  return ax
+
+
+def loss_png(path: str, steps, losses, title: str, val=()) -> str:
+  """Write a PNG of a run's loss curve (draw_loss), atomically as spectrogram_png.
+
+  Args:
+    path: the PNG to write.
+    steps: [n] logged iterations.
+    losses: [n] their losses (the mean per log interval).
+    title: the figure title.
+    val: optional [(step, validation loss)] pairs.
+
+  Returns:
+    path.
+  """
+  # An Agg canvas of its own: no pyplot, so a notebook's backend is left alone.
+  from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
+  fig = Figure(figsize=(7, 4), dpi=100)
+  FigureCanvasAgg(fig)
+  draw_loss(fig.subplots(), steps, losses, val, title)
+  fig.tight_layout()
+  with audio_io.atomic_file(path, suffix='.png') as tmp:
+    fig.savefig(tmp)
   return path

@@ -24,6 +24,8 @@ from audiolstm import anchors
 from audiolstm import audio_io
 from audiolstm import evaluate
 from audiolstm import plots
+from audiolstm import rundir
+from audiolstm.config import ConfigError
 
 INPUT_PREVIEW_S = 30.0   # the spectrograms of the training audio and anchors show at most this
 VERDICT_CLASS = {'High': 'v-high', 'Medium': 'v-medium', 'Low': 'v-low'}
@@ -122,18 +124,14 @@ def _cell(value) -> str:
 
 
 def _last_metrics(workdir: str):
-  """(last logged step, its loss) from metrics.jsonl, or (None, None)."""
+  """(last logged step, its loss) from metrics.jsonl, or (None, None) (none, or damaged)."""
   try:
-    with open(os.path.join(workdir, 'metrics.jsonl')) as f:
-      lines = f.read().splitlines()
-  except OSError:
+    records = rundir.read_metrics(os.path.join(workdir, 'metrics.jsonl'))
+  except (OSError, ConfigError):
     return None, None
-  for line in reversed(lines):
-    try:
-      record = json.loads(line)
+  for record in reversed(records):
+    if isinstance(record, dict) and 'step' in record and 'loss' in record:
       return record['step'], record['loss']
-    except (ValueError, KeyError, TypeError):
-      continue
   return None, None
 
 
@@ -386,7 +384,7 @@ def write_report(workdir: str, reference=None, log=print) -> str:
   Raises:
     evaluate.RunError: workdir is not a run directory.
   """
-  config = evaluate.read_run_config(workdir)
+  config = evaluate.load_run_config(workdir)
   workdir = os.path.abspath(workdir)
   sr = config.get('sample_rate')
   if not isinstance(sr, int) or sr <= 0:
@@ -422,7 +420,7 @@ def write_report(workdir: str, reference=None, log=print) -> str:
   page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
           f'<title>audiolstm: {html.escape(run)}</title><style>{_STYLE}</style></head>\n<body>\n'
           + '\n'.join(parts) + f'\n<script>{_SORT_JS}</script>\n</body></html>\n')
-  return evaluate.atomic_write_text(os.path.join(workdir, 'report.html'), page)
+  return audio_io.write_text_atomic(os.path.join(workdir, 'report.html'), page)
 
 
 def fail(message: str, status: int = 2):

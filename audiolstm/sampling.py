@@ -30,6 +30,18 @@ class DreamSetup:
   use_fft: bool = False      # values are magnitudes: noisy ones are clipped at 0
 
 
+def dream_setup(c, sources, num_streams: int, dream_noise=None) -> DreamSetup:
+  """The dream settings of a resolved config and its sources (dataset.Sources, which carry the
+  geometry), for `num_streams` streams; `dream_noise` None means the config's."""
+  return DreamSetup(
+      g=sources.g, num_streams=int(num_streams),
+      seed_modes=tuple(SEED_MODES.index(m) for m in c.seed_advance),
+      num_seed_offsets=sources.num_seed_offsets, iters_per_epoch=sources.iters_per_epoch,
+      use_dropout=bool(c.use_dropout and c.dropout_while_dreaming),
+      dream_noise=float(c.dream_noise if dream_noise is None else dream_noise),
+      use_fft=bool(c.use_fft))
+
+
 def seed_offsets(ds: DreamSetup, mode, rng, same_offsets, cursor):
   """[S] source offsets of fresh seeds for seed mode index `mode` (into ds.seed_modes' values).
 

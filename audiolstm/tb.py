@@ -42,10 +42,13 @@ def _as_uint8_image(image) -> np.ndarray:
 class Writer:
   """TensorBoard event files in `logdir`: scalars, audio clips and images by step."""
 
-  def __init__(self, logdir: str, flush_secs: int = 30):
+  def __init__(self, logdir: str, flush_secs: int = 30, purge_step=None):
+    """Event files in `logdir`; with `purge_step` (a resumed run's iteration) TensorBoard hides
+    the events of earlier files at that step and later, which the resume writes again."""
     os.makedirs(logdir, exist_ok=True)
     self.logdir = logdir
-    self._writer = tensorboardX.SummaryWriter(logdir=logdir, flush_secs=flush_secs)
+    self._writer = tensorboardX.SummaryWriter(logdir=logdir, flush_secs=flush_secs,
+                                              purge_step=purge_step)
 
   def scalars(self, step: int, values: dict) -> None:
     """One scalar per tag (tag: number or bool; non-numbers are an error) at `step`."""
@@ -74,6 +77,19 @@ class Writer:
 
   def __exit__(self, *exc):
     self.close()
+
+
+class NoWriter:
+  """Stands in for a Writer where nothing is written (processes other than 0)."""
+
+  def __getattr__(self, name):
+    return lambda *args, **kwargs: None
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    return None
 
 
 def read_records(path: str):

@@ -1,22 +1,27 @@
-"""Training: one pytree state, pure train/concurrent steps, and a fused many-iterations-per-dispatch loop.
+"""Training: one pytree state, pure train/concurrent steps, a fused many-iterations-per-dispatch
+loop, and the host loop around it in named pieces.
 
 `train_step` and `sampling.sample_step` are pure; `concurrent_step` does both (one training
 iteration plus one dream step of every stream, reseeding finished dreams) and `run_chunk` runs up
 to `chunk_size` of them in one jitted `lax.fori_loop` whose trip count is a traced argument, so
 the program compiles once per run whatever the chunk lengths. The host only moves the losses and
 the dream values out after each chunk.
+
+The host loop (`train_and_evaluate`) calls named pieces, each usable on its own: `prepare_run`
+(resolve, validate, load, build, restore), `chunk_length` (pure), `log_losses` (through
+outputs.MetricsLog), `write_dreams` / `sequential_dream` (through outputs.DreamWriter, which
+sample and watch mode use too) and `finish`.
 """
 import dataclasses
 import functools
 import json
 import os
-import signal
-import threading
 import time
 
 import flax
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
 
@@ -25,12 +30,12 @@ from audiolstm import config as config_lib
 from audiolstm import dataset as data_lib
 from audiolstm import models
 from audiolstm import outputs
-from audiolstm import plots
+from audiolstm import rundir
 from audiolstm import sampling
 from audiolstm import sharding as sharding_lib
+from audiolstm import signals
 from audiolstm import slicing
 from audiolstm import tb
-from audiolstm.config import SEED_MODES
 
 
 @flax.struct.dataclass
@@ -62,6 +67,8 @@ class DeviceData:
 @dataclasses.dataclass(frozen=True)
 class Setup:
   """Static settings of training (hashable)."""
+  g: config_lib.Geometry    # the geometry, resolved once (config.prepare)
+  iters_per_epoch: int      # per training stream
   dream: sampling.DreamSetup
   concurrent: bool
   dream_len: int            # steps per concurrent dream
@@ -77,19 +84,15 @@ class Setup:
 
 
 def make_setup(c, sources) -> Setup:
-  g = config_lib.geometry(c)
-  dream = sampling.DreamSetup(
-      g=g, num_streams=c.num_dream_streams,
-      seed_modes=tuple(SEED_MODES.index(m) for m in c.seed_advance),
-      num_seed_offsets=sources.num_seed_offsets, iters_per_epoch=sources.iters_per_epoch,
-      use_dropout=bool(c.use_dropout and c.dropout_while_dreaming),
-      dream_noise=float(c.dream_noise), use_fft=bool(c.use_fft))
-  return Setup(dream=dream, concurrent=bool(c.concurrent),
-               dream_len=config_lib.dream_steps(c, c.dream_seconds), noisify=float(c.noisify),
-               reset_state=int(c.reset_state), regularization=bool(c.regularization),
-               reg_amount=float(c.reg_amount), use_dropout=bool(c.use_dropout),
-               chunk_size=int(c.chunk_size), stream_starts=tuple(sources.stream_starts),
-               val_iters=sources.val_iters,
+  """The static settings of a resolved config and its sources (which carry the geometry)."""
+  return Setup(g=sources.g, iters_per_epoch=sources.iters_per_epoch,
+               dream=sampling.dream_setup(c, sources, c.num_dream_streams),
+               concurrent=bool(c.concurrent),
+               dream_len=config_lib.dream_steps(c, sources.g, c.dream_seconds),
+               noisify=float(c.noisify), reset_state=int(c.reset_state),
+               regularization=bool(c.regularization), reg_amount=float(c.reg_amount),
+               use_dropout=bool(c.use_dropout), chunk_size=int(c.chunk_size),
+               stream_starts=tuple(sources.stream_starts), val_iters=sources.val_iters,
                val_steps=min(c.eval_steps, sources.val_iters))
 
 
@@ -100,7 +103,7 @@ def _keys(rng, step):
 
 def init_state(model, tx, setup: Setup, data: DeviceData, rng) -> State:
   """Fresh parameters, zero states and the first concurrent seeds."""
-  ds, g = setup.dream, setup.dream.g
+  ds, g = setup.dream, setup.g
   init_rng, same_rng, seed_rng, rng = jax.random.split(rng, 4)
   carry = jnp.zeros((len(setup.stream_starts), model.num_layers, 2, g.num_unrollings,
                      model.hidden_size), jnp.float32)
@@ -120,13 +123,13 @@ def init_state(model, tx, setup: Setup, data: DeviceData, rng) -> State:
 def stream_cursors(setup: Setup, step):
   """[T] cursors of the training streams at global step `step` (each in its own segment)."""
   return (jnp.asarray(setup.stream_starts, jnp.int32)
-          + slicing.cursors(setup.dream.g, step, setup.dream.iters_per_epoch))
+          + slicing.cursors(setup.g, step, setup.iters_per_epoch))
 
 
 def batch_at(setup: Setup, data: DeviceData, step):
   """(inputs [T, nu, seg], labels [T, rows, width]) of global step `step`, gathered on the
   device."""
-  g = setup.dream.g
+  g = setup.g
   cursors = stream_cursors(setup, step)
   return (jnp.take(data.inputs, slicing.input_indices(g, cursors)),
           jnp.take(data.labels, slicing.label_indices(g, cursors)))
@@ -194,7 +197,7 @@ def concurrent_step(model, tx, setup: Setup, state: State, data: DeviceData):
   step, offsets = state.step, state.dream_offsets
   state, loss = train_step(model, tx, setup, state, data)
   if not setup.concurrent:
-    return state, (loss, jnp.zeros((setup.dream.num_streams, setup.dream.g.new_per_step)),
+    return state, (loss, jnp.zeros((setup.dream.num_streams, setup.g.new_per_step)),
                    offsets)
   state, new = dream_step(model, setup, state, data, step, stream_cursors(setup, step)[0])
   return state, (loss, new, offsets)
@@ -203,7 +206,7 @@ def concurrent_step(model, tx, setup: Setup, state: State, data: DeviceData):
 def evaluate(model, setup: Setup, params, data: DeviceData):
   """Validation loss: mean squared error over setup.val_steps consecutive iterations of the
   validation split, from a zero state carried step to step, without dropout or updates."""
-  g = setup.dream.g
+  g = setup.g
 
   def body(carry, step):
     cursor = slicing.cursors(g, step, setup.val_iters)
@@ -256,7 +259,7 @@ def build(c, sources, mesh=None) -> Program:
   model = models.from_config(c)
   tx = optax.adam(learning_rate(c, total_steps(c, sources)))
   setup = make_setup(c, sources)
-  seq_steps = config_lib.dream_steps(c, c.seq_dream_seconds)
+  seq_steps = config_lib.dream_steps(c, sources.g, c.seq_dream_seconds)
   mesh = mesh or sharding_lib.make_mesh()
   init_fn = functools.partial(init_state, model, tx, setup)
   data_shapes = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
@@ -298,14 +301,6 @@ def total_steps(c, sources) -> int:
   return min(total, c.max_steps) if c.max_steps else total
 
 
-def next_chunk(step: int, total: int, chunk_size: int, audio_freq: int) -> int:
-  """Iterations of the next chunk: never past the end or a sequential-dream boundary."""
-  n = min(chunk_size, total - step)
-  if audio_freq:
-    n = min(n, audio_freq - step % audio_freq)
-  return n
-
-
 class TrainingDiverged(RuntimeError):
   """The loss became NaN or infinite; the message says where and what to try."""
 
@@ -339,37 +334,13 @@ def check_resumable(prior: dict, c) -> None:
         f'--config.{k}={prior.get(k)!r}, or use a new --workdir')
 
 
-class StopSignals:
-  """SIGTERM/SIGINT set a flag that the loop checks between chunks (a second one kills)."""
-
-  def __init__(self):
-    self.requested = None
-    self._previous = {}
-
-  def __enter__(self):
-    if threading.current_thread() is threading.main_thread():
-      for sig in (signal.SIGTERM, signal.SIGINT):
-        self._previous[sig] = signal.signal(sig, self._handle)
-    return self
-
-  def _handle(self, signum, frame):
-    del frame
-    self.requested = signal.Signals(signum).name
-    for sig, handler in self._previous.items():  # a second signal acts at once
-      signal.signal(sig, handler)
-
-  def __exit__(self, *exc):
-    for sig, handler in self._previous.items():
-      signal.signal(sig, handler)
-
-
 class HostState:
   """The host side of a run that a checkpoint must hold: partial dreams, the metrics window, the
   sequential-dream count."""
 
   def __init__(self, c, setup: Setup):
     self.dreams = outputs.ConcurrentDreams(setup.dream_len, c.num_dream_streams,
-                                           setup.dream.g.new_per_step)
+                                           setup.g.new_per_step)
     self.metrics = outputs.MetricsWindow(c.log_every)
     self.seq_count = 0
 
@@ -389,22 +360,131 @@ class HostState:
     self.seq_count = int(tree['seq_count'])
 
 
-class _NoBoard:
-  """Stands in for the TensorBoard writer on processes other than 0."""
-
-  def __getattr__(self, name):
-    return lambda *args, **kwargs: None
-
-  def __enter__(self):
-    return self
-
-  def __exit__(self, *exc):
-    return None
-
-
 def next_boundary(step: int, every: int) -> int:
   """Iterations from `step` to the next multiple of `every` (a large number if every is 0)."""
   return every - step % every if every else 1 << 62
+
+
+def chunk_length(step: int, total: int, c, eval_every: int, rate=None) -> int:
+  """Iterations of the next chunk from `step` of `total`.
+
+  At most config.chunk_size, never past the end or a sequential-dream (audio_freq), checkpoint or
+  validation (eval_every, 0 = off) boundary, and once the speed is known (`rate` iterations/s)
+  about CHUNK_SECONDS of work, so signals are answered within about that.
+  """
+  n = min(c.chunk_size, total - step, next_boundary(step, c.audio_freq),
+          next_boundary(step, c.checkpoint_every), next_boundary(step, eval_every))
+  if rate:
+    n = min(n, max(1, int(rate * CHUNK_SECONDS)))
+  return n
+
+
+@dataclasses.dataclass
+class PreparedRun:
+  """A training run ready for its first chunk (prepare_run makes it)."""
+  c: ml_collections.ConfigDict   # resolved and validated
+  sources: data_lib.Sources      # carries the geometry (sources.g)
+  program: Program
+  data: DeviceData
+  state: State                   # restored from the newest checkpoint when resuming
+  host: HostState
+  ckpts: checkpoint.Checkpoints  # open: the caller closes it
+  run: rundir.RunDir
+  start: int                     # iteration resumed at (0 for a new run)
+  total: int                     # iterations of the whole run
+  primary: bool                  # process 0: the one that writes files and logs
+
+
+def prepare_run(config, workdir=None) -> PreparedRun:
+  """Resolve and validate the config, load its audio, open the work directory (refusing another
+  run's), build the program and restore the newest checkpoint there.
+
+  Raises ConfigError / audio_io.AudioError for unusable settings or input before anything but
+  the work directory itself is written.
+  """
+  c, g = config_lib.prepare(config)
+  sources = data_lib.load_sources(c, g)
+  primary = sharding_lib.is_primary()
+  run = rundir.RunDir(workdir or rundir.default_workdir(c.approach), primary=primary)
+  prior = run.read_config()
+  if prior is not None:
+    check_resumable(prior, c)
+  program = build(c, sources)
+  data = device_data(sources, program.mesh)
+  state = program.init(data, jax.random.key(c.seed))
+  host = HostState(c, program.setup)
+  ckpts = checkpoint.Checkpoints(run.checkpoint_dir, c.keep_checkpoints)
+  start = ckpts.latest_step() or 0
+  if start:
+    state, tree = ckpts.restore(state, host.to_tree())
+    host.load_tree(tree)
+  total = total_steps(c, sources)
+  run.rewind(start, c.log_every)
+  run.write_config(c, iters_per_epoch=sources.iters_per_epoch, total_steps=total,
+                   spectral_scale=sources.scale, dream_steps=program.setup.dream_len)
+  return PreparedRun(c=c, sources=sources, program=program, data=data, state=state, host=host,
+                     ckpts=ckpts, run=run, start=start, total=total, primary=primary)
+
+
+def announce(p: PreparedRun, log) -> None:
+  """The opening lines of a run: what it trains on, where it writes, on which devices."""
+  c = p.c
+  log(f'audiolstm: {c.approach} approach on {p.sources.input_seconds:.1f} s of audio; '
+      f'{p.sources.iters_per_epoch} iterations per epoch, running {p.total}; '
+      f'{c.num_dream_streams} dream stream(s) of {c.dream_seconds:g} s')
+  log(f'work directory: {p.run.path}' + (f' (resuming at iteration {p.start})' if p.start else ''))
+  if p.program.mesh.size > 1 or c.num_train_streams > 1:
+    log(f'{p.program.mesh.size} device(s) ({jax.devices()[0].platform}); {c.num_train_streams} '
+        f'training stream(s) and {c.num_dream_streams} dream stream(s) over the "data" axis')
+  for note in p.sources.notes:
+    log(f'note: {note}')
+
+
+def log_losses(p: PreparedRun, metrics: outputs.MetricsLog, losses, step: int, eval_every: int,
+               elapsed: float) -> None:
+  """Log the losses [n] of the chunk after `step` (with the validation loss when one is due);
+  TrainingDiverged, after logging the finite ones, if any is not finite."""
+  n = len(losses)
+  bad = np.flatnonzero(~np.isfinite(losses))
+  good = losses[:bad[0]] if len(bad) else losses
+  records = p.host.metrics.add(good, step, elapsed, final=step + n >= p.total and not len(bad))
+  if eval_every and not len(bad) and (step + n) % eval_every == 0:
+    # eval_every is a multiple of log_every: the last record is that step's.
+    records[-1]['val_loss'] = float(p.program.evaluate(p.state.params, p.data))
+  metrics.add(records)
+  if len(bad):
+    metrics.plot(force=True)
+    raise TrainingDiverged(
+        f'the loss became {losses[bad[0]]} at iteration {step + bad[0] + 1}: training stopped '
+        f'(everything written so far is in {p.run.path}); try a smaller config.lr (now '
+        f'{p.c.lr:g}) or output_activation="tanh"')
+
+
+def write_dreams(p: PreparedRun, writer: outputs.DreamWriter, kind: str, count: int, step: int,
+                 values: np.ndarray, offsets: np.ndarray) -> None:
+  """Write dream number `count` of every stream: values [S, n] seeded at source offsets [S]."""
+  if not p.primary:
+    return
+  c = p.c
+  mode = c.seed_advance[count % len(c.seed_advance)]
+  for s, stream_values in enumerate(values):
+    lo, hi = data_lib.seed_audio_span(c, p.sources.g, int(offsets[s]))
+    writer.write(rundir.dream_name(c.approach, kind, mode, step, s), stream_values,
+                 np.random.default_rng([c.seed, kind == 'sequential', count, s]),
+                 seed_audio=p.sources.seed_audio[lo:hi], tag=f'{kind}_s{s}', step=step)
+
+
+def sequential_dream(p: PreparedRun, writer: outputs.DreamWriter, step: int) -> None:
+  """Dream from a fresh seed with the parameters at `step`, without training, and write it."""
+  c, host = p.c, p.host
+  cursor = int(slicing.cursors(p.program.setup.g, step, p.sources.iters_per_epoch))
+  values, offsets = p.program.sequential_dream(
+      p.state.params, p.data.seeds, jax.random.fold_in(jax.random.key(c.seed + 1), host.seq_count),
+      host.seq_count, p.state.same_offsets, cursor, models.zero_carry(c, (c.num_dream_streams,)))
+  write_dreams(p, writer, 'sequential', host.seq_count, step,
+               sampling.to_stream_values(sharding_lib.to_host(values)),
+               sharding_lib.to_host(offsets))
+  host.seq_count += 1
 
 
 def train_and_evaluate(config, workdir=None, log=print) -> dict:
@@ -416,152 +496,60 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
   audio_io.AudioError for unusable settings or input (nothing written in that case) and
   TrainingDiverged for a non-finite loss (everything so far kept).
   """
-  c = config_lib.resolve(config)
-  config_lib.validate(c)
-  sources = data_lib.load_sources(c)
-  primary = sharding_lib.is_primary()  # only process 0 writes files and logs
-  if not primary:
-    log = lambda *_: None  # pylint: disable=unnecessary-lambda-assignment
-  run = outputs.RunDir(workdir or outputs.default_workdir(c.approach), primary=primary)
-  prior = run.read_config()
-  if prior is not None:
-    check_resumable(prior, c)
-  total = total_steps(c, sources)
-  program = build(c, sources)
-  setup = program.setup
-  data = device_data(sources, program.mesh)
-  state = program.init(data, jax.random.key(c.seed))
-  host = HostState(c, setup)
-  ckpts = checkpoint.Checkpoints(run.checkpoint_dir, c.keep_checkpoints)
-  start = ckpts.latest_step() or 0
-  if start:
-    state, tree = ckpts.restore(state, host.to_tree())
-    host.load_tree(tree)
-  run.rewind(start, c.log_every)
-  run.write_config(c, iters_per_epoch=sources.iters_per_epoch, total_steps=total,
-                   spectral_scale=sources.scale, dream_steps=setup.dream_len)
-  log(f'audiolstm: {c.approach} approach on {sources.input_seconds:.1f} s of audio; '
-      f'{sources.iters_per_epoch} iterations per epoch, running {total}; '
-      f'{c.num_dream_streams} dream stream(s) of {c.dream_seconds:g} s')
-  log(f'work directory: {run.path}' + (f' (resuming at iteration {start})' if start else ''))
-  if program.mesh.size > 1 or c.num_train_streams > 1:
-    log(f'{program.mesh.size} device(s) ({jax.devices()[0].platform}); {c.num_train_streams} '
-        f'training stream(s) and {c.num_dream_streams} dream stream(s) over the "data" axis')
-  for note in sources.notes:
-    log(f'note: {note}')
+  p = prepare_run(config, workdir)
+  c, setup = p.c, p.program.setup
+  log = log if p.primary else (lambda *_: None)
+  announce(p, log)
   eval_every = c.eval_every if setup.val_steps else 0
-  schedule = learning_rate(c, total)
-  lr_at = schedule if callable(schedule) else (lambda _: schedule)
+  board = tb.Writer(os.path.join(p.run.path, 'tensorboard'), purge_step=p.start or None) \
+      if p.primary else tb.NoWriter()
+  metrics = outputs.MetricsLog(p.run, board, learning_rate(c, p.total),
+                               f'{c.approach}: {os.path.basename(p.run.path)}')
+  writer = outputs.DreamWriter(c, p.sources.scale, p.run.dreams_dir, board)
+  progress = outputs.Progress(p.total, log, start=p.start)
+  step, t0, rate, saved = p.start, time.perf_counter(), None, None
+  try:
+    with signals.StopSignals() as stop, board:
+      while step < p.total and not stop.requested:
+        n = chunk_length(step, p.total, c, eval_every, rate)
+        t_chunk = time.perf_counter()
+        p.state, losses, values, offsets = p.program.run_chunk(p.state, p.data, n)
+        losses = sharding_lib.to_host(losses)[:n]
+        if step > p.start:  # the first chunk includes compilation
+          rate = n / max(time.perf_counter() - t_chunk, 1e-9)
+          metrics.speed(step + n, rate)
+        log_losses(p, metrics, losses, step, eval_every, time.perf_counter() - t0)
+        if setup.concurrent:
+          for count, at, stream_values, seeds in p.host.dreams.add(
+              sharding_lib.to_host(values)[:n], sharding_lib.to_host(offsets)[:n], step + n):
+            write_dreams(p, writer, 'concurrent', count, at, stream_values, seeds)
+        step += n
+        if c.audio_freq and step % c.audio_freq == 0:
+          sequential_dream(p, writer, step)
+        if c.checkpoint_every and step % c.checkpoint_every == 0:
+          p.ckpts.save(step, p.state, p.host.to_tree())
+          saved = step
+        progress.update(step, force=step >= p.total, loss=float(np.mean(losses)),
+                        dreams=len(writer.paths))
+        metrics.plot()
+      if saved != step:
+        p.ckpts.save(step, p.state, p.host.to_tree())
+  finally:
+    p.ckpts.close()
+  metrics.plot(force=True)
+  return finish(p, metrics, writer, step, time.perf_counter() - t0, stop.requested, log)
 
-  history = run.read_metrics()
-  steps_logged = [r['step'] for r in history]
-  losses_logged = [r['loss'] for r in history]
-  val_logged = [(r['step'], r['val_loss']) for r in history if 'val_loss' in r]
-  progress = outputs.Progress(total, log)
-  progress.step_last = start
-  written = []
-  step, t0 = start, time.perf_counter()
-  last_plot = last_ckpt_step = None
-  rate = None
 
-  def write(kind, mode, at_step, values, count, offsets):
-    if not primary:
-      return
-    for s, stream_values in enumerate(values):
-      rng = np.random.default_rng([c.seed, kind == 'sequential', count, s])
-      audio = outputs.to_audio(c, stream_values, sources.scale, rng)
-      name = outputs.dream_name(c.approach, kind, mode, at_step, s)
-      path = run.write_dream(name, audio, c.sample_rate)
-      written.append(path)
-      lo, hi = data_lib.seed_audio_span(c, int(offsets[s]))
-      png = plots.spectrogram_png(os.path.splitext(path)[0] + '.png', audio, c.sample_rate,
-                                  seed_audio=sources.seed_audio[lo:hi],
-                                  title=f'{os.path.basename(path)} (seed above)')
-      board.audio(f'dream/{kind}_s{s}', at_step, audio, c.sample_rate)
-      board.image(f'spectrogram/{kind}_s{s}', at_step, png)
-
-  def plot():
-    if steps_logged:
-      run.plot_loss(steps_logged, losses_logged, f'{c.approach}: {os.path.basename(run.path)}',
-                    val=val_logged)
-
-  def save():
-    ckpts.save(step, state, host.to_tree())
-
-  board = tb.Writer(os.path.join(run.path, 'tensorboard')) if primary else _NoBoard()
-  with StopSignals() as stop, board:
-    while step < total and not stop.requested:
-      n = min(c.chunk_size, total - step, next_boundary(step, c.audio_freq),
-              next_boundary(step, c.checkpoint_every), next_boundary(step, eval_every))
-      if rate:
-        n = min(n, max(1, int(rate * CHUNK_SECONDS)))
-      t_chunk = time.perf_counter()
-      state, losses, dream_values, dream_offsets = program.run_chunk(state, data, n)
-      losses = sharding_lib.to_host(losses)[:n]
-      if last_plot is not None:  # the first chunk includes compilation
-        rate = n / max(time.perf_counter() - t_chunk, 1e-9)
-      bad = np.flatnonzero(~np.isfinite(losses))
-      good = losses[:bad[0]] if len(bad) else losses
-      records = host.metrics.add(good, step, time.perf_counter() - t0,
-                                 final=step + n >= total and not len(bad))
-      if eval_every and not len(bad) and (step + n) % eval_every == 0:
-        val_loss = float(program.evaluate(state.params, data))
-        records[-1]['val_loss'] = val_loss  # eval_every is a multiple of log_every
-        val_logged.append((step + n, val_loss))
-      run.append_metrics(records)
-      steps_logged += [r['step'] for r in records]
-      losses_logged += [r['loss'] for r in records]
-      for r in records:
-        scalars = {'loss': r['loss'], 'loss_running_mean': np.mean(losses_logged[-10:]),
-                   'learning_rate': float(lr_at(r['step']))}
-        if 'val_loss' in r:
-          scalars['val_loss'] = r['val_loss']
-        board.scalars(r['step'], scalars)
-      if rate:
-        board.scalars(step + n, {'iters_per_s': rate})
-      if len(bad):
-        plot()
-        raise TrainingDiverged(
-            f'the loss became {losses[bad[0]]} at iteration {step + bad[0] + 1}: training stopped '
-            f'(everything written so far is in {run.path}); try a smaller config.lr (now '
-            f'{c.lr:g}) or output_activation="tanh"')
-      if setup.concurrent:
-        for count, at, values, offsets in host.dreams.add(
-            sharding_lib.to_host(dream_values)[:n], sharding_lib.to_host(dream_offsets)[:n],
-            step + n):
-          write('concurrent', c.seed_advance[count % len(c.seed_advance)], at, values, count,
-                offsets)
-      step += n
-      if c.audio_freq and step % c.audio_freq == 0:
-        cursor = int(slicing.cursors(setup.dream.g, step, sources.iters_per_epoch))
-        seq, seq_offsets = program.sequential_dream(
-            state.params, data.seeds,
-            jax.random.fold_in(jax.random.key(c.seed + 1), host.seq_count), host.seq_count,
-            state.same_offsets, cursor, models.zero_carry(c, (c.num_dream_streams,)))
-        write('sequential', c.seed_advance[host.seq_count % len(c.seed_advance)], step,
-              sampling.to_stream_values(sharding_lib.to_host(seq)), host.seq_count,
-              sharding_lib.to_host(seq_offsets))
-        host.seq_count += 1
-      if c.checkpoint_every and step % c.checkpoint_every == 0:
-        save()
-        last_ckpt_step = step
-      progress.update(step, float(np.mean(losses)), len(written), force=step >= total)
-      if last_plot is None or time.perf_counter() - last_plot > 30:
-        plot()
-        last_plot = time.perf_counter()
-    if last_ckpt_step != step:
-      save()
-  ckpts.close()
-  plot()
-  elapsed = time.perf_counter() - t0
-  done = step - start
-  summary = {'workdir': run.path, 'steps': step, 'final_loss': losses_logged[-1] if losses_logged
-             else None, 'iters_per_s': done / elapsed if elapsed > 0 else 0.0, 'dreams': written,
-             'seconds': elapsed, 'stopped_by': stop.requested}
-  if stop.requested:
-    log(f'stopped by {stop.requested} at iteration {step}/{total}; checkpoint saved in '
-        f'{run.checkpoint_dir}: run the same command to resume')
+def finish(p: PreparedRun, metrics, writer, step: int, elapsed: float, stopped_by, log) -> dict:
+  """The closing line of a run and its summary dict (see train_and_evaluate)."""
+  done = step - p.start
+  summary = {'workdir': p.run.path, 'steps': step, 'final_loss': metrics.final_loss,
+             'iters_per_s': done / elapsed if elapsed > 0 else 0.0, 'dreams': writer.paths,
+             'seconds': elapsed, 'stopped_by': stopped_by}
+  if stopped_by:
+    log(f'stopped by {stopped_by} at iteration {step}/{p.total}; checkpoint saved in '
+        f'{p.run.checkpoint_dir}: run the same command to resume')
   else:
     log(f'done: {done} iterations in {elapsed:.1f} s ({summary["iters_per_s"]:.1f} it/s), '
-        f'{len(written)} dream(s) in {run.dreams_dir}')
+        f'{len(writer.paths)} dream(s) in {p.run.dreams_dir}')
   return summary

@@ -362,21 +362,18 @@ def command_line(config_spec: str, workdir: str, overrides: dict, python='python
 
 def read_results(workdir: str) -> dict:
   """Final loss, final val_loss, steps and total steps from a run's metrics.jsonl/config.json."""
+  from audiolstm import rundir  # pylint: disable=g-import-not-at-top  (no jax)
+  from audiolstm.config import ConfigError  # pylint: disable=g-import-not-at-top
   out = {'final_loss': None, 'val_loss': None, 'steps': 0, 'total': None}
-  path = os.path.join(workdir, 'metrics.jsonl')
-  if os.path.exists(path):
-    with open(path) as f:
-      records = []
-      for line in f:
-        try:
-          records.append(json.loads(line))
-        except ValueError:
-          pass  # a line cut short by a kill
-    if records:
-      out['final_loss'] = records[-1].get('loss')
-      out['steps'] = records[-1].get('step', 0)
-    vals = [r['val_loss'] for r in records if 'val_loss' in r]
-    out['val_loss'] = vals[-1] if vals else None
+  try:
+    records = rundir.read_metrics(workdir)  # a last line torn by a kill is left out
+  except ConfigError:  # damaged before its last line: no results
+    records = []
+  if records:
+    out['final_loss'] = records[-1].get('loss')
+    out['steps'] = records[-1].get('step', 0)
+  vals = [r['val_loss'] for r in records if 'val_loss' in r]
+  out['val_loss'] = vals[-1] if vals else None
   path = os.path.join(workdir, 'config.json')
   if os.path.exists(path):
     try:

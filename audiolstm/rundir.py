@@ -1,0 +1,131 @@
+"""The work directory: its config.json, metrics.jsonl, loss.png, dream WAV names and paths.
+
+Every file is written atomically (temporary file + rename) and dream names never collide, so a
+crash leaves nothing half-written and no run overwrites another's files. Light to import (no jax):
+the scoring, report and sweep tools read runs through it too.
+"""
+import datetime
+import json
+import os
+import re
+
+
+from audiolstm import audio_io
+from audiolstm import plots
+from audiolstm.config import ConfigError
+
+
+_DREAM_STEP = re.compile(r'_it(\d+)_s\d+(?:-\d+)?\.wav$')
+
+
+def default_workdir(approach: str, root: str = 'runs') -> str:
+  """A new directory name runs/<approach>-<timestamp> (suffixed if it exists)."""
+  stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
+  return audio_io.unique_path(os.path.join(root, f'{approach}-{stamp}'))
+
+
+def read_config_file(config_path: str, derived: bool = False):
+  """The resolved config saved in a run's config.json, or None if there is none. Without
+  `derived`, the '_' entries (iterations per epoch, spectral scale, ...) are left out."""
+  if not os.path.exists(config_path):
+    return None
+  try:
+    with open(config_path) as f:
+      record = json.load(f)
+  except (OSError, ValueError) as e:
+    raise ConfigError(f'cannot read {config_path}: {str(e).splitlines()[0]} (it is not a run '
+                      'of audiolstm; give another --workdir)') from None
+  if not isinstance(record, dict):
+    raise ConfigError(f'cannot read {config_path}: not a JSON object')
+  return record if derived else {k: v for k, v in record.items() if not k.startswith('_')}
+
+
+def read_metrics(path: str) -> list:
+  """The records (dicts) of a metrics.jsonl file, or of WORKDIR/metrics.jsonl when `path` is a
+  directory; [] if there is none. A torn last line (a run killed mid-write) is left out."""
+  if os.path.isdir(path):
+    path = os.path.join(path, 'metrics.jsonl')
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    lines = [line for line in f if line.strip()]
+  records = []
+  for i, line in enumerate(lines):
+    try:
+      records.append(json.loads(line))
+    except ValueError:
+      if i == len(lines) - 1:  # torn by a kill mid-write: the resume rewrites it
+        break
+      raise ConfigError(f'{path} line {i + 1} is not JSON: the file is damaged') from None
+  return records
+
+
+class RunDir:
+  """A run's work directory (created if needed; an earlier run in it is resumed by the caller)."""
+
+  def __init__(self, path: str, primary: bool = True):
+    if re.match(r'^[a-zA-Z][a-zA-Z0-9+.-]*://', path):
+      raise ConfigError(f'--workdir={path} is a URL: the work directory must be on a local (or '
+                        'mounted) disk; launch/*.sh keep it on the VM and sync it to the bucket')
+    self.path = os.path.abspath(path)
+    self.primary = primary  # only the primary process (0) writes
+    if os.path.exists(self.path) and not os.path.isdir(self.path):
+      raise ConfigError(f'--workdir={path} is a file, not a directory: give a directory path')
+    try:
+      os.makedirs(self.dreams_dir, exist_ok=True)
+    except OSError as e:
+      raise ConfigError(f'cannot create the work directory {path}: {e.strerror}') from None
+    self.config_path = os.path.join(self.path, 'config.json')
+    self.metrics_path = os.path.join(self.path, 'metrics.jsonl')
+    self.plot_path = os.path.join(self.path, 'loss.png')
+    self.checkpoint_dir = os.path.join(self.path, 'checkpoints')
+
+  def read_config(self):
+    """The resolved config of an earlier run here (a dict without '_' entries), or None."""
+    return read_config_file(self.config_path)
+
+  def read_metrics(self):
+    """The records of metrics.jsonl (an empty list if there is none)."""
+    return read_metrics(self.metrics_path)
+
+  def rewind(self, step: int, log_every: int) -> None:
+    """Forget what was written after iteration `step` (a resume makes it again, identically):
+    metrics records past it or of a partial window ending there, and dreams made after it."""
+    if not self.primary:
+      return
+    kept = [r for r in self.read_metrics()
+            if r['step'] < step or (r['step'] == step and step % log_every == 0)]
+    audio_io.write_text_atomic(self.metrics_path, ''.join(json.dumps(r) + '\n' for r in kept))
+    for name in os.listdir(self.dreams_dir):
+      m = _DREAM_STEP.search(name)
+      if m and int(m.group(1)) > step:
+        os.remove(os.path.join(self.dreams_dir, name))
+
+  @property
+  def dreams_dir(self) -> str:
+    return os.path.join(self.path, 'dreams')
+
+  def write_config(self, c, **extra) -> None:
+    if not self.primary:
+      return
+    record = dict(c.to_dict(), **{'_' + k: v for k, v in extra.items()})
+    audio_io.write_text_atomic(os.path.join(self.path, 'config.json'),
+                       json.dumps(record, indent=2, sort_keys=True, default=list) + '\n')
+
+  def append_metrics(self, records) -> None:
+    if not records or not self.primary:
+      return
+    with open(self.metrics_path, 'a') as f:
+      for r in records:
+        f.write(json.dumps(r) + '\n')
+      f.flush()
+
+  def plot_loss(self, steps, losses, title: str, val=()) -> None:
+    """loss.png: see plots.loss_png."""
+    if self.primary:
+      plots.loss_png(self.plot_path, steps, losses, title, val)
+
+
+def dream_name(approach: str, kind: str, mode: str, step: int, stream: int) -> str:
+  """e.g. fft_concurrent_random_it0001200_s0.wav"""
+  return f'{approach}_{kind}_{mode}_it{step:07d}_s{stream}.wav'
