@@ -145,22 +145,7 @@ def load_audio(path: str, sample_rate: int) -> np.ndarray:
   """
   sample_rate = _check_rate(sample_rate)
   path = os.fspath(path)
-  if not os.path.exists(path):
-    raise AudioError(
-        f'audio file not found: {path} (check the path in config.input_files / seed_files)'
-    )
-  if os.path.isdir(path):
-    raise AudioError(
-        f'could not decode audio file: {path} (it is a directory, not a file; '
-        f'point config.input_files / seed_files at an audio file)'
-    )
-  try:
-    size = os.path.getsize(path)
-  except OSError as e:
-    raise AudioError(f'could not read audio file: {path} ({_one_line(_short_reason(e))})') from None
-  if size == 0:
-    raise AudioError(f'audio file is empty (0 bytes): {path} (re-export it, or {_FORMATS_HINT})')
-
+  _check_file(path)
   y = None
   try:
     # libsndfile first (WAV/FLAC/OGG/MP3/...); librosa (audioread) as the fallback decoder
@@ -170,7 +155,6 @@ def load_audio(path: str, sample_rate: int) -> np.ndarray:
     pass
   if y is None:
     y, native_sr = _librosa_fallback(path)
-
   y = np.asarray(y, dtype=np.float32).reshape(-1)
   if y.size == 0:
     raise AudioError(f'audio file contains no samples: {path} (re-export it, or {_FORMATS_HINT})')
@@ -189,6 +173,25 @@ def load_audio(path: str, sample_rate: int) -> np.ndarray:
     if y.size == 0:
       raise AudioError(f'audio file is too short to resample to {sample_rate} Hz: {path}')
   return np.clip(y, -1.0, 1.0).astype(np.float32, copy=False)
+
+
+def _check_file(path: str) -> None:
+  """AudioError (one line) unless `path` is an existing, non-empty, readable file."""
+  if not os.path.exists(path):
+    raise AudioError(
+        f'audio file not found: {path} (check the path in config.input_files / seed_files)'
+    )
+  if os.path.isdir(path):
+    raise AudioError(
+        f'could not decode audio file: {path} (it is a directory, not a file; '
+        f'point config.input_files / seed_files at an audio file)'
+    )
+  try:
+    size = os.path.getsize(path)
+  except OSError as e:
+    raise AudioError(f'could not read audio file: {path} ({_one_line(_short_reason(e))})') from None
+  if size == 0:
+    raise AudioError(f'audio file is empty (0 bytes): {path} (re-export it, or {_FORMATS_HINT})')
 
 
 def load_many(paths: list[str], sample_rate: int) -> np.ndarray:

@@ -32,7 +32,7 @@ APPROACHES = ('vector', 'column', 'transpose', 'fft')
 
 
 def parse_args(argv=None):
-  from audiolstm import cli  # pylint: disable=g-import-not-at-top  (one-line errors, exit 2)
+  from audiolstm import cli  # pylint: disable=g-import-not-at-top  # one-line errors, exit 2
   p = cli.ArgumentParser(prog='python -m audiolstm.bench', description=__doc__.split('\n')[0])
   p.add_argument('--approach', choices=APPROACHES, default=None)
   p.add_argument('--iters', type=int, default=20, help='timed iterations (one dispatch)')
@@ -194,7 +194,7 @@ def run_model(args):
   from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
   from audiolstm import dataset  # pylint: disable=g-import-not-at-top
   from audiolstm import train  # pylint: disable=g-import-not-at-top
-  from audiolstm import diagnostics  # pylint: disable=g-import-not-at-top  (imports jax)
+  from audiolstm import diagnostics  # pylint: disable=g-import-not-at-top  # imports jax
   compiles = diagnostics.CompileCounter().start()
   c, g = bench_config(args, max(args.iters, args.warmup, 1))
   load = audio_io.load_many if args.wav else (lambda paths, sr: synthetic_signal())
@@ -226,7 +226,7 @@ def run_vocoder(args):
   import jax  # pylint: disable=g-import-not-at-top
   from audiolstm import vocoder  # pylint: disable=g-import-not-at-top
 
-  from audiolstm import diagnostics  # pylint: disable=g-import-not-at-top  (imports jax)
+  from audiolstm import diagnostics  # pylint: disable=g-import-not-at-top  # imports jax
   compiles = diagnostics.CompileCounter().start()
   if args.check_npz:
     ref = np.load(args.check_npz)

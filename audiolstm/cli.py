@@ -105,7 +105,7 @@ def parse_flags(argv, prog: str = PROG, flag_values=None, config_hint: str = 'co
     if has_config and 'Error whilst parsing config file' in message:
       fail(f'cannot load the config: {_config_error(e)}', prog=prog)
     fail(first_line(e), prog=prog)
-  except Exception as e:  # pylint: disable=broad-except  (anything a config file may raise)
+  except Exception as e:  # pylint: disable=broad-except  # anything a config file may raise
     fail(f'cannot load the config: {_config_error(e)}', prog=prog)
   if has_config and fv['config'].present:
     try:  # ml_collections defers an IOError of the file to the config's first use

@@ -23,7 +23,13 @@ def get_config():
   """A new ConfigDict of every field at its default (one comment per field: its meaning)."""
   c = ml_collections.ConfigDict()
   c.approach = 'column'         # data approach: 'vector' | 'column' | 'transpose' | 'fft'
+  for group in (_data_fields, _model_fields, _training_fields, _dreaming_fields):
+    group(c)
+  return c
 
+
+def _data_fields(c) -> None:
+  """The audio, its geometry and the magnitude-spectrum settings."""
   # --- data -------------------------------------------------------------
   c.input_files = ()            # training audio (empty: the bundled default recording)
   c.label_files = ()            # optional: labels from another recording of the same length
@@ -48,6 +54,10 @@ def get_config():
   c.magnitude_power = 1.0       # learn magnitudes ** this (0.5: quiet partials count; 1 = original)
   c.spectral_floor_db = 0.0     # vocoder drops bins this many dB below their frame's peak (0 = off)
 
+
+def _model_fields(c) -> None:
+  """The network."""
+
   # --- model ----------------------------------------------------------------
   c.num_layers = 1              # stacked LSTM cells
   c.hidden_size = 0             # 0 = seg_len (needed for use_residual)
@@ -60,6 +70,10 @@ def get_config():
   c.use_residual = False        # cell output + cell input
   c.regularization = False      # add an L2 penalty on the LSTM kernels to the loss
   c.reg_amount = 1e-4           # weight of that penalty (tf.nn.l2_loss convention: sum(w^2)/2)
+
+
+def _training_fields(c) -> None:
+  """The optimiser, the length of the run and validation."""
 
   # --- training ---------------------------------------------------------------
   c.lr = 1e-3                   # Adam learning rate
@@ -74,6 +88,10 @@ def get_config():
   c.val_fraction = 0.1          # held-out audio at the end for a validation loss (0 = off)
   c.eval_every = 1000           # validation loss every N iterations (a multiple of log_every)
   c.eval_steps = 100            # iterations (state carried) per validation loss
+
+
+def _dreaming_fields(c) -> None:
+  """Dreaming, and how the run dispatches, logs and checkpoints."""
 
   # --- dreaming ------------------------------------------------------------------
   c.concurrent = True           # one dream step per training iteration
@@ -90,7 +108,6 @@ def get_config():
   c.log_every = 20              # iterations per metrics.jsonl line (mean loss)
   c.checkpoint_every = 0        # checkpoint every N iterations (0 = only at the end or on a signal)
   c.keep_checkpoints = 3        # newest checkpoints kept in WORKDIR/checkpoints
-  return c
 
 
 def load_config_module(path: str, relative_to: str = None):

@@ -46,7 +46,8 @@ def _sections(source: str) -> dict:
 
 
 def field_comments(source: str, var: str = 'c') -> list:
-  """(field, section, comment) for each `var.FIELD = ...` statement of `get_config` in order.
+  """(field, section, comment) for each `var.FIELD = ...` statement of the module in order
+  (get_config's and those of the helpers it calls).
 
   The comment is the one on the statement's last line (empty if it has none); the section is the
   nearest `# --- title ---` comment line above it ('' before the first).
@@ -57,7 +58,7 @@ def field_comments(source: str, var: str = 'c') -> list:
     raise DocsError('the config module has no get_config() function')
   comments, sections = _comments_by_line(source), _sections(source)
   out = []
-  for node in ast.walk(funcs[0]):
+  for node in ast.walk(tree):
     if not isinstance(node, ast.Assign):
       continue
     for target in node.targets:

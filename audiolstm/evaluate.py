@@ -843,7 +843,7 @@ def score_run(workdir: str, reference=None, names=None, with_anchors: bool = Tru
     row = {'source': 'dream', 'file': name, **parse_dream_name(name)}
     try:
       x = read_dream(path, sr)
-    except Exception as e:  # pylint: disable=broad-except  (any undecodable file is one row)
+    except Exception as e:  # pylint: disable=broad-except  # any undecodable file is one row
       rows.append(_unreadable(row, e))
       continue
     rows.append((row, x))
@@ -927,7 +927,7 @@ def format_table(rows) -> str:
 
 def fail(message: str, status: int = 2):
   """`audiolstm.evaluate: error: MESSAGE` on stderr, then exit with `status` (audiolstm.cli)."""
-  from audiolstm import cli  # pylint: disable=g-import-not-at-top  (absl only when run)
+  from audiolstm import cli  # pylint: disable=g-import-not-at-top  # absl only when run
   cli.fail(message, status, prog='audiolstm.evaluate')
 
 

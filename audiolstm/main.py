@@ -132,7 +132,7 @@ def main(argv):
   check_mode_flags(FLAGS.mode)
   if FLAGS.mode == 'train' and FLAGS.config is None:
     fail('no config given: add --config=configs/fft.py (or vector.py, column.py, transpose.py)')
-  # pylint: disable=g-import-not-at-top  (jax is imported only after the flags are fine)
+  # pylint: disable=g-import-not-at-top  # jax is imported only after the flags are fine
   from audiolstm import inference
   from audiolstm import sharding
   from audiolstm import train

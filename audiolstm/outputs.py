@@ -179,7 +179,7 @@ class DreamWriter:
       tag: TensorBoard tag (dream/TAG, spectrogram/TAG); none written without it.
       step: TensorBoard step.
     """
-    # pylint: disable=g-import-not-at-top  (the vocoder imports jax; rundir users need neither)
+    # pylint: disable=g-import-not-at-top  # the vocoder imports jax; rundir users need neither
     from audiolstm import plots
     from audiolstm import synthesis
     sr = self.c.sample_rate

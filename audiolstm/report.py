@@ -222,7 +222,7 @@ def ensure_spectrogram(workdir: str, wav: str, sr: int, stem=None, max_seconds=N
     if max_seconds is not None:
       x = x[:int(max_seconds * sr)]
     plots.spectrogram_png(png, x, sr, title=title or os.path.basename(wav))
-  except Exception:  # pylint: disable=broad-except  (an unreadable dream gets no picture)
+  except Exception:  # pylint: disable=broad-except  # an unreadable dream gets no picture
     return ''
   return rel
 
@@ -425,7 +425,7 @@ def write_report(workdir: str, reference=None, log=print) -> str:
 
 def fail(message: str, status: int = 2):
   """`audiolstm.report: error: MESSAGE` on stderr, then exit with `status` (audiolstm.cli)."""
-  from audiolstm import cli  # pylint: disable=g-import-not-at-top  (absl only when run)
+  from audiolstm import cli  # pylint: disable=g-import-not-at-top  # absl only when run
   cli.fail(message, status, prog='audiolstm.report')
 
 

@@ -25,7 +25,7 @@ def _as_uint8_image(image) -> np.ndarray:
   Float arrays are taken as values in [0, 1]; integer arrays as values in [0, 255].
   """
   if isinstance(image, (str, os.PathLike)):
-    from PIL import Image  # pylint: disable=g-import-not-at-top  (tensorboardX needs it anyway)
+    from PIL import Image  # pylint: disable=g-import-not-at-top  # tensorboardX needs it anyway
     with Image.open(image) as im:
       return np.asarray(im.convert('RGB'))
   a = np.asarray(image)

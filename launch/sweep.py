@@ -176,13 +176,13 @@ def load_config_file(spec: str):
   if not os.path.isfile(path):
     raise SweepError(f'config file not found: {path} (try --config=configs/sweep_hop_size.py '
                      'from the repository root)')
-  from audiolstm import defaults  # pylint: disable=g-import-not-at-top  (no jax)
+  from audiolstm import defaults  # pylint: disable=g-import-not-at-top  # no jax
   try:
     module = defaults.load_config_module(path)
     config = module.get_config(arg) if arg else module.get_config()
   except SweepError:
     raise
-  except Exception as e:  # pylint: disable=broad-except  (anything a config file may raise)
+  except Exception as e:  # pylint: disable=broad-except  # anything a config file may raise
     message = str(e).splitlines()[0] if str(e) else ''
     raise SweepError(f'cannot load the config {spec}: {type(e).__name__}: {message}') from None
   return module, config
@@ -266,6 +266,47 @@ def point_name(overrides: dict) -> str:
   return name
 
 
+def _apply_overrides(base, override_flags) -> dict:
+  """Apply '--config.FIELD=VALUE' texts to `base` (in place); returns {field: value as stored}."""
+  base_overrides = {}
+  for flag in override_flags:
+    m = _OVERRIDE.match(flag)
+    if not m:
+      raise SweepError(f'{flag}: write overrides as --config.FIELD=VALUE')
+    field = m.group(1)
+    check_field(base, field, flag)
+    try:
+      value = parse_value(base, field, m.group(2))
+    except SweepError as e:
+      raise SweepError(f'{flag}: {e}') from None
+    set_field(base, field, value, flag)
+    base_overrides[field] = base[field]
+  return base_overrides
+
+
+def _points(base, combos, axes, config_spec) -> list:
+  """[Point] of each combination of overrides, uniquely named and validated."""
+  from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top  # no jax
+  points, names = [], set()
+  for overrides in combos:
+    config = copy.deepcopy(base)
+    for field, value in overrides.items():
+      source = '--sweep' if any(f == field for f, _ in axes) else f'{config_spec} sweep()'
+      set_field(config, field, value, source)
+    overrides = {k: config[k] for k in overrides}  # as stored (e.g. int -> float fields)
+    name = point_name(overrides)
+    unique, n = name, 2
+    while unique in names:
+      unique, n = f'{name}-{n}', n + 1
+    names.add(unique)
+    try:
+      config_lib.prepare(config)
+    except config_lib.ConfigError as e:
+      raise SweepError(f'point {unique}: {e}') from None
+    points.append(Point(overrides, unique, config))
+  return points
+
+
 def expand(config_spec: str, sweep_flags=(), override_flags=()):
   """The sweep's points, each with its config, checked before anything runs.
 
@@ -281,20 +322,7 @@ def expand(config_spec: str, sweep_flags=(), override_flags=()):
     SweepError: anything wrong with the input, in one line.
   """
   module, base = load_config_file(config_spec)
-  base_overrides = {}
-  for flag in override_flags:
-    m = _OVERRIDE.match(flag)
-    if not m:
-      raise SweepError(f'{flag}: write overrides as --config.FIELD=VALUE')
-    field = m.group(1)
-    check_field(base, field, flag)
-    try:
-      value = parse_value(base, field, m.group(2))
-    except SweepError as e:
-      raise SweepError(f'{flag}: {e}') from None
-    set_field(base, field, value, flag)
-    base_overrides[field] = base[field]
-
+  base_overrides = _apply_overrides(base, override_flags)
   from_file = file_points(module, config_spec)
   axes = []
   for flag in sweep_flags:
@@ -313,26 +341,7 @@ def expand(config_spec: str, sweep_flags=(), override_flags=()):
     raise SweepError(f'--sweep sets {sorted(overlap)[0]!r}, which the sweep() of {config_spec} '
                      'already varies')
   combos = [{**a, **b} for a in (from_file or [{}]) for b in (from_flags or [{}])]
-
-  from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top  (no jax)
-  points, names = [], set()
-  for overrides in combos:
-    config = copy.deepcopy(base)
-    for field, value in overrides.items():
-      source = '--sweep' if any(f == field for f, _ in axes) else f'{config_spec} sweep()'
-      set_field(config, field, value, source)
-    overrides = {k: config[k] for k in overrides}  # as stored (e.g. int -> float fields)
-    name = point_name(overrides)
-    unique, n = name, 2
-    while unique in names:
-      unique, n = f'{name}-{n}', n + 1
-    names.add(unique)
-    try:
-      config_lib.validate(config_lib.resolve(config))
-    except config_lib.ConfigError as e:
-      raise SweepError(f'point {unique}: {e}') from None
-    points.append(Point(overrides, unique, config))
-  return base_overrides, points
+  return base_overrides, _points(base, combos, axes, config_spec)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -362,7 +371,7 @@ def command_line(config_spec: str, workdir: str, overrides: dict, python='python
 
 def read_results(workdir: str) -> dict:
   """Final loss, final val_loss, steps and total steps from a run's metrics.jsonl/config.json."""
-  from audiolstm import rundir  # pylint: disable=g-import-not-at-top  (no jax)
+  from audiolstm import rundir  # pylint: disable=g-import-not-at-top  # no jax
   from audiolstm.config import ConfigError  # pylint: disable=g-import-not-at-top
   out = {'final_loss': None, 'val_loss': None, 'steps': 0, 'total': None}
   try:
@@ -411,7 +420,7 @@ def score_summary(workdir: str) -> dict:
     if note and not dreams:
       return {**unscored, 'score_error': note}
     summary = evaluate.summarize(rows)
-  except Exception as e:  # pylint: disable=broad-except  (scores are a bonus, not the run)
+  except Exception as e:  # pylint: disable=broad-except  # scores are a bonus, not the run
     return {**unscored, 'score_error': _first_line(e)}
   out = {**{v: summary.get(v, '') for v in VERDICTS}, 'passes': bool(summary.get('passes')),
          'fails': summary.get('fails', ''), **{s: summary.get(s, math.nan) for s in MEDIANS},
@@ -516,7 +525,7 @@ def write_summary(root: str, rows) -> str:
     writer.writerow({k: '' if r.get(k) is None else
                      (flag_value(r[k]) if isinstance(r[k], (tuple, list)) else r[k])
                      for k in fields})
-  from audiolstm import audio_io  # pylint: disable=g-import-not-at-top  (no jax)
+  from audiolstm import audio_io  # pylint: disable=g-import-not-at-top  # no jax
   return audio_io.write_text_atomic(os.path.join(root, 'summary.csv'), out.getvalue())
 
 
@@ -529,7 +538,7 @@ def run_local(points, root: str, log=print) -> list:
   Returns:
     The summary rows. A run stopped by SIGINT/SIGTERM (its checkpoint saved) ends the sweep.
   """
-  from audiolstm import train  # pylint: disable=g-import-not-at-top  (jax only when training)
+  from audiolstm import train  # pylint: disable=g-import-not-at-top  # jax only when training
   rows = []
   try:
     for i, point in enumerate(points):
@@ -544,7 +553,7 @@ def run_local(points, root: str, log=print) -> list:
                                            log=lambda m, tag=tag: log(f'{tag} {m}'))
         if summary.get('stopped_by'):
           status, stopped = f'stopped by {summary["stopped_by"]}', True
-      except Exception as e:  # pylint: disable=broad-except  (one point failing ends nothing)
+      except Exception as e:  # pylint: disable=broad-except  # one point failing ends nothing
         message = ' '.join(str(e).split())[:300]
         status = f'failed: {type(e).__name__}: {message}'
         log(f'{PROG}: {tag} {status}')
@@ -598,7 +607,7 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
   """The command line; returns the exit status (0 all fine, 1 a point failed, 2 bad input)."""
-  from audiolstm import cli  # pylint: disable=g-import-not-at-top  (no jax)
+  from audiolstm import cli  # pylint: disable=g-import-not-at-top  # no jax
   argv = sys.argv[1:] if argv is None else argv
   try:
     args, override_flags = parse_args(argv)
