@@ -40,6 +40,15 @@ def split_recording(audio: np.ndarray, val_fraction: float = 0.0, n_val=None) ->
 
   With none held out the training part is the whole recording and the tail is its last 10 %,
   marked `seen`.
+
+  Args:
+    audio: [n] samples of the whole recording.
+    val_fraction: the share held out at the end (config.val_fraction); used when n_val is None.
+    n_val: samples held out at the end (overrides val_fraction), e.g. what training held out.
+
+  Returns:
+    The Split: train [n - n_val] and unseen [n_val], or with nothing held out train [n] and
+    unseen [max(1, round(0.1 * n))] with seen True.
   """
   n = len(audio)
   n_val = int(round(n * val_fraction)) if n_val is None else int(n_val)
@@ -50,7 +59,15 @@ def split_recording(audio: np.ndarray, val_fraction: float = 0.0, n_val=None) ->
 
 
 def copy_anchor(train: np.ndarray, length: int) -> np.ndarray:
-  """A literal excerpt [min(length, N)] of the training audio, from its middle."""
+  """A literal excerpt [min(length, N)] of the training audio, from its middle.
+
+  Args:
+    train: [N] training audio.
+    length: samples wanted.
+
+  Returns:
+    [min(length, N)] a copy of the middle of train (its dtype).
+  """
   length = min(length, len(train))
   start = (len(train) - length) // 2
   return train[start:start + length].copy()
@@ -61,6 +78,15 @@ def grains_anchor(train: np.ndarray, length: int, sr: int, seed: int = SEED) -> 
 
   Grain k starts at k * (grain - fade) and fades in and out over `fade` samples (raised cosine),
   so neighbouring fades sum to one: the grain boundaries themselves add no level change.
+
+  Args:
+    train: [N] training audio (N >= 1).
+    length: samples wanted.
+    sr: sample rate in Hz (sets the grain and fade lengths).
+    seed: seed of the NumPy generator that picks the grains.
+
+  Returns:
+    [length] float64 audio.
   """
   grain, fade = int(round(GRAIN_S * sr)), int(round(FADE_S * sr))
   grain = min(grain, len(train))
@@ -81,14 +107,33 @@ def grains_anchor(train: np.ndarray, length: int, sr: int, seed: int = SEED) -> 
 
 
 def noise_anchor(train: np.ndarray, length: int, seed: int = SEED) -> np.ndarray:
-  """White Gaussian noise [length] at the RMS level of train (DC removed)."""
+  """White Gaussian noise [length] at the RMS level of train (DC removed).
+
+  Args:
+    train: [N] training audio.
+    length: samples wanted.
+    seed: seed of the NumPy generator.
+
+  Returns:
+    [length] float64 noise.
+  """
   rms = float(np.sqrt(np.mean(np.square(train - np.mean(train)))))
   return np.random.default_rng(seed).standard_normal(length) * rms
 
 
 def make_anchors(split: Split, length: int, sr: int) -> dict:
   """{name: audio [n]} of the four anchors; copy, grains and noise are `length` samples long
-  (copy at least MIN_COPY_S), unseen is the split's tail."""
+  (copy at least MIN_COPY_S), unseen is the split's tail.
+
+  Args:
+    split: the recording's Split (split_recording).
+    length: samples of the made anchors (clipped to 1 .. len(split.train)).
+    sr: sample rate in Hz.
+
+  Returns:
+    {'unseen': [M] float64 the tail, 'copy': [min(max(length, MIN_COPY_S * sr), N)],
+    'grains': [length] float64, 'noise': [length] float64}, in ANCHOR_NAMES order.
+  """
   length = max(1, min(length, len(split.train)))
   return {
       'unseen': np.asarray(split.unseen, np.float64),

@@ -69,6 +69,14 @@ def synthetic_signal(seconds=20.0, sr=SAMPLE_RATE, seed=0):
   inharmonic partials (amplitude 0.6^h, random phase) and an exponential decay, plus 1e-3 noise;
   peak-normalised to 1/1.05. Draws from NumPy's RandomState in the references' order, so the
   samples are identical to theirs.
+
+  Args:
+    seconds: length in seconds.
+    sr: sample rate in Hz.
+    seed: seed of the RandomState (phases and noise).
+
+  Returns:
+    [int(seconds * sr)] float32 samples, multiples of 1 / 32768.
   """
   rng = np.random.RandomState(seed)
   n = int(seconds * sr)
@@ -94,7 +102,16 @@ def synthetic_signal(seconds=20.0, sr=SAMPLE_RATE, seed=0):
 
 def shapes(approach, scale):
   """The references' sizes for an approach and scale (dissertation Table 4.1 or small); the rest
-  of the geometry is the approach's, derived by config.resolve."""
+  of the geometry is the approach's, derived by config.resolve.
+
+  Args:
+    approach: one of APPROACHES.
+    scale: 'dissertation' or 'small'.
+
+  Returns:
+    {config field: value}: seg_len and num_unrollings, the derived geometry fields at 0 / ()
+    and, for fft, window_size, hop_size and zero_padding.
+  """
   if scale == 'dissertation':
     seg, nu = (2048, 10) if approach == 'column' else (1024, 100)
     window, hop = 1024, 256
@@ -106,7 +123,15 @@ def shapes(approach, scale):
 
 
 def bench_config(args, chunk_size):
-  """(resolved config, geometry) doing the references' work."""
+  """(resolved config, geometry) doing the references' work.
+
+  Args:
+    args: the parsed command line (parse_args: approach, scale, wav, layers, streams, seed, iters).
+    chunk_size: iterations per dispatch of the chunk loop.
+
+  Returns:
+    (resolved ConfigDict, its config.Geometry), as config.prepare returns them.
+  """
   from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
   from audiolstm import defaults  # pylint: disable=g-import-not-at-top
   c = defaults.get_config()

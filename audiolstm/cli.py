@@ -18,13 +18,28 @@ PROG = 'audiolstm'
 
 
 def error(message: str, prog: str = PROG) -> None:
-  """Print `PROG: error: MESSAGE` as one line on stderr (the lines of a message joined)."""
+  """Print `PROG: error: MESSAGE` as one line on stderr (the lines of a message joined).
+
+  Args:
+    message: the error (any object; its non-empty lines are stripped and joined with spaces;
+      'failed' if it has none).
+    prog: the program's name at the start of the line.
+  """
   text = ' '.join(line.strip() for line in str(message).splitlines() if line.strip()) or 'failed'
   print(f'{prog}: error: {text}', file=sys.stderr, flush=True)
 
 
 def fail(message: str, status: int = 2, prog: str = PROG):
-  """Print `PROG: error: MESSAGE` as one line on stderr and exit with `status`."""
+  """Print `PROG: error: MESSAGE` as one line on stderr and exit with `status`.
+
+  Args:
+    message: the error (its lines are joined into one, as for `error`).
+    status: the exit status.
+    prog: the program's name at the start of the line.
+
+  Raises:
+    SystemExit: always, with `status`.
+  """
   error(message, prog)
   sys.exit(status)
 
@@ -37,6 +52,14 @@ class ArgumentParser(argparse.ArgumentParser):
   """
 
   def error(self, message):
+    """Exit with status 2 after one line `MODULE: error: MESSAGE (see PROG --help)` on stderr.
+
+    Args:
+      message: argparse's error message.
+
+    Raises:
+      SystemExit: always, with status 2.
+    """
     name = self.prog[len('python -m '):] if self.prog.startswith('python -m ') else self.prog
     fail(f'{message} (see {self.prog} --help)', prog=name)
 
@@ -48,7 +71,15 @@ def first_line(e: BaseException) -> str:
 
 
 def config_path(argv, name: str = 'config'):
-  """The file of `--NAME=FILE[:ARG]` (or `--NAME FILE[:ARG]`) in argv; None if not given."""
+  """The file of `--NAME=FILE[:ARG]` (or `--NAME FILE[:ARG]`) in argv; None if not given.
+
+  Args:
+    argv: the command line (argv[0] is the program).
+    name: the config-file flag's name, without the dashes.
+
+  Returns:
+    FILE (the text before any ':ARG') of the first such flag, or None.
+  """
   pattern = re.compile(rf'^--?{re.escape(name)}(=|$)')
   for i, arg in enumerate(argv):
     m = pattern.match(arg)
@@ -60,7 +91,15 @@ def config_path(argv, name: str = 'config'):
 
 
 def config_overrides(argv, name: str = 'config') -> list:
-  """The `--NAME.FIELD[=VALUE]` (and `--noNAME.FIELD`) arguments of argv, as written."""
+  """The `--NAME.FIELD[=VALUE]` (and `--noNAME.FIELD`) arguments of argv, as written.
+
+  Args:
+    argv: the command line (argv[0] is the program).
+    name: the config-file flag's name, without the dashes.
+
+  Returns:
+    [str] those arguments, in argv's order.
+  """
   pattern = re.compile(rf'^--?(no)?{re.escape(name)}\.')
   return [arg for arg in argv if pattern.match(arg)]
 

@@ -73,6 +73,14 @@ def midi_bytes(notes, program: int, bpm: float) -> bytes:
 
   Notes take channels 0-7 in turn, each note's detuning a pitch bend on its channel just before
   it starts (bend range +-2 semitones), so chord tones are detuned independently.
+
+  Args:
+    notes: the Notes (any order; sorted by start).
+    program: General MIDI program (0-127), set on every channel.
+    bpm: tempo in quarter notes per minute.
+
+  Returns:
+    The bytes of the .mid file (TICKS ticks per quarter note).
   """
   events = []  # (tick, order, bytes): note-offs before bends before note-ons at the same tick
   for i, n in enumerate(sorted(notes, key=lambda n: n.start)):
@@ -113,7 +121,19 @@ def _scale_pitch(root: int, step: int) -> int:
 
 
 def arpeggios(root, prog, bars, pattern, beats_per_note, velocity=80):
-  """Broken chords: each bar plays `pattern` (indices into the chord spread over 2 octaves)."""
+  """Broken chords: each bar plays `pattern` (indices into the chord spread over 2 octaves).
+
+  Args:
+    root: MIDI pitch of the key's tonic.
+    prog: the progression: scale degrees (0-6) of each bar's chord, cycled.
+    bars: number of 4-beat bars.
+    pattern: indices 0-5 into the chord's tones and those an octave up, cycled within a bar.
+    beats_per_note: length of each step in beats (each note rings 2.5 x that).
+    velocity: MIDI velocity (a bar's first note 8 louder).
+
+  Returns:
+    [Note] in time order.
+  """
   notes = []
   per_bar = int(round(4 / beats_per_note))
   for bar in range(bars):
@@ -127,7 +147,21 @@ def arpeggios(root, prog, bars, pattern, beats_per_note, velocity=80):
 
 
 def melody(root, prog, bars, rng, beats=(1, 0.5, 0.5, 1, 1), octave=12, velocity=92):
-  """A melody of a motif repeated with variations, on chord tones of each bar's chord."""
+  """A melody of a motif repeated with variations, on chord tones of each bar's chord.
+
+  Args:
+    root: MIDI pitch of the key's tonic.
+    prog: the progression: scale degrees (0-6) of each bar's chord, cycled.
+    bars: number of 4-beat bars.
+    rng: np.random.Generator of the motif and its variations.
+    beats: the motif's note lengths in beats (cut at the bar's end; what the motif leaves of a
+      bar is held on the chord's root).
+    octave: semitones above `root` around which the melody lies (12: the octave above).
+    velocity: MIDI velocity (the held root 10 softer).
+
+  Returns:
+    [Note] in time order.
+  """
   motif = rng.integers(-2, 3, size=len(beats))
   notes = []
   for bar in range(bars):
@@ -147,7 +181,20 @@ def melody(root, prog, bars, rng, beats=(1, 0.5, 0.5, 1, 1), octave=12, velocity
 
 
 def chords(root, prog, bars, rhythm=(0, 1.5, 2.5), length=1.0, velocity=72, strum=0.0):
-  """Block (or strummed, `strum` beats between strings) chords on the beats in `rhythm`."""
+  """Block (or strummed, `strum` beats between strings) chords on the beats in `rhythm`.
+
+  Args:
+    root: MIDI pitch of the key's tonic.
+    prog: the progression: scale degrees (0-6) of each bar's chord, cycled.
+    bars: number of 4-beat bars.
+    rhythm: beats (from the bar's start) on which the chord sounds.
+    length: each note's length in beats.
+    velocity: MIDI velocity.
+    strum: beats between the onsets of consecutive chord tones (0: together).
+
+  Returns:
+    [Note]: four per chord (the root an octave down, then the triad).
+  """
   notes = []
   for bar in range(bars):
     chord = _triad(root, prog[bar % len(prog)])
@@ -159,13 +206,34 @@ def chords(root, prog, bars, rhythm=(0, 1.5, 2.5), length=1.0, velocity=72, stru
 
 
 def bass(root, prog, bars, velocity=85):
-  """Roots on beats 1 and 3, an octave below the chords."""
+  """Roots on beats 1 and 3, an octave below the chords.
+
+  Args:
+    root: MIDI pitch of the key's tonic.
+    prog: the progression: scale degrees (0-6) of each bar's chord, cycled.
+    bars: number of 4-beat bars.
+    velocity: MIDI velocity.
+
+  Returns:
+    [Note], two per bar.
+  """
   return [Note(bar * 4 + beat, 1.9, _triad(root, prog[bar % len(prog)])[0] - 24, velocity)
           for bar in range(bars) for beat in (0, 2)]
 
 
 def humanize(notes, rng, timing=0.03, velocity=10, cents=8.0) -> tuple:
-  """Notes played as a person would: start jitter (beats), velocity and tuning spread (std)."""
+  """Notes played as a person would: start jitter (beats), velocity and tuning spread (std).
+
+  Args:
+    notes: the Notes as written.
+    rng: np.random.Generator of the jitter.
+    timing: std of the start jitter in beats (starts stay >= 0).
+    velocity: std of the velocity spread.
+    cents: std of each note's detuning in cents (replaces Note.cents).
+
+  Returns:
+    A tuple of Notes in the input's order.
+  """
   out = []
   for n in notes:
     start = max(0.0, n.start + rng.normal(0, timing))
@@ -208,7 +276,20 @@ def find_tools():
 
 
 def render(case: Case, out_dir: str, tools=None) -> str:
-  """Render one case to OUT_DIR/<name>.wav (11025 Hz mono, peak -1 dBFS) and its .mid; path."""
+  """Render one case to OUT_DIR/<name>.wav (11025 Hz mono, peak -1 dBFS) and its .mid; path.
+
+  Args:
+    case: the piece.
+    out_dir: where to write (created if missing).
+    tools: (fluidsynth executable, SoundFont path) from find_tools; None to look them up.
+
+  Returns:
+    The path of the WAV file.
+
+  Raises:
+    ValueError: fluidsynth or the SoundFont is not installed (tools None).
+    subprocess.CalledProcessError: fluidsynth failed.
+  """
   exe, font = tools or find_tools()
   os.makedirs(out_dir, exist_ok=True)
   mid = os.path.join(out_dir, case.name + '.mid')
@@ -238,6 +319,10 @@ def recordings(out_dir: str, split: str = 'all') -> list:
   Args:
     out_dir: where `render` wrote them.
     split: 'tune', 'check' or 'all'.
+
+  Returns:
+    [(name, WAV path)] of that split: ('bundled', audio_io.DEFAULT_AUDIO) for 'tune' and 'all',
+    then the cases in cases() order.
   """
   rows = [('bundled', audio_io.DEFAULT_AUDIO, 'tune')]
   rows += [(c.name, os.path.join(out_dir, c.name + '.wav'), c.split) for c in cases()]
@@ -253,7 +338,22 @@ SUMMARY_COLUMNS = (('clicks_per_s', 'clicks/s'), ('flatness_ratio', 'flatness'),
 
 def train_default(approach: str, recording: str, workdir: str, log=print) -> float:
   """Train configs/<approach>.py on one recording into workdir (a finished run is kept);
-  returns the wall time in seconds (0 when it was already done). Raises CalledProcessError."""
+  returns the wall time in seconds (the stored one when it was already done). Raises
+  CalledProcessError.
+
+  Args:
+    approach: one of APPROACHES (the config file's name).
+    recording: the audio file trained on.
+    workdir: the run directory (its seconds.txt marks a finished run).
+    log: called with one line of progress.
+
+  Returns:
+    The training's wall time in seconds (when it was already done: the one its seconds.txt
+    holds, 0 if that is empty).
+
+  Raises:
+    subprocess.CalledProcessError: the training command failed.
+  """
   done = os.path.join(workdir, 'seconds.txt')
   if os.path.exists(done):
     with open(done) as f:
@@ -298,8 +398,18 @@ def judge(runs: str, out_dir: str, approaches=APPROACHES, split='all', log=print
   """Train every approach's default config on every recording of the set, score the dreams
   against the anchors, and write RUNS/table.md. Finished runs are reused.
 
+  Args:
+    runs: the directory of the runs (RUNS/<approach>/<name>) and of table.md.
+    out_dir: where `render` wrote the recordings.
+    approaches: the approaches to train.
+    split: the recordings: 'tune', 'check' or 'all'.
+    log: called with one line per step (training started, each summary's table row).
+
   Returns:
     [(recording name, approach, seconds, evaluate.summarize(...))].
+
+  Raises:
+    subprocess.CalledProcessError: a training run failed.
   """
   from audiolstm import evaluate  # pylint: disable=g-import-not-at-top
   summaries = []

@@ -51,6 +51,16 @@ def field_comments(source: str, var: str = 'c') -> list:
 
   The comment is the one on the statement's last line (empty if it has none); the section is the
   nearest `# --- title ---` comment line above it ('' before the first).
+
+  Args:
+    source: the config module's source text.
+    var: the name the config is bound to in it (`c` in audiolstm/defaults.py).
+
+  Returns:
+    [(field, section, comment)] of str, in source order (a field set twice appears twice).
+
+  Raises:
+    DocsError: the source has no get_config() function.
   """
   tree = ast.parse(source)
   funcs = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == 'get_config']
@@ -123,7 +133,18 @@ def config_fields_markdown(module=None) -> str:
 
 
 def replace_block(text: str, table: str) -> str:
-  """`text` with everything between the START and END markers replaced by `table`."""
+  """`text` with everything between the START and END markers replaced by `table`.
+
+  Args:
+    text: the file's text (e.g. README.md), with one START line and one END line after it.
+    table: the new block (config_fields_markdown), ending in a newline.
+
+  Returns:
+    The new text: START, a newline, table, then END and the rest as before.
+
+  Raises:
+    DocsError: the markers are missing, repeated or in the wrong order.
+  """
   start, end = text.find(START), text.find(END)
   if start < 0 or end < 0 or end < start or text.count(START) != 1 or text.count(END) != 1:
     raise DocsError(f'the file needs exactly one {START} line followed by one {END} line')

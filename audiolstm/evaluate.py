@@ -233,6 +233,11 @@ def _features(x: np.ndarray, sr: int) -> _Features:
 def mel_frames(x: np.ndarray, sr: int, max_frames: int = 2048) -> tuple:
   """Log-mel frames of x [n], relative to their own loudest bin.
 
+  Args:
+    x: [n] finite signal.
+    sr: sample rate in Hz (the frames are analysis_sizes(sr): ~93 ms, 75 % overlap).
+    max_frames: frames transformed at a time (memory bound only).
+
   Returns:
     (frames [F, 64] in dB, 0 at the loudest bin, floored at -FLOOR_DB; loud [F] bool: frames
     whose loudest band is within LOUD_DB of it). Level-independent: a gain changes nothing.
@@ -290,7 +295,16 @@ def motion_excess(motion: np.ndarray, reference: np.ndarray, sign: float = 1.0) 
   """Mean over the lags of max(0, ln(motion / reference motion)): 0 = the dream's sound changes
   no faster than the input's at 0.05-0.5 s; ~0.4 and more = like shuffled grains or noise.
   With sign -1, the deficit instead: mean of max(0, ln(reference / motion)), 0 = it changes no
-  slower (a drone that never moves scores high)."""
+  slower (a drone that never moves scores high).
+
+  Args:
+    motion: [len(MOTION_LAGS_S)] the dream's motion curve (motion_curve).
+    reference: [len(MOTION_LAGS_S)] the reference's at the dream's length (Reference.motion).
+    sign: 1.0 for the excess (motion_excess), -1.0 for the deficit (stasis).
+
+  Returns:
+    The mean (>= 0) over the lags where both curves are finite and positive; nan when none is.
+  """
   ok = np.isfinite(motion) & np.isfinite(reference) & (reference > 0) & (motion > 0)
   if not np.any(ok):
     return math.nan
@@ -299,7 +313,17 @@ def motion_excess(motion: np.ndarray, reference: np.ndarray, sign: float = 1.0) 
 
 def frame_distance(frames_db: np.ndarray, loud: np.ndarray, reference: np.ndarray) -> float:
   """Mean over the dream's loud frames of the RMS dB distance to the nearest reference frame
-  (all [F, 64] log-mel, mel_frames); nan when no frame is loud."""
+  (all [F, 64] log-mel, mel_frames); nan when no frame is loud.
+
+  Args:
+    frames_db: [F, 64] the dream's log-mel frames in dB (mel_frames).
+    loud: [F] bool: the frames that count (mel_frames).
+    reference: [R, 64] the reference's log-mel frames (NEAREST_FRAMES of them, evenly spaced,
+      are searched when R is larger).
+
+  Returns:
+    The mean distance in dB; nan when no frame is loud.
+  """
   if not np.any(loud):
     return math.nan
   ref = _subsample(reference, NEAREST_FRAMES)
@@ -331,7 +355,14 @@ class Reference:
     """The reference's motion curve at a signal length of num_frames frames (cached): the mean
     curve of MOTION_EXCERPTS evenly spaced excerpts that long, so that a short dream is compared
     with equally short stretches of the input (a short stretch holds fewer different sounds,
-    which raises its curve)."""
+    which raises its curve).
+
+    Args:
+      num_frames: the dream's frame count F (clipped to 2 .. the reference's frames).
+
+    Returns:
+      [len(MOTION_LAGS_S)] float64 mean motion curve (nan at lags no excerpt is long enough for).
+    """
     frames = self.features.frames_db
     n = int(min(max(num_frames, 2), len(frames)))
     if n not in self._motions:
@@ -344,20 +375,47 @@ class Reference:
     return self._motions[n]
 
   def spectrum(self, n: int) -> np.ndarray:
-    """rfft of the audio zero-padded to n (cached): [n // 2 + 1] complex."""
+    """rfft of the audio zero-padded to n (cached): [n // 2 + 1] complex.
+
+    Args:
+      n: the FFT size (>= N).
+
+    Returns:
+      [n // 2 + 1] complex128 spectrum of the audio.
+    """
     if n not in self._spectra:
       self._spectra[n] = scipy.fft.rfft(self.audio, n)
     return self._spectra[n]
 
   def segment_stats(self, w: int):
-    """(sums [N - w + 1], centred energies [N - w + 1]) of every length-w stretch."""
+    """(sums [N - w + 1], centred energies [N - w + 1]) of every length-w stretch.
+
+    Args:
+      w: the stretch length in samples (1 <= w <= N).
+
+    Returns:
+      (sums [N - w + 1] float64 of the samples of the stretch starting at each offset, energies
+      [N - w + 1] float64: their sum of squares about the stretch's mean, >= 0).
+    """
     s = self._cumsum[w:] - self._cumsum[:-w]
     e = self._cumsum2[w:] - self._cumsum2[:-w] - np.square(s) / w
     return s, np.maximum(e, 0.0)
 
 
 def prepare_reference(reference: np.ndarray, sr: int, click_k: float = 2.0) -> Reference:
-  """A Reference of the training audio reference [N] (non-finite samples count as 0)."""
+  """A Reference of the training audio reference [N] (non-finite samples count as 0).
+
+  Args:
+    reference: [N] training audio (flattened if it has more axes).
+    sr: its sample rate in Hz.
+    click_k: the click threshold is click_k x the 99.9th percentile of |first difference|.
+
+  Returns:
+    The Reference (audio [N] float64, its features and running sums).
+
+  Raises:
+    ValueError: the audio is empty or silent.
+  """
   r = np.nan_to_num(np.asarray(reference, np.float64).reshape(-1), nan=0.0, posinf=0.0,
                     neginf=0.0)
   if len(r) == 0 or not np.any(r):
@@ -396,7 +454,16 @@ def _flags(raw: np.ndarray, x: np.ndarray) -> dict:
 
 
 def window_starts(n: int, w: int, hop: int) -> np.ndarray:
-  """Starts [K] of the length-w windows of an n-sample signal: every hop, and one at the end."""
+  """Starts [K] of the length-w windows of an n-sample signal: every hop, and one at the end.
+
+  Args:
+    n: samples in the signal (n >= w).
+    w: window length in samples.
+    hop: samples between window starts.
+
+  Returns:
+    [K] int sorted, unique window starts; the last is n - w.
+  """
   starts = np.arange(0, n - w + 1, hop)
   return np.unique(np.append(starts, n - w))
 
@@ -573,7 +640,15 @@ def _ratio_limit(value: float, factor: float) -> float:
 
 
 def artifacts_level(row: dict, cal: Calibration) -> str:
-  """'High' (free of artifacts), 'Medium' or 'Low'; any flag or unreadable file is 'Low'."""
+  """'High' (free of artifacts), 'Medium' or 'Low'; any flag or unreadable file is 'Low'.
+
+  Args:
+    row: one score row (score_audio's scores, FLAG_NAMES flags and 'error').
+    cal: the recording's Calibration (its unseen tail's scores set the limits).
+
+  Returns:
+    'High', 'Medium' or 'Low'.
+  """
   if any(row.get(f) for f in FLAG_NAMES) or row.get('error'):
     return 'Low'
   u = cal.unseen
@@ -591,7 +666,17 @@ def artifacts_level(row: dict, cal: Calibration) -> str:
 
 
 def toward_noise(value: float, unseen: float, noise: float) -> float:
-  """Where value lies from the unseen tail's score (0) to noise's (1); inf when undefined."""
+  """Where value lies from the unseen tail's score (0) to noise's (1); inf when undefined.
+
+  Args:
+    value: the dream's score.
+    unseen: the unseen tail's score of the same name.
+    noise: the noise anchor's score of the same name.
+
+  Returns:
+    (value - unseen) / (noise - unseen) (the denominator at least 1e-9); inf when any of the three
+    is not finite.
+  """
   if not (math.isfinite(value) and math.isfinite(unseen) and math.isfinite(noise)):
     return math.inf
   return (value - unseen) / max(noise - unseen, 1e-9)
@@ -601,7 +686,15 @@ def resemblance_level(row: dict, cal: Calibration) -> str:
   """'High' when both timbre (frame_distance_db) and motion (motion_excess) lie within the first
   third of the way from the unseen tail's scores to noise's, 'Medium' within two thirds, else
   'Low'; at most 'Medium' for a dream that moves less than real playing (stasis over its limit
-  + STASIS_HIGH) and 'Low' for a drone (over the limit + STASIS_LOW)."""
+  + STASIS_HIGH) and 'Low' for a drone (over the limit + STASIS_LOW).
+
+  Args:
+    row: one score row (frame_distance_db, motion_excess and stasis).
+    cal: the recording's Calibration.
+
+  Returns:
+    'High', 'Medium' or 'Low'.
+  """
   worst = max(toward_noise(row[k], cal.unseen[k], cal.noise[k])
               for k in ('frame_distance_db', 'motion_excess'))
   stasis = row.get('stasis', 0.0)
@@ -616,7 +709,15 @@ def resemblance_level(row: dict, cal: Calibration) -> str:
 
 def novelty_level(row: dict, cal: Calibration) -> str:
   """'Low' (copies: 1 s or more closer than the unseen tail comes, or a literal match 1 s longer
-  than the tail's), 'Medium' (some of that, shorter) or 'High'."""
+  than the tail's), 'Medium' (some of that, shorter) or 'High'.
+
+  Args:
+    row: one score row (copied_s and longest_match_s).
+    cal: the recording's Calibration (the unseen tail's longest_match_s).
+
+  Returns:
+    'High', 'Medium' or 'Low'.
+  """
   u_long = cal.unseen.get('longest_match_s', 0.0) or 0.0
   copied, longest = row['copied_s'], row['longest_match_s']
   if copied >= 1.0 or longest >= u_long + 1.0:
@@ -627,7 +728,15 @@ def novelty_level(row: dict, cal: Calibration) -> str:
 
 
 def add_verdicts(rows, cal: Calibration) -> list:
-  """The rows with 'artifacts', 'resemblance' and 'novelty' set (in place; returned)."""
+  """The rows with 'artifacts', 'resemblance' and 'novelty' set (in place; returned).
+
+  Args:
+    rows: score rows (score_audio's scores with the ROW_FIELDS and 'error').
+    cal: the recording's Calibration.
+
+  Returns:
+    rows, each with the three verdicts ('High', 'Medium' or 'Low') set.
+  """
   for row in rows:
     row.update(artifacts=artifacts_level(row, cal), resemblance=resemblance_level(row, cal),
                novelty=novelty_level(row, cal))
@@ -728,7 +837,19 @@ def dream_files(workdir: str) -> list:
 
 def run_reference(workdir: str, files=None) -> tuple:
   """(recording [N], sample rate) of a run: its input files (training part + validation split),
-  or `files` in their place (AudioError if bad)."""
+  or `files` in their place (AudioError if bad).
+
+  Args:
+    workdir: the run directory (its config.json is read).
+    files: audio files to use instead of the run's input_files (None or empty: those).
+
+  Returns:
+    (recording [N] float32 in [-1, 1] at the run's sample rate, that sample rate in Hz).
+
+  Raises:
+    RunError: not a run directory, or its config.json has no valid sample_rate.
+    audio_io.AudioError: the audio files cannot be read.
+  """
   config = load_run_config(workdir)
   sr = config.get('sample_rate')
   if not isinstance(sr, int) or sr <= 0:
@@ -744,7 +865,15 @@ def run_reference(workdir: str, files=None) -> tuple:
 
 def held_out_samples(config: dict, num_samples: int) -> int:
   """Samples at the end of the recording that training held out (0 when validation was off,
-  also when its split was too short for one iteration)."""
+  also when its split was too short for one iteration).
+
+  Args:
+    config: the run's config.json as a dict (load_run_config).
+    num_samples: N, samples of the whole recording.
+
+  Returns:
+    The samples held out at the end (0 when none were).
+  """
   if not config.get('val_fraction'):
     return 0
   from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
@@ -758,7 +887,18 @@ def held_out_samples(config: dict, num_samples: int) -> int:
 
 
 def read_dream(path: str, sr: int) -> np.ndarray:
-  """[n] samples of a dream file as stored (non-finite values kept), resampled to sr if needed."""
+  """[n] samples of a dream file as stored (non-finite values kept), resampled to sr if needed.
+
+  Args:
+    path: the audio file (channels are averaged).
+    sr: the sample rate wanted, in Hz.
+
+  Returns:
+    [n] float32 samples at sr.
+
+  Raises:
+    soundfile.LibsndfileError: the file cannot be opened or decoded.
+  """
   data, file_sr = sf.read(path, dtype='float32', always_2d=True)
   x = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
   if file_sr != sr and len(x):
@@ -875,7 +1015,15 @@ def rows_to_csv(rows) -> str:
 
 
 def write_scores(workdir: str, rows) -> str:
-  """WORKDIR/scores.csv of the rows (atomically); returns its path."""
+  """WORKDIR/scores.csv of the rows (atomically); returns its path.
+
+  Args:
+    workdir: the run directory.
+    rows: score rows (score_run), written in the CSV_FIELDS columns.
+
+  Returns:
+    The path of scores.csv.
+  """
   return audio_io.write_text_atomic(os.path.join(workdir, 'scores.csv'), rows_to_csv(rows))
 
 
@@ -926,7 +1074,15 @@ def format_table(rows) -> str:
 
 
 def fail(message: str, status: int = 2):
-  """`audiolstm.evaluate: error: MESSAGE` on stderr, then exit with `status` (audiolstm.cli)."""
+  """`audiolstm.evaluate: error: MESSAGE` on stderr, then exit with `status` (audiolstm.cli).
+
+  Args:
+    message: the error (its lines are joined into one).
+    status: the exit status.
+
+  Raises:
+    SystemExit: always, with `status`.
+  """
   from audiolstm import cli  # pylint: disable=g-import-not-at-top  # absl only when run
   cli.fail(message, status, prog='audiolstm.evaluate')
 

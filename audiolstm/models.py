@@ -92,7 +92,15 @@ def from_config(c) -> AudioLSTM:
 
 
 def zero_carry(c, batch_shape=()):
-  """[*batch_shape, L, 2, nu, hidden] zeros: the carried state at the start or after a reset."""
+  """[*batch_shape, L, 2, nu, hidden] zeros: the carried state at the start or after a reset.
+
+  Args:
+    c: a resolved config (num_layers, num_unrollings, hidden_size).
+    batch_shape: the leading axes, e.g. (T,) training or (S,) dream streams; () for none.
+
+  Returns:
+    [*batch_shape, L, 2, nu, hidden] float32 zeros (axis -3: the cell state c, then h).
+  """
   return jnp.zeros((*batch_shape, c.num_layers, 2, c.num_unrollings, c.hidden_size), jnp.float32)
 
 

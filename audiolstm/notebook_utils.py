@@ -27,6 +27,13 @@ def shrink(c, max_steps: int = 120):
 
   Tiny geometry (seg_len 16 x 4 rows, hop 8), `max_steps` iterations, and dreams of half that
   many steps, so every stream writes at least two dreams.
+
+  Args:
+    c: a ConfigDict, resolved or not (the derived geometry fields are reset to 0 / ()).
+    max_steps: training iterations of the shrunk run.
+
+  Returns:
+    c, with the small geometry, max_steps, chunk_size, log_every, lr and dream lengths set.
   """
   c.seg_len, c.num_unrollings, c.hop_size, c.window_size = 16, 4, 8, 0
   c.int_cursor_inc = c.ext_cursor_inc = c.label_offset = 0
@@ -42,7 +49,15 @@ def shrink(c, max_steps: int = 120):
 
 
 def player(audio: np.ndarray, sample_rate: int):
-  """An inline audio player (IPython.display.Audio), peak-normalised unless silent."""
+  """An inline audio player (IPython.display.Audio), peak-normalised unless silent.
+
+  Args:
+    audio: [num_samples] mono signal (played as float32).
+    sample_rate: its rate in Hz.
+
+  Returns:
+    The IPython.display.Audio object (shown when it is a cell's value).
+  """
   from IPython import display  # pylint: disable=g-import-not-at-top
   audio = np.asarray(audio, np.float32)
   return display.Audio(audio, rate=sample_rate, normalize=bool(np.any(audio)))
@@ -53,6 +68,13 @@ def load_metrics(workdir: str, key: str = 'loss'):
 
   Records without `key` are skipped; no file gives empty arrays (rundir.read_metrics: a last line
   torn by a kill is left out).
+
+  Args:
+    workdir: the run's work directory.
+    key: the metric, e.g. 'loss' or 'val_loss'.
+
+  Returns:
+    (steps [n] int, values [n] float64) of the records that have `key`, in file order.
   """
   records = [r for r in rundir.read_metrics(workdir) if key in r]
   return (np.array([r['step'] for r in records], int),
@@ -110,7 +132,15 @@ def plot_loss(workdir: str, ax=None, title: str = None):
 
 
 def plot_losses(workdirs: dict, width: float = 16.0):
-  """The loss curves of several runs side by side: {title: workdir} -> Figure."""
+  """The loss curves of several runs side by side: {title: workdir} -> Figure.
+
+  Args:
+    workdirs: {title: work directory}, drawn left to right in order (plot_loss each).
+    width: figure width in inches (the height is 3).
+
+  Returns:
+    The matplotlib Figure.
+  """
   fig, axes = pyplot().subplots(1, len(workdirs), figsize=(width, 3), squeeze=False)
   for ax, (title, workdir) in zip(axes[0], workdirs.items()):
     plot_loss(workdir, ax, title)
@@ -119,7 +149,17 @@ def plot_losses(workdirs: dict, width: float = 16.0):
 
 
 def plot_waveform(audio: np.ndarray, sample_rate: int, ax=None, title: str = ''):
-  """The waveform against time in seconds."""
+  """The waveform against time in seconds.
+
+  Args:
+    audio: [num_samples] mono signal (drawn on a -1.05 .. 1.05 scale).
+    sample_rate: its rate in Hz.
+    ax: the Axes to draw on (None: a new figure's).
+    title: the axes title.
+
+  Returns:
+    The Axes.
+  """
   ax = _axes(ax)
   audio = np.asarray(audio)
   ax.plot(np.arange(len(audio)) / sample_rate, audio, lw=0.4)
@@ -159,7 +199,19 @@ def spectrogram_db(audio: np.ndarray, window_size: int = 512, hop_size: int = 12
 
 def plot_spectrogram(audio: np.ndarray, sample_rate: int, ax=None, title: str = '',
                      window_size: int = 512, hop_size: int = 128):
-  """A spectrogram (dB, 80 dB range) against time in seconds and frequency in Hz."""
+  """A spectrogram (dB, 80 dB range) against time in seconds and frequency in Hz.
+
+  Args:
+    audio: [num_samples] mono signal.
+    sample_rate: its rate in Hz.
+    ax: the Axes to draw on (None: a new figure's).
+    title: the axes title.
+    window_size: frame length (the FFT size; see spectrogram_db).
+    hop_size: samples between frames.
+
+  Returns:
+    The Axes.
+  """
   ax = _axes(ax)
   db = spectrogram_db(audio, window_size, hop_size)
   seconds = max(len(audio), 1) / sample_rate
@@ -172,7 +224,18 @@ def plot_spectrogram(audio: np.ndarray, sample_rate: int, ax=None, title: str = 
 
 
 def plot_frames(frames: np.ndarray, sample_rate: int, hop_size: int, ax=None, title: str = ''):
-  """Magnitude frames [T, N] (bin k at k * sr / (2N) Hz) as an image in dB re their peak."""
+  """Magnitude frames [T, N] (bin k at k * sr / (2N) Hz) as an image in dB re their peak.
+
+  Args:
+    frames: [T, N] magnitudes (negative values count as 0), e.g. spectral.magnitude_frames.
+    sample_rate: the audio's rate in Hz.
+    hop_size: samples between frames.
+    ax: the Axes to draw on (None: a new figure's).
+    title: the axes title.
+
+  Returns:
+    The Axes.
+  """
   ax = _axes(ax)
   frames = np.maximum(np.asarray(frames, np.float64), 0.0)
   peak = frames.max() if frames.size else 0.0

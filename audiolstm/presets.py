@@ -30,7 +30,15 @@ def valid_arguments(presets: dict) -> list:
 
 
 def lookup(presets: dict, arg) -> str:
-  """The preset name `arg` refers to (a name in any case, or an audio-example number), or None."""
+  """The preset name `arg` refers to (a name in any case, or an audio-example number), or None.
+
+  Args:
+    presets: {argument: (audio example or None, {field: value})}.
+    arg: the text after the colon of `--config=FILE:ARG` (or a Python value, e.g. 512 or 5.12).
+
+  Returns:
+    The key of `presets` it names, or None when it names none.
+  """
   key = str(arg).strip().lower()
   for name, (example, _) in presets.items():
     if key == name.lower() or (example and key == example):

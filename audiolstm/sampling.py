@@ -32,7 +32,17 @@ class DreamSetup:
 
 def dream_setup(c, sources, num_streams: int, dream_noise=None) -> DreamSetup:
   """The dream settings of a resolved config and its sources (dataset.Sources, which carry the
-  geometry), for `num_streams` streams; `dream_noise` None means the config's."""
+  geometry), for `num_streams` streams; `dream_noise` None means the config's.
+
+  Args:
+    c: a resolved config (seed_advance, use_dropout, dropout_while_dreaming, dream_noise, use_fft).
+    sources: the run's dataset.Sources (its geometry g, num_seed_offsets and iters_per_epoch).
+    num_streams: S, the number of dream streams.
+    dream_noise: std of the noise added to each predicted value; None for config.dream_noise.
+
+  Returns:
+    The DreamSetup (hashable, to bind into jitted functions).
+  """
   return DreamSetup(
       g=sources.g, num_streams=int(num_streams),
       seed_modes=tuple(SEED_MODES.index(m) for m in c.seed_advance),
@@ -48,6 +58,16 @@ def seed_offsets(ds: DreamSetup, mode, rng, same_offsets, cursor):
   'same': each stream's fixed offset; 'random': uniform over the seed source; 'advance': stream 0
   at the training cursor (wrapped into the seed source), the other streams spread evenly from
   there, so that streams without dropout do not dream the same thing.
+
+  Args:
+    ds: the dream setup.
+    mode: [] int32 index into config.SEED_MODES (e.g. mode_of(ds, count)).
+    rng: the key of the 'random' offsets.
+    same_offsets: [S] int32 each stream's fixed offset for 'same'.
+    cursor: [] int training cursor in source units (for 'advance').
+
+  Returns:
+    [S] int32 seed offsets in source units, multiples of ds.g.unit.
   """
   random = jax.random.randint(rng, (ds.num_streams,), 0, ds.num_seed_offsets) * ds.g.unit
   spread = jnp.arange(ds.num_streams) * (ds.num_seed_offsets // ds.num_streams)
@@ -57,12 +77,29 @@ def seed_offsets(ds: DreamSetup, mode, rng, same_offsets, cursor):
 
 
 def seed_buffers(ds: DreamSetup, seeds, offsets):
-  """Gather seed buffers: seeds [N] source, offsets [S] -> [S, input_span]."""
+  """Gather seed buffers from the seed source.
+
+  Args:
+    ds: the dream setup.
+    seeds: [N] float32 seed source (flattened frames for fft).
+    offsets: [S] int32 seed offsets in source units (seed_offsets).
+
+  Returns:
+    [S, input_span] float32 seed buffers.
+  """
   return jnp.take(seeds, slicing.seed_indices(ds.g, offsets))
 
 
 def mode_of(ds: DreamSetup, count):
-  """Seed mode index of dream number `count` (cycled through config.seed_advance)."""
+  """Seed mode index of dream number `count` (cycled through config.seed_advance).
+
+  Args:
+    ds: the dream setup.
+    count: [] int dreams started before this one.
+
+  Returns:
+    [] int32 index into config.SEED_MODES.
+  """
   return jnp.asarray(ds.seed_modes, jnp.int32)[count % len(ds.seed_modes)]
 
 
@@ -89,12 +126,21 @@ def add_dream_noise(ds: DreamSetup, last, rng):
 def sample_step(model, ds: DreamSetup, params, buffers, carry, rng):
   """One dream step of every stream.
 
-  buffers [S, input_span], carry [S, L, 2, nu, hidden] ->
-  (buffers, carry, new values [S, new_per_step]).
-
   With ds.dream_noise > 0 the noise (see add_dream_noise) uses a key split off `rng` and the new
   values are the noisy ones; with 0 the step is exactly the noise-free computation (the check is
   at trace time, so the compiled program is unchanged).
+
+  Args:
+    model: the AudioLSTM.
+    ds: the dream setup.
+    params: the model's parameters.
+    buffers: [S, input_span] float32 seed buffers.
+    carry: [S, L, 2, nu, hidden] float32 carried LSTM state.
+    rng: the key of dropout (if ds.use_dropout) and of the dream noise.
+
+  Returns:
+    (buffers [S, input_span] advanced by one step, carry [S, L, 2, nu, hidden],
+    new values [S, new_per_step]).
   """
   if ds.dream_noise:
     rng, noise_rng = jax.random.split(rng)
@@ -110,8 +156,18 @@ def sample_step(model, ds: DreamSetup, params, buffers, carry, rng):
 def dream_scan(model, ds: DreamSetup, num_steps: int, params, buffers, carry, rng):
   """`num_steps` dream steps of every stream, carrying buffers and state (one lax.scan).
 
-  buffers [S, input_span], carry [S, L, 2, nu, hidden] ->
-  (buffers, carry, values [num_steps, S, new_per_step]).
+  Args:
+    model: the AudioLSTM.
+    ds: the dream setup.
+    num_steps: steps to take (static).
+    params: the model's parameters.
+    buffers: [S, input_span] float32 seed buffers.
+    carry: [S, L, 2, nu, hidden] float32 carried LSTM state.
+    rng: split into one key per step.
+
+  Returns:
+    (buffers [S, input_span], carry [S, L, 2, nu, hidden], values [num_steps, S, new_per_step])
+    after the last step.
   """
   def body(state, key):
     buffers, carry = state
@@ -126,8 +182,20 @@ def sequential_dream(model, ds: DreamSetup, num_steps: int, params, seeds, rng, 
                      same_offsets, cursor, carry0):
   """A dream from a fresh seed and the given start state, carried step to step (one scan).
 
-  Returns (values [num_steps, S, new_per_step], seed offsets [S]). `count` picks the seed mode;
-  `carry0` is [S, L, 2, nu, hidden] (zeros for a fresh dream).
+  Args:
+    model: the AudioLSTM.
+    ds: the dream setup.
+    num_steps: steps of the dream (static).
+    params: the model's parameters.
+    seeds: [N] float32 seed source.
+    rng: the key of the seed offsets and of the steps.
+    count: [] int dream number, which picks the seed mode (mode_of).
+    same_offsets: [S] int32 each stream's fixed offset for 'same'.
+    cursor: [] int training cursor in source units (for 'advance').
+    carry0: [S, L, 2, nu, hidden] float32 start state (zeros for a fresh dream).
+
+  Returns:
+    (values [num_steps, S, new_per_step], seed offsets [S] int32).
   """
   seed_rng, rng = jax.random.split(rng)
   offsets = seed_offsets(ds, mode_of(ds, count), seed_rng, same_offsets, cursor)

@@ -31,12 +31,31 @@ def replicated(mesh: Mesh) -> NamedSharding:
 
 
 def along_streams(mesh: Mesh, num_streams: int) -> NamedSharding:
-  """Axis 0 split over the devices when the streams divide evenly, else replicated."""
+  """Axis 0 split over the devices when the streams divide evenly, else replicated.
+
+  Args:
+    mesh: the 1-D 'data' mesh (make_mesh).
+    num_streams: the length of axis 0 (T training or S dream streams).
+
+  Returns:
+    The NamedSharding.
+  """
   return NamedSharding(mesh, P(AXIS) if num_streams % mesh.size == 0 else P())
 
 
 def state_shardings(mesh: Mesh, state_shapes, num_train_streams: int, num_dream_streams: int):
-  """Shardings of a train.State (given its shapes): stream axes split, the rest replicated."""
+  """Shardings of a train.State (given its shapes): stream axes split, the rest replicated.
+
+  Args:
+    mesh: the 1-D 'data' mesh (make_mesh).
+    state_shapes: the train.State of jax.ShapeDtypeStructs (jax.eval_shape of the init).
+    num_train_streams: T, axis 0 of carry [T, L, 2, nu, hidden].
+    num_dream_streams: S, axis 0 of dream_buffers [S, input_span], dream_carry
+      [S, L, 2, nu, hidden], dream_offsets [S] and same_offsets [S].
+
+  Returns:
+    A train.State of NamedShardings, one per leaf.
+  """
   rep = replicated(mesh)
   shardings = jax.tree.map(lambda _: rep, state_shapes)
   train_axis = along_streams(mesh, num_train_streams)

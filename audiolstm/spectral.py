@@ -61,7 +61,15 @@ def frame_indices(num_samples: int, window_size: int, hop_size: int) -> np.ndarr
 
 
 def num_bins(window_size: int, zero_padding: bool) -> int:
-  """Number of magnitude bins per frame: `window_size` with zero padding, else window_size // 2."""
+  """Number of magnitude bins per frame: `window_size` with zero padding, else window_size // 2.
+
+  Args:
+    window_size: samples per analysis frame.
+    zero_padding: whether each frame is zero-padded to twice its length before the FFT.
+
+  Returns:
+    Bins per frame.
+  """
   return window_size if zero_padding else window_size // 2
 
 

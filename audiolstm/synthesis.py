@@ -10,6 +10,17 @@ def to_audio(c, values: np.ndarray, scale: float, rng: np.random.Generator) -> n
 
   Raw approaches: the values are samples (scaled down if they exceed [-1, 1]). fft: the values are
   normalised magnitude frames; they are rescaled and turned into audio by the vocoder.
+
+  Args:
+    c: a resolved config (use_fft, seg_len, hop_size, use_peaks, magnitude_power,
+      spectral_floor_db).
+    values: [steps * new_per_step] float32 dream values in source units (fft: [frames * seg_len]
+      flattened normalised magnitudes).
+    scale: the fft normalisation of the sources (dataset.Sources.scale; unused for raw audio).
+    rng: draws the vocoder's random start phases (fft only).
+
+  Returns:
+    [n] float32 audio: n = steps * new_per_step for raw audio, (frames + 1) * hop_size for fft.
   """
   if c.use_fft:
     frames = spectral.from_source_frames(values.reshape(-1, c.seg_len), scale,
