@@ -185,6 +185,14 @@ def sample(workdir, seed_files=(), num_dreams=4, dream_seconds=None, out_dir=Non
   buffers, labels, seed_audio = sample_seeds(run, seed_files, num_dreams, seed)
   out_dir = os.path.abspath(out_dir or os.path.join(run.path, 'samples'))
   os.makedirs(out_dir, exist_ok=True)
+  with rundir.Lock(out_dir, '--out_dir', 'sample or watch'):
+    return _sample(run, buffers, labels, seed_audio, seconds, out_dir, seed, log, dream_noise)
+
+
+def _sample(run: TrainedRun, buffers, labels, seed_audio, seconds: float, out_dir: str, seed: int,
+            log, dream_noise) -> list:
+  """sample's dream and files in its locked out_dir (buffers [num, input_span])."""
+  c, num_dreams = run.config, len(buffers)
   t0 = time.perf_counter()
   dreamer = Dreamer(run, num_dreams, seconds, dream_noise)
   noise = f', dream_noise {dreamer.ds.dream_noise:g}' if dreamer.ds.dream_noise else ''
@@ -236,6 +244,15 @@ def watch(workdir, watch_dir, out_dir, dream_seconds=None, seed=None, poll_s=0.2
   seed = c.seed if seed is None else seed
   seconds = c.dream_seconds if dream_seconds is None else dream_seconds
   os.makedirs(out_dir, exist_ok=True)
+  with rundir.Lock(out_dir, '--out_dir', 'sample or watch'):
+    return _watch(run, watch_dir, out_dir, seconds, seed, poll_s, settle_s, log, max_files,
+                  dream_noise)
+
+
+def _watch(run: TrainedRun, watch_dir, out_dir, seconds, seed, poll_s, settle_s, log, max_files,
+           dream_noise) -> int:
+  """watch's loop, writing into its locked out_dir."""
+  c = run.config
   dreamer = Dreamer(run, 1, seconds, dream_noise)
   done, seen, count = set(), {}, 0
   noise = f', dream_noise {dreamer.ds.dream_noise:g}' if dreamer.ds.dream_noise else ''

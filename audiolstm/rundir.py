@@ -5,10 +5,11 @@ crash leaves nothing half-written and no run overwrites another's files. Light t
 the scoring, report and sweep tools read runs through it too.
 """
 import datetime
+import errno
+import fcntl
 import json
 import os
 import re
-
 
 from audiolstm import audio_io
 from audiolstm import plots
@@ -16,6 +17,65 @@ from audiolstm.config import ConfigError
 
 
 _DREAM_STEP = re.compile(r'_it(\d+)_s\d+(?:-\d+)?\.wav$')
+LOCK_NAME = '.audiolstm.lock'  # in a work directory or an output folder: the live holder's pid
+
+
+class Lock:
+  """An exclusive lock on a folder for the life of a run (or of a sample / watch session).
+
+  FOLDER/.audiolstm.lock holds the holder's pid under an flock, which the kernel drops when the
+  holder ends, however it ends: a dead run's lock file (its pid still in it) never blocks. A
+  second holder is refused with ConfigError naming the live one's pid.
+
+    with Lock(workdir):
+      ...
+  """
+
+  def __init__(self, folder: str, flag: str = '--workdir', holder: str = 'run'):
+    self.folder, self.flag, self.holder = folder, flag, holder
+    self.path = os.path.join(folder, LOCK_NAME)
+    self._fd = None
+
+  def acquire(self) -> 'Lock':
+    """Take the lock (ConfigError, one line, if a live process holds it)."""
+    while self._fd is None:
+      fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+      try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      except BlockingIOError:
+        pid = os.read(fd, 32).decode(errors='replace').strip() or 'unknown'
+        os.close(fd)
+        raise ConfigError(
+            f'{self.flag}={self.folder} is in use by another {self.holder} (pid {pid}): wait for '
+            f'it to end (or stop it), or use another {self.flag}') from None
+      try:  # a holder that just released may have removed the file we opened: open it again
+        same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+      except FileNotFoundError:
+        same = False
+      if not same:
+        os.close(fd)
+        continue
+      os.ftruncate(fd, 0)
+      os.write(fd, f'{os.getpid()}\n'.encode())
+      self._fd = fd
+    return self
+
+  def release(self) -> None:
+    if self._fd is None:
+      return
+    try:
+      os.remove(self.path)
+    except OSError:
+      pass
+    fcntl.flock(self._fd, fcntl.LOCK_UN)
+    os.close(self._fd)
+    self._fd = None
+
+  def __enter__(self):
+    return self.acquire()
+
+  def __exit__(self, *exc):
+    self.release()
 
 
 def default_workdir(approach: str, root: str = 'runs') -> str:

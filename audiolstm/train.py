@@ -393,19 +393,33 @@ class PreparedRun:
   start: int                     # iteration resumed at (0 for a new run)
   total: int                     # iterations of the whole run
   primary: bool                  # process 0: the one that writes files and logs
+  lock: rundir.Lock = None       # held (by process 0): the caller releases it
 
 
 def prepare_run(config, workdir=None) -> PreparedRun:
-  """Resolve and validate the config, load its audio, open the work directory (refusing another
-  run's), build the program and restore the newest checkpoint there.
+  """Resolve and validate the config, load its audio, open and lock the work directory (refusing
+  another run's), build the program and restore the newest checkpoint there.
 
   Raises ConfigError / audio_io.AudioError for unusable settings or input before anything but
-  the work directory itself is written.
+  the work directory itself (and its lock file) is written. The caller releases p.lock.
   """
   c, g = config_lib.prepare(config)
   sources = data_lib.load_sources(c, g)
   primary = sharding_lib.is_primary()
   run = rundir.RunDir(workdir or rundir.default_workdir(c.approach), primary=primary)
+  lock = rundir.Lock(run.path) if primary else None
+  if lock:
+    lock.acquire()
+  try:
+    return _open_run(c, sources, run, lock, primary)
+  except BaseException:
+    if lock:
+      lock.release()
+    raise
+
+
+def _open_run(c, sources, run: rundir.RunDir, lock, primary: bool) -> PreparedRun:
+  """prepare_run's part in a locked work directory: check, build, restore, rewind."""
   prior = run.read_config()
   if prior is not None:
     check_resumable(prior, c)
@@ -414,16 +428,20 @@ def prepare_run(config, workdir=None) -> PreparedRun:
   state = program.init(data, jax.random.key(c.seed))
   host = HostState(c, program.setup)
   ckpts = checkpoint.Checkpoints(run.checkpoint_dir, c.keep_checkpoints)
-  start = ckpts.latest_step() or 0
-  if start:
-    state, tree = ckpts.restore(state, host.to_tree())
-    host.load_tree(tree)
-  total = total_steps(c, sources)
-  run.rewind(start, c.log_every)
-  run.write_config(c, iters_per_epoch=sources.iters_per_epoch, total_steps=total,
-                   spectral_scale=sources.scale, dream_steps=program.setup.dream_len)
+  try:
+    start = ckpts.latest_step() or 0
+    if start:
+      state, tree = ckpts.restore(state, host.to_tree())
+      host.load_tree(tree)
+    total = total_steps(c, sources)
+    run.rewind(start, c.log_every)
+    run.write_config(c, iters_per_epoch=sources.iters_per_epoch, total_steps=total,
+                     spectral_scale=sources.scale, dream_steps=program.setup.dream_len)
+  except BaseException:
+    ckpts.close()
+    raise
   return PreparedRun(c=c, sources=sources, program=program, data=data, state=state, host=host,
-                     ckpts=ckpts, run=run, start=start, total=total, primary=primary)
+                     ckpts=ckpts, run=run, start=start, total=total, primary=primary, lock=lock)
 
 
 def announce(p: PreparedRun, log) -> None:
@@ -497,6 +515,15 @@ def train_and_evaluate(config, workdir=None, log=print) -> dict:
   TrainingDiverged for a non-finite loss (everything so far kept).
   """
   p = prepare_run(config, workdir)
+  try:
+    return run_prepared(p, log)
+  finally:
+    if p.lock:
+      p.lock.release()
+
+
+def run_prepared(p: PreparedRun, log=print) -> dict:
+  """Train a prepared run to its end or a signal (see train_and_evaluate); closes p.ckpts."""
   c, setup = p.c, p.program.setup
   log = log if p.primary else (lambda *_: None)
   announce(p, log)

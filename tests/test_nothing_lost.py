@@ -1,0 +1,139 @@
+"""Nothing lost, whatever happens (issue 12): the work-directory lock, refusing to restart over a
+run's history (--restart moves it aside), damaged checkpoints, a full disk, absurd lengths, a
+torn metrics line, config.json types, constant input and sample mode without a checkpoint.
+
+Real runs on tiny configs, real orbax checkpoints, real files; the full disk is a real tmpfs (in a
+private mount namespace, where `unshare` allows it) or /dev/full.
+"""
+import fcntl
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from audiolstm import audio_io
+from audiolstm import config as config_lib
+from audiolstm import rundir
+from audiolstm import train
+from audiolstm.config import ConfigError
+from tests.helpers import TINY, tiny_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QUIET = dict(log=lambda *_: None)
+
+
+def run_cli(*args, prefix=(), timeout=300):
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  return subprocess.run([*prefix, sys.executable, '-m', 'audiolstm.main', *args], cwd=ROOT,
+                        env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def one_error_line(r):
+  """The one 'audiolstm: error: ...' line of a refused command (exit status 2)."""
+  lines = [line for line in r.stderr.splitlines() if line.strip()]
+  assert r.returncode == 2 and len(lines) == 1, r.stderr[-3000:]
+  assert lines[0].startswith('audiolstm: error: '), lines
+  return lines[0]
+
+
+def tiny_flags(**extra):
+  return [f'--config.{k}={v}' for k, v in {**TINY, **extra}.items()]
+
+
+def snapshot(folder):
+  """{relative path: (size, mtime)} of every file under folder."""
+  out = {}
+  for root, _, files in os.walk(folder):
+    for name in files:
+      st = os.stat(os.path.join(root, name))
+      out[os.path.relpath(os.path.join(root, name), folder)] = (st.st_size, st.st_mtime_ns)
+  return out
+
+
+@pytest.fixture
+def wav(tmp_path, synth_audio):
+  return audio_io.write_wav(str(tmp_path / 'in.wav'), synth_audio, 11025)
+
+
+def hold_lock(folder):
+  """An exclusive lock on folder as a live run holds it (an open, flock'ed lock file)."""
+  os.makedirs(folder, exist_ok=True)
+  fd = os.open(os.path.join(folder, rundir.LOCK_NAME), os.O_RDWR | os.O_CREAT)
+  fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  os.write(fd, f'{os.getpid()}\n'.encode())
+  return fd
+
+
+# ----------------------------------------------------------------------------- 1: the lock
+
+
+def test_a_second_run_on_a_live_work_directory_is_refused(tmp_path, wav):
+  work = str(tmp_path / 'run')
+  fd = hold_lock(work)
+  try:
+    with pytest.raises(ConfigError, match=f'in use by another run .pid {os.getpid()}') as e:
+      train.train_and_evaluate(tiny_config('column', max_steps=5, input_files=(wav,)), work,
+                               **QUIET)
+    assert '\n' not in str(e.value) and '--workdir' in str(e.value)
+    assert list(snapshot(work)) == [rundir.LOCK_NAME]  # nothing written
+    line = one_error_line(run_cli('--config=configs/column.py', f'--workdir={work}',
+                                  *tiny_flags(max_steps=5), f'--config.input_files=("{wav}",)'))
+    assert f'pid {os.getpid()}' in line
+  finally:
+    os.close(fd)
+  # The holder is gone: its lock file (still there, naming a dead pid) does not block.
+  summary = train.train_and_evaluate(tiny_config('column', max_steps=5, input_files=(wav,)), work,
+                                     **QUIET)
+  assert summary['steps'] == 5
+  with rundir.Lock(work):  # released at the end of the run
+    pass
+
+
+def test_the_lock_names_its_holder_and_refuses_a_second_holder(tmp_path):
+  with rundir.Lock(str(tmp_path)) as lock:
+    assert open(lock.path).read().strip() == str(os.getpid())
+    with pytest.raises(ConfigError, match=f'pid {os.getpid()}'):
+      rundir.Lock(str(tmp_path), flag='--out_dir').acquire()
+  with rundir.Lock(str(tmp_path)):  # free again
+    pass
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+  """A tiny trained vector run with two checkpoints (iterations 20 and 30)."""
+  root = tmp_path_factory.mktemp('trained')
+  t = np.arange(2 * 11025) / 11025
+  audio = (0.5 * np.sin(2 * np.pi * 220 * t) * np.exp(-t)).astype(np.float32)
+  wav = audio_io.write_wav(str(root / 'in.wav'), audio, 11025)
+  work = str(root / 'run')
+  train.train_and_evaluate(tiny_config('vector', max_steps=30, checkpoint_every=20,
+                                       input_files=(wav,)), work, **QUIET)
+  return work
+
+
+def copy_run(trained, tmp_path):
+  work = str(tmp_path / 'run')
+  shutil.copytree(trained, work)
+  return work
+
+
+def test_sample_and_watch_refuse_an_output_folder_in_use(trained, tmp_path):
+  from audiolstm import inference  # pylint: disable=g-import-not-at-top
+  out = str(tmp_path / 'out')
+  fd = hold_lock(out)
+  try:
+    with pytest.raises(ConfigError, match=f'--out_dir={out} is in use .* .pid {os.getpid()}'):
+      inference.sample(trained, num_dreams=1, dream_seconds=0.01, out_dir=out, **QUIET)
+    os.makedirs(tmp_path / 'in')
+    with pytest.raises(ConfigError, match=f'--out_dir={out} is in use .* .pid {os.getpid()}'):
+      inference.watch(trained, str(tmp_path / 'in'), out, max_files=0, **QUIET)
+    assert list(snapshot(out)) == [rundir.LOCK_NAME]
+  finally:
+    os.close(fd)
+  assert len(inference.sample(trained, num_dreams=1, dream_seconds=0.01, out_dir=out,
+                              **QUIET)) == 1
