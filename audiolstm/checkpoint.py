@@ -28,6 +28,12 @@ class Checkpoints:
         options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
                                              enable_async_checkpointing=False,
                                              cleanup_tmp_directories=True))
+    # Orbax removes a killed save's leftovers in a background thread that close() does not join:
+    # a process ending soon after (a refused run, sample mode on a run without checkpoints)
+    # printed its traceback at shutdown. Wait for it here.
+    cleanup = getattr(self.manager, '_cleanup_tmp_directory_future', None)
+    if cleanup is not None:
+      cleanup.result()
 
   def latest_step(self):
     """The newest complete checkpoint's step, or None."""

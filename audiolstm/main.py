@@ -6,10 +6,11 @@ r"""Command line: train on a recording and dream from it.
   python -m audiolstm.main --mode=watch --workdir=RUN --watch_dir=IN --out_dir=OUT
       [--dream_seconds=S] [--seed=K] [--dream_noise=STD]
 
-Training again with the same --workdir resumes from its newest checkpoint.
+Training again with the same --workdir resumes from its newest checkpoint; --restart starts
+afresh there, moving the earlier run aside into WORKDIR.before-restart-<time>/ (never deleted).
 
 Each mode takes only its own flags; any other is refused (one line, exit 2) rather than ignored:
-  train   --config (and its --config.FIELD=VALUE overrides), --workdir, --multihost
+  train   --config (and its --config.FIELD=VALUE overrides), --workdir, --restart, --multihost
   sample  --workdir, --seed_files, --num_dreams, --dream_seconds, --out_dir, --seed, --dream_noise,
           --multihost
   watch   --workdir, --watch_dir, --out_dir, --dream_seconds, --seed, --dream_noise, --multihost
@@ -57,6 +58,9 @@ flags.DEFINE_float('dream_seconds', None, 'sample/watch: length of each sampled 
 flags.DEFINE_string('out_dir', None, 'sample: output folder (default WORKDIR/samples); watch: '
                     'required.')
 flags.DEFINE_string('watch_dir', None, 'watch: the folder to watch for new audio files.')
+flags.DEFINE_bool('restart', False, 'train: start afresh in a --workdir that holds an earlier '
+                  'run, moving its outputs aside into WORKDIR.before-restart-<time>/ (never '
+                  'deleted).')
 flags.DEFINE_bool('multihost', False, 'Call jax.distributed.initialize() (several hosts, e.g. a '
                   'TPU pod slice); also on with AUDIOLSTM_MULTIHOST=1.')
 flags.DEFINE_integer('seed', None, 'sample/watch: RNG seed of the sampling (default: the run\'s '
@@ -68,6 +72,7 @@ flags.DEFINE_float('dream_noise', None, 'sample/watch: std of the Gaussian noise
 # The modes that use each mode-specific flag (--workdir and --multihost serve every mode).
 MODE_FLAGS = {
     'config': ('train',),
+    'restart': ('train',),
     'seed_files': ('sample',),
     'num_dreams': ('sample',),
     'dream_seconds': ('sample', 'watch'),
@@ -139,7 +144,7 @@ def main(argv):
   sharding.maybe_initialize_distributed(FLAGS.multihost)
   try:
     if FLAGS.mode == 'train':
-      train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+      train.train_and_evaluate(FLAGS.config, FLAGS.workdir, restart=FLAGS.restart)
     elif FLAGS.mode == 'sample':
       inference.sample(FLAGS.workdir, FLAGS.seed_files, FLAGS.num_dreams, FLAGS.dream_seconds,
                        FLAGS.out_dir, FLAGS.seed, dream_noise=FLAGS.dream_noise)

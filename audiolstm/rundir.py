@@ -161,6 +161,26 @@ class RunDir:
       if m and int(m.group(1)) > step:
         os.remove(os.path.join(self.dreams_dir, name))
 
+  def history(self) -> tuple:
+    """(metrics records, dream files) an earlier run left here: what a fresh start would lose."""
+    if not os.path.isdir(self.dreams_dir):
+      return 0, 0
+    return len(self.read_metrics()), len(os.listdir(self.dreams_dir))
+
+  def move_aside(self):
+    """Move everything here but the lock into a new sibling WORKDIR.before-restart-<time>/ and
+    return its path (None when there was nothing to move). Nothing is deleted."""
+    names = [n for n in os.listdir(self.path) if n != LOCK_NAME]
+    if not names or not self.primary:
+      return None
+    stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
+    aside = audio_io.unique_path(f'{self.path}.before-restart-{stamp}')
+    os.makedirs(aside)
+    for name in names:
+      os.rename(os.path.join(self.path, name), os.path.join(aside, name))
+    os.makedirs(self.dreams_dir, exist_ok=True)
+    return aside
+
   @property
   def dreams_dir(self) -> str:
     return os.path.join(self.path, 'dreams')

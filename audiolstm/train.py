@@ -323,8 +323,8 @@ def check_resumable(prior: dict, c) -> None:
     k = (main or differ)[0]
     raise config_lib.ConfigError(
         f'the work directory already holds a run with another config ({k}={prior.get(k)!r} '
-        f'there vs {now.get(k)!r} now; differs in {", ".join(differ)}): use a new --workdir, or '
-        'the same settings to resume it')
+        f'there vs {now.get(k)!r} now; differs in {", ".join(differ)}): use a new --workdir (or '
+        '--restart to move that run aside), or the same settings to resume it')
   length = [k for k in ('max_steps', 'num_epochs') if prior.get(k) != now.get(k)]
   if now.get('lr_final', 1.0) < 1 and length:
     k = length[0]
@@ -394,11 +394,16 @@ class PreparedRun:
   total: int                     # iterations of the whole run
   primary: bool                  # process 0: the one that writes files and logs
   lock: rundir.Lock = None       # held (by process 0): the caller releases it
+  notes: tuple = ()              # what the user should know (--restart, skipped checkpoints)
 
 
-def prepare_run(config, workdir=None) -> PreparedRun:
+def prepare_run(config, workdir=None, restart=False) -> PreparedRun:
   """Resolve and validate the config, load its audio, open and lock the work directory (refusing
   another run's), build the program and restore the newest checkpoint there.
+
+  A work directory holding an earlier run's metrics or dreams but no checkpoint to resume from is
+  refused (a fresh start would lose them); with `restart`, whatever the directory holds is moved
+  aside into WORKDIR.before-restart-<time>/ first (never deleted) and the run starts afresh.
 
   Raises ConfigError / audio_io.AudioError for unusable settings or input before anything but
   the work directory itself (and its lock file) is written. The caller releases p.lock.
@@ -411,14 +416,30 @@ def prepare_run(config, workdir=None) -> PreparedRun:
   if lock:
     lock.acquire()
   try:
-    return _open_run(c, sources, run, lock, primary)
+    notes = []
+    if restart:
+      aside = run.move_aside()
+      if aside:
+        notes.append(f'--restart: moved the earlier run here to {aside}')
+    return _open_run(c, sources, run, lock, primary, notes)
   except BaseException:
     if lock:
       lock.release()
     raise
 
 
-def _open_run(c, sources, run: rundir.RunDir, lock, primary: bool) -> PreparedRun:
+def _refuse_lost_history(run: rundir.RunDir) -> None:
+  """ConfigError unless a fresh start in `run` loses nothing (no metrics records, no dreams)."""
+  records, dreams = run.history()
+  if records or dreams:
+    raise config_lib.ConfigError(
+        f'{run.path} holds an earlier run ({records} metrics records, {dreams} dream files) but '
+        'no checkpoint to resume from, so starting again would lose them: use a new --workdir, '
+        'or add --restart to move them aside (into WORKDIR.before-restart-<time>/) and start '
+        'afresh')
+
+
+def _open_run(c, sources, run: rundir.RunDir, lock, primary: bool, notes) -> PreparedRun:
   """prepare_run's part in a locked work directory: check, build, restore, rewind."""
   prior = run.read_config()
   if prior is not None:
@@ -433,6 +454,8 @@ def _open_run(c, sources, run: rundir.RunDir, lock, primary: bool) -> PreparedRu
     if start:
       state, tree = ckpts.restore(state, host.to_tree())
       host.load_tree(tree)
+    else:
+      _refuse_lost_history(run)
     total = total_steps(c, sources)
     run.rewind(start, c.log_every)
     run.write_config(c, iters_per_epoch=sources.iters_per_epoch, total_steps=total,
@@ -441,7 +464,8 @@ def _open_run(c, sources, run: rundir.RunDir, lock, primary: bool) -> PreparedRu
     ckpts.close()
     raise
   return PreparedRun(c=c, sources=sources, program=program, data=data, state=state, host=host,
-                     ckpts=ckpts, run=run, start=start, total=total, primary=primary, lock=lock)
+                     ckpts=ckpts, run=run, start=start, total=total, primary=primary, lock=lock,
+                     notes=tuple(notes))
 
 
 def announce(p: PreparedRun, log) -> None:
@@ -454,7 +478,7 @@ def announce(p: PreparedRun, log) -> None:
   if p.program.mesh.size > 1 or c.num_train_streams > 1:
     log(f'{p.program.mesh.size} device(s) ({jax.devices()[0].platform}); {c.num_train_streams} '
         f'training stream(s) and {c.num_dream_streams} dream stream(s) over the "data" axis')
-  for note in p.sources.notes:
+  for note in (*p.notes, *p.sources.notes):
     log(f'note: {note}')
 
 
@@ -505,16 +529,17 @@ def sequential_dream(p: PreparedRun, writer: outputs.DreamWriter, step: int) -> 
   host.seq_count += 1
 
 
-def train_and_evaluate(config, workdir=None, log=print) -> dict:
+def train_and_evaluate(config, workdir=None, log=print, restart=False) -> dict:
   """Train on the config's audio, dreaming as configured; write everything to `workdir`.
 
-  Running again with the same workdir resumes from its newest checkpoint. SIGTERM/SIGINT save a
-  checkpoint at the next chunk boundary and return. Returns a summary dict (workdir, steps,
+  Running again with the same workdir resumes from its newest checkpoint (a first one is saved
+  after the first chunk); `restart` moves an earlier run there aside first (see prepare_run).
+  SIGTERM/SIGINT save a checkpoint at the next chunk boundary and return. Returns a summary dict (workdir, steps,
   final_loss, iters_per_s, dreams: list of WAV paths, seconds, stopped_by). Raises ConfigError /
   audio_io.AudioError for unusable settings or input (nothing written in that case) and
   TrainingDiverged for a non-finite loss (everything so far kept).
   """
-  p = prepare_run(config, workdir)
+  p = prepare_run(config, workdir, restart)
   try:
     return run_prepared(p, log)
   finally:
@@ -553,7 +578,8 @@ def run_prepared(p: PreparedRun, log=print) -> dict:
         step += n
         if c.audio_freq and step % c.audio_freq == 0:
           sequential_dream(p, writer, step)
-        if c.checkpoint_every and step % c.checkpoint_every == 0:
+        if (c.checkpoint_every and step % c.checkpoint_every == 0) or (
+            saved is None and not p.start and step < p.total):  # resumable once started
           p.ckpts.save(step, p.state, p.host.to_tree())
           saved = step
         progress.update(step, force=step >= p.total, loss=float(np.mean(losses)),

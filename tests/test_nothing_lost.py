@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -137,3 +138,64 @@ def test_sample_and_watch_refuse_an_output_folder_in_use(trained, tmp_path):
     os.close(fd)
   assert len(inference.sample(trained, num_dreams=1, dream_seconds=0.01, out_dir=out,
                               **QUIET)) == 1
+
+
+# ----------------------------------------------------------------------------- 2: --restart
+
+
+@pytest.mark.slow
+def test_a_run_without_a_checkpoint_is_refused_and_restart_moves_it_aside(tmp_path, wav):
+  work = str(tmp_path / 'run')
+  config = tiny_config('vector', max_steps=10, input_files=(wav,))
+  train.train_and_evaluate(config, work, **QUIET)
+  shutil.rmtree(os.path.join(work, 'checkpoints'))
+  before = snapshot(work)
+  assert any(name.startswith('dreams/') for name in before)
+  with pytest.raises(ConfigError, match='no checkpoint to resume from') as e:
+    train.train_and_evaluate(config, work, **QUIET)
+  assert '\n' not in str(e.value) and '--workdir' in str(e.value) and '--restart' in str(e.value)
+  assert snapshot(work) == before  # nothing lost, nothing touched
+  line = one_error_line(run_cli('--config=configs/vector.py', f'--workdir={work}',
+                                *tiny_flags(max_steps=10), f'--config.input_files=("{wav}",)'))
+  assert '--restart' in line
+  assert snapshot(work) == before
+  r = run_cli('--config=configs/vector.py', f'--workdir={work}', '--restart',
+              *tiny_flags(max_steps=10), f'--config.input_files=("{wav}",)')
+  assert r.returncode == 0, r.stderr[-3000:]
+  aside = [d for d in os.listdir(tmp_path) if d.startswith('run.before-restart-')]
+  assert len(aside) == 1 and aside[0] in r.stdout
+  assert snapshot(str(tmp_path / aside[0])) == before  # moved, byte for byte
+  assert rundir.read_metrics(work)[-1]['step'] == 10 and os.listdir(os.path.join(work, 'dreams'))
+
+
+def test_restart_is_a_train_mode_flag(tmp_path):
+  line = one_error_line(run_cli('--mode=sample', f'--workdir={tmp_path}', '--restart'))
+  assert '--restart is a train-mode flag' in line
+
+
+@pytest.mark.slow
+def test_a_default_run_is_resumable_once_its_first_chunk_is_done(tmp_path, wav):
+  work = str(tmp_path / 'run')
+  args = ['--config=configs/column.py', f'--workdir={work}',
+          *tiny_flags(max_steps=10**7, checkpoint_every=0, lr_final=1.0),
+          f'--config.input_files=("{wav}",)']
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  p = subprocess.Popen([sys.executable, '-m', 'audiolstm.main', *args], cwd=ROOT, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  ckpts = os.path.join(work, 'checkpoints')
+  try:
+    for _ in range(600):  # at most a minute
+      if p.poll() is not None or (os.path.isdir(ckpts)
+                                  and any(n.isdigit() for n in os.listdir(ckpts))):
+        break
+      time.sleep(0.1)
+    assert p.poll() is None, 'the run ended'
+  finally:
+    p.kill()
+    p.wait()
+  steps = [int(n) for n in os.listdir(ckpts) if n.isdigit()]
+  assert steps and max(steps) <= TINY['chunk_size']  # the first chunk's checkpoint
+  r = run_cli(*args[:2], *tiny_flags(max_steps=40, checkpoint_every=0, lr_final=1.0),
+              f'--config.input_files=("{wav}",)')
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert 'resuming at iteration' in r.stdout
