@@ -4,13 +4,16 @@ A checkpoint holds the device state (params, optimiser state, carried LSTM and d
 buffers, dream counters, RNG key, step) and the host state (partial dreams, the metrics window,
 sequential-dream count). Orbax writes each checkpoint to a temporary directory and renames it
 when complete, so a resume never reads a half-written one; leftovers of a killed save are removed
-when the manager opens.
+when the manager opens. A checkpoint damaged later (a bad disk, a hand edit) is skipped for the
+newest one that restores (restore_newest).
 """
 import os
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+
+from audiolstm import audio_io
 
 
 def _saveable(state):
@@ -23,9 +26,13 @@ class Checkpoints:
 
   def __init__(self, directory: str, keep: int):
     self.directory = os.path.abspath(directory)
+    self.keep = keep
+    self._open()
+
+  def _open(self):
     self.manager = ocp.CheckpointManager(
         self.directory,
-        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+        options=ocp.CheckpointManagerOptions(max_to_keep=self.keep, create=True,
                                              enable_async_checkpointing=False,
                                              cleanup_tmp_directories=True))
     # Orbax removes a killed save's leftovers in a background thread that close() does not join:
@@ -53,6 +60,31 @@ class Checkpoints:
     state = tree['state']
     state = state.replace(rng=jax.random.wrap_key_data(state.rng))
     return state, jax.tree.map(np.asarray, tree['host'])
+
+  def restore_newest(self, state_like, host_like: dict):
+    """The newest checkpoint that restores: (step, state, host, skipped), with skipped the newer
+    ones that did not [(step, 'Error: first line')], left in place; (None, None, None, skipped)
+    when none restores (or there is none)."""
+    skipped = []
+    for step in sorted(self.manager.all_steps(), reverse=True):
+      try:
+        state, host = self.restore(state_like, host_like, step)
+      except Exception as e:  # pylint: disable=broad-except  # orbax raises many kinds on damage
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        skipped.append((step, f'{type(e).__name__}: {lines[0][:200] if lines else "no message"}'))
+        continue
+      return step, state, host, skipped
+    return None, None, None, skipped
+
+  def set_aside(self, step: int, folder: str) -> str:
+    """Move checkpoint `step` out of the manager's sight into `folder` (never over an earlier
+    one) and return its new path; the manager forgets it."""
+    os.makedirs(folder, exist_ok=True)
+    dest = audio_io.unique_path(os.path.join(folder, str(step)))
+    self.manager.close()
+    os.rename(os.path.join(self.directory, str(step)), dest)
+    self._open()
+    return dest
 
   def close(self):
     self.manager.close()

@@ -43,8 +43,9 @@ class TrainedRun:
   step: int
 
 
-def load_run(workdir: str) -> TrainedRun:
-  """Load the config and newest checkpoint of a work directory (ConfigError if it has none)."""
+def load_run(workdir: str, log=print) -> TrainedRun:
+  """Load the config and newest checkpoint that restores of a work directory (ConfigError if it
+  has none; a note for each damaged newer one, which is skipped and left in place)."""
   if not workdir:
     raise ConfigError('--workdir is required: the work directory of a trained run')
   path = os.path.abspath(workdir)
@@ -61,11 +62,20 @@ def load_run(workdir: str) -> TrainedRun:
   program = train.build(c, sources)
   state_like = program.init(train.device_data(sources), jax.random.key(c.seed))
   ckpts = checkpoint.Checkpoints(ckpt_dir, c.keep_checkpoints)
-  step = ckpts.latest_step()
+  try:
+    step, state, _, skipped = ckpts.restore_newest(
+        state_like, train.HostState(c, program.setup).to_tree())
+  finally:
+    ckpts.close()
+  if step is None and skipped:
+    raise ConfigError(f'{workdir} has no checkpoint that restores: every one is damaged '
+                      f'({", ".join(f"{s}: {why}" for s, why in skipped)}); train it again, in a '
+                      'new --workdir or with --restart')
   if step is None:
     raise ConfigError(f'{workdir} has no complete checkpoint: train it (longer) first')
-  state, _ = ckpts.restore(state_like, train.HostState(c, program.setup).to_tree(), step)
-  ckpts.close()
+  for damaged, why in skipped:
+    log(f'note: checkpoint {damaged} of {workdir} is damaged ({why}): dreaming from iteration '
+        f'{step} instead (the damaged one is left in place)')
   return TrainedRun(path=path, config=c, sources=sources, model=program.model,
                     params=state.params, same_offsets=np.asarray(state.same_offsets),
                     cursor=int(slicing.cursors(g, step, sources.iters_per_epoch)), step=step)
@@ -178,7 +188,7 @@ def sample(workdir, seed_files=(), num_dreams=4, dream_seconds=None, out_dir=Non
   if dream_seconds is not None and dream_seconds <= 0:
     raise ConfigError(f'--dream_seconds={dream_seconds} must be > 0')
   check_dream_noise(dream_noise)
-  run = load_run(workdir)
+  run = load_run(workdir, log)
   c = run.config
   seed = c.seed if seed is None else seed
   seconds = c.dream_seconds if dream_seconds is None else dream_seconds
@@ -239,7 +249,7 @@ def watch(workdir, watch_dir, out_dir, dream_seconds=None, seed=None, poll_s=0.2
   if not out_dir:
     raise ConfigError('--out_dir is required in watch mode: where the dreams go')
   check_dream_noise(dream_noise)
-  run = load_run(workdir)
+  run = load_run(workdir, log)
   c = run.config
   seed = c.seed if seed is None else seed
   seconds = c.dream_seconds if dream_seconds is None else dream_seconds

@@ -428,15 +428,38 @@ def prepare_run(config, workdir=None, restart=False) -> PreparedRun:
     raise
 
 
-def _refuse_lost_history(run: rundir.RunDir) -> None:
-  """ConfigError unless a fresh start in `run` loses nothing (no metrics records, no dreams)."""
+def _refuse_lost_history(run: rundir.RunDir, damaged=()) -> None:
+  """ConfigError unless a fresh start in `run` loses nothing (no metrics records, no dreams);
+  `damaged`: the steps of the checkpoints there that do not restore."""
   records, dreams = run.history()
   if records or dreams:
+    why = (f'no checkpoint that restores (damaged: {", ".join(map(str, damaged))})' if damaged
+           else 'no checkpoint to resume from')
     raise config_lib.ConfigError(
         f'{run.path} holds an earlier run ({records} metrics records, {dreams} dream files) but '
-        'no checkpoint to resume from, so starting again would lose them: use a new --workdir, '
-        'or add --restart to move them aside (into WORKDIR.before-restart-<time>/) and start '
-        'afresh')
+        f'{why}, so starting again would lose them: use a new --workdir, or add --restart to '
+        'move them aside (into WORKDIR.before-restart-<time>/) and start afresh')
+
+
+def _restore(ckpts: checkpoint.Checkpoints, run: rundir.RunDir, state: State, host: HostState,
+             notes: list) -> tuple:
+  """(step, state) of the newest checkpoint that restores (host loaded from it), or (0, state)
+  for a fresh start (refused when it would lose an earlier run's outputs). Damaged newer
+  checkpoints are moved into WORKDIR/damaged-checkpoints/ (out of orbax's way: it would keep
+  them over new ones), with a note for each."""
+  step, restored, tree, skipped = ckpts.restore_newest(state, host.to_tree())
+  if step is None:
+    _refuse_lost_history(run, [s for s, _ in skipped])
+  else:
+    state = restored
+    host.load_tree(tree)
+  for damaged, why in skipped:
+    kept = (ckpts.set_aside(damaged, os.path.join(run.path, 'damaged-checkpoints'))
+            if run.primary else os.path.join(ckpts.directory, str(damaged)))
+    notes.append(f'checkpoint {damaged} is damaged ({why}): skipped, '
+                 + (f'resuming from iteration {step}' if step else 'starting afresh')
+                 + f'; moved it to {kept} (kept for inspection)')
+  return step or 0, state
 
 
 def _open_run(c, sources, run: rundir.RunDir, lock, primary: bool, notes) -> PreparedRun:
@@ -450,12 +473,7 @@ def _open_run(c, sources, run: rundir.RunDir, lock, primary: bool, notes) -> Pre
   host = HostState(c, program.setup)
   ckpts = checkpoint.Checkpoints(run.checkpoint_dir, c.keep_checkpoints)
   try:
-    start = ckpts.latest_step() or 0
-    if start:
-      state, tree = ckpts.restore(state, host.to_tree())
-      host.load_tree(tree)
-    else:
-      _refuse_lost_history(run)
+    start, state = _restore(ckpts, run, state, host, notes)
     total = total_steps(c, sources)
     run.rewind(start, c.log_every)
     run.write_config(c, iters_per_epoch=sources.iters_per_epoch, total_steps=total,

@@ -199,3 +199,80 @@ def test_a_default_run_is_resumable_once_its_first_chunk_is_done(tmp_path, wav):
               f'--config.input_files=("{wav}",)')
   assert r.returncode == 0, r.stderr[-3000:]
   assert 'resuming at iteration' in r.stdout
+
+
+# ----------------------------------------------------------------------------- 3: damage
+
+
+def damage(checkpoint_dir, how):
+  """Damage one orbax checkpoint directory the ways a crash or a bad disk does."""
+  files = sorted(os.path.join(root, n) for root, _, names in os.walk(checkpoint_dir)
+                 for n in names)
+  data = [f for f in files if os.sep + 'd' + os.sep in f]
+  if how == 'truncated data':
+    for f in data:
+      with open(f, 'r+b') as fh:
+        fh.truncate(os.path.getsize(f) // 3)
+  elif how == 'deleted data':
+    for f in data:
+      os.remove(f)
+  elif how == 'no _METADATA':
+    os.remove(os.path.join(checkpoint_dir, 'default', '_METADATA'))
+  elif how == 'random manifest':
+    for f in files:
+      if f.endswith('manifest.ocdbt'):
+        open(f, 'wb').write(np.random.default_rng(0).bytes(os.path.getsize(f)))
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_an_intact_one(trained, tmp_path):
+  from audiolstm import checkpoint  # pylint: disable=g-import-not-at-top
+  c, g = config_lib.prepare(ml_collections_dict(rundir.read_config_file(
+      os.path.join(trained, 'config.json'))))
+  from audiolstm import dataset  # pylint: disable=g-import-not-at-top
+  sources = dataset.load_sources(c, g)
+  program = train.build(c, sources)
+  import jax  # pylint: disable=g-import-not-at-top
+  like = program.init(train.device_data(sources), jax.random.key(0))
+  host = train.HostState(c, program.setup).to_tree()
+  for i, how in enumerate(('truncated data', 'deleted data', 'no _METADATA', 'random manifest')):
+    work = str(tmp_path / f'run{i}')
+    shutil.copytree(trained, work)
+    damage(os.path.join(work, 'checkpoints', '30'), how)
+    ckpts = checkpoint.Checkpoints(os.path.join(work, 'checkpoints'), 3)
+    try:
+      step, state, _, skipped = ckpts.restore_newest(like, host)
+    finally:
+      ckpts.close()
+    assert step == 20 and int(state.step) == 20, how
+    assert [s for s, _ in skipped] == [30], how
+    assert os.path.isdir(os.path.join(work, 'checkpoints', '30')), how  # left in place
+
+
+def ml_collections_dict(record):
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  return ml_collections.ConfigDict(record)
+
+
+@pytest.mark.slow
+def test_resume_and_sample_skip_a_damaged_checkpoint(trained, tmp_path):
+  from audiolstm import inference  # pylint: disable=g-import-not-at-top
+  work = copy_run(trained, tmp_path)
+  damage(os.path.join(work, 'checkpoints', '30'), 'truncated data')
+  lines = []
+  paths = inference.sample(work, num_dreams=1, dream_seconds=0.01, out_dir=str(tmp_path / 'out'),
+                           log=lines.append)
+  assert len(paths) == 1
+  note = [line for line in lines if 'checkpoint 30' in line]
+  assert note and 'damaged' in note[0] and 'iteration 20' in note[0], lines
+  assert os.path.isdir(os.path.join(work, 'checkpoints', '30'))  # left in place
+  lines = []
+  summary = train.train_and_evaluate(tiny_config('vector', max_steps=30, checkpoint_every=20,
+                                                 input_files=(os.path.join(
+                                                     os.path.dirname(trained), 'in.wav'),)),
+                                     work, log=lines.append)
+  assert summary['steps'] == 30 and any('resuming at iteration 20' in line for line in lines)
+  note = [line for line in lines if 'checkpoint 30' in line]
+  assert note and 'damaged' in note[0], lines
+  kept = os.path.join(work, 'damaged-checkpoints', '30')
+  assert kept in note[0] and os.path.isdir(kept)  # kept for inspection, out of orbax's way
+  assert [r['step'] for r in rundir.read_metrics(work)] == [5, 10, 15, 20, 25, 30]
