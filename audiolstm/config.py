@@ -19,6 +19,9 @@ SEED_MODES = ('same', 'random', 'advance')
 ADDED_FIELDS = {'dream_noise': 0.0, 'lr_final': 1.0, 'magnitude_power': 1.0, 'spectral_floor_db': 0.0}
 
 
+DREAM_MEMORY_LIMIT_GIB = 4.0  # the dreams of a run (or of one sampling) may hold at most this
+
+
 class ConfigError(ValueError):
   """A configuration that cannot work; the message is one line for the user."""
 
@@ -124,6 +127,26 @@ def dream_steps(c, g: Geometry, seconds: float) -> int:
   return max(1, math.ceil(seconds * c.sample_rate / samples_per_dream_step(c, g)))
 
 
+def dream_memory(c, g: Geometry, streams: int, seconds: float) -> float:
+  """Bytes that `streams` dreams of `seconds` each hold at once, about: each stream's values
+  (float32) twice (collected, and in the checkpoint's copy or the device's output), the audio made
+  from them (float64 when written), and each stream's state (LSTM carry and gates, seed buffer)."""
+  values = dream_steps(c, g, seconds) * g.new_per_step
+  state = 5 * c.num_layers * 2 * c.num_unrollings * c.hidden_size + g.input_span
+  return float(streams) * (8 * values + 8 * seconds * c.sample_rate + 4 * state)
+
+
+def check_dream_memory(c, g: Geometry, streams: int, seconds: float, what: str,
+                       extra: float = 0.0) -> None:
+  """ConfigError (one line, naming `what` to change) if the dreams need more than
+  DREAM_MEMORY_LIMIT_GIB (with `extra` bytes held beside them)."""
+  gib = (dream_memory(c, g, streams, seconds) + extra) / 2**30
+  _check(gib <= DREAM_MEMORY_LIMIT_GIB,
+         f'{what} would hold about {gib:.3g} GiB of dreams in memory, over the limit of '
+         f'{DREAM_MEMORY_LIMIT_GIB:g} GiB (config.DREAM_MEMORY_LIMIT_GIB): make the dreams '
+         'shorter or fewer')
+
+
 def _check(ok, message):
   if not ok:
     raise ConfigError(message)
@@ -147,9 +170,9 @@ def _validate_amounts(c) -> None:
          '(the model learns magnitudes ** p; 1 = linear magnitudes, as the original)')
   _check(c.spectral_floor_db >= 0, f'config.spectral_floor_db={c.spectral_floor_db!r} must be >= 0 '
          '(dB below each frame\'s peak under which the vocoder drops a bin; 0 = off)')
-  _check(c.dream_seconds > 0, f'config.dream_seconds={c.dream_seconds!r} must be > 0')
-  _check(c.seq_dream_seconds > 0,
-         f'config.seq_dream_seconds={c.seq_dream_seconds!r} must be > 0')
+  for name in ('dream_seconds', 'seq_dream_seconds'):
+    _check(c[name] > 0 and math.isfinite(c[name]),
+           f'config.{name}={c[name]!r} must be a finite number > 0')
   for name in ('input_keep_prob', 'output_keep_prob', 'state_keep_prob'):
     _check(0 < c[name] <= 1, f'config.{name}={c[name]!r} is a KEEP probability: use 0 < p <= 1')
 
@@ -218,4 +241,9 @@ def validate(c) -> Geometry:
   _check(g.new_per_step <= g.label_width,
          f'label_offset={c.label_offset} leaves a gap between the input and the predicted values: '
          'the last label row must start at or before the end of the input matrix')
+  seq = dream_memory(c, g, c.num_dream_streams, c.seq_dream_seconds) if c.audio_freq else 0.0
+  check_dream_memory(c, g, c.num_dream_streams, c.dream_seconds,
+                     f'config.num_dream_streams={c.num_dream_streams} x dream_seconds='
+                     f'{c.dream_seconds:g}' + (f' (and seq_dream_seconds={c.seq_dream_seconds:g})'
+                                               if c.audio_freq else ''), extra=seq)
   return g

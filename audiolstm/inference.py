@@ -166,6 +166,14 @@ def sample_seeds(run: TrainedRun, seed_files, num: int, seed: int):
   return np.stack([seeds[k] for k in pick]), labels, [audios[k][:hi] for k in pick]
 
 
+def check_dream_seconds(dream_seconds) -> None:
+  """ConfigError (one line) unless dream_seconds is None (the run's config) or a finite number
+  > 0."""
+  if dream_seconds is not None and not (math.isfinite(dream_seconds) and dream_seconds > 0):
+    raise ConfigError(f'--dream_seconds={dream_seconds} must be a finite number > 0 (seconds of '
+                      "each dream; leave it out for the run's config.dream_seconds)")
+
+
 def check_dream_noise(dream_noise) -> None:
   """ConfigError (one line) unless dream_noise is None (the run's config) or a number >= 0."""
   if dream_noise is not None and not (math.isfinite(dream_noise) and dream_noise >= 0):
@@ -185,13 +193,14 @@ def sample(workdir, seed_files=(), num_dreams=4, dream_seconds=None, out_dir=Non
   """
   if num_dreams < 1:
     raise ConfigError(f'--num_dreams={num_dreams} must be at least 1')
-  if dream_seconds is not None and dream_seconds <= 0:
-    raise ConfigError(f'--dream_seconds={dream_seconds} must be > 0')
+  check_dream_seconds(dream_seconds)
   check_dream_noise(dream_noise)
   run = load_run(workdir, log)
   c = run.config
   seed = c.seed if seed is None else seed
   seconds = c.dream_seconds if dream_seconds is None else dream_seconds
+  config_lib.check_dream_memory(c, run.sources.g, num_dreams, seconds,
+                                f'--num_dreams={num_dreams} x --dream_seconds={seconds:g}')
   buffers, labels, seed_audio = sample_seeds(run, seed_files, num_dreams, seed)
   out_dir = os.path.abspath(out_dir or os.path.join(run.path, 'samples'))
   os.makedirs(out_dir, exist_ok=True)
@@ -248,11 +257,13 @@ def watch(workdir, watch_dir, out_dir, dream_seconds=None, seed=None, poll_s=0.2
     raise ConfigError(f'--watch_dir={watch_dir!r} is not a directory: create it or give another')
   if not out_dir:
     raise ConfigError('--out_dir is required in watch mode: where the dreams go')
+  check_dream_seconds(dream_seconds)
   check_dream_noise(dream_noise)
   run = load_run(workdir, log)
   c = run.config
   seed = c.seed if seed is None else seed
   seconds = c.dream_seconds if dream_seconds is None else dream_seconds
+  config_lib.check_dream_memory(c, run.sources.g, 1, seconds, f'--dream_seconds={seconds:g}')
   os.makedirs(out_dir, exist_ok=True)
   with rundir.Lock(out_dir, '--out_dir', 'sample or watch'):
     return _watch(run, watch_dir, out_dir, seconds, seed, poll_s, settle_s, log, max_files,

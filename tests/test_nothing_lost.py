@@ -276,3 +276,30 @@ def test_resume_and_sample_skip_a_damaged_checkpoint(trained, tmp_path):
   kept = os.path.join(work, 'damaged-checkpoints', '30')
   assert kept in note[0] and os.path.isdir(kept)  # kept for inspection, out of orbax's way
   assert [r['step'] for r in rundir.read_metrics(work)] == [5, 10, 15, 20, 25, 30]
+
+
+# ----------------------------------------------------------------------------- 5: absurd lengths
+
+
+@pytest.mark.parametrize('fields', [dict(dream_seconds=1e9), dict(dream_seconds=1e5),
+                                    dict(dream_seconds=2.0, num_dream_streams=100000),
+                                    dict(seq_dream_seconds=1e6, audio_freq=10),
+                                    dict(dream_seconds=float('inf'))])
+def test_absurd_dream_lengths_are_refused_before_anything_is_written(tmp_path, fields):
+  work = tmp_path / 'run'
+  with pytest.raises(ConfigError) as e:
+    train.train_and_evaluate(tiny_config('vector', **fields), str(work), **QUIET)
+  message = str(e.value)
+  assert '\n' not in message and not work.exists()
+  if fields.get('dream_seconds') != float('inf'):
+    assert 'GiB' in message and 'limit' in message, message
+
+
+def test_sample_mode_refuses_absurd_lengths_before_writing(trained, tmp_path):
+  from audiolstm import inference  # pylint: disable=g-import-not-at-top
+  out = tmp_path / 'out'
+  with pytest.raises(ConfigError, match='GiB.*limit') as e:
+    inference.sample(trained, num_dreams=4, dream_seconds=1e6, out_dir=str(out), **QUIET)
+  assert '--dream_seconds' in str(e.value) and not out.exists()
+  with pytest.raises(ConfigError, match='must be a finite number'):
+    inference.sample(trained, num_dreams=1, dream_seconds=float('inf'), out_dir=str(out), **QUIET)
