@@ -1,34 +1,6 @@
-"""Shared helpers: tiny configs that compile in a second or two on a CPU."""
-import importlib
-
+"""Fixtures shared by the tests (the shared helpers are in tests/helpers.py)."""
 import numpy as np
 import pytest
-
-TINY = dict(seg_len=16, num_unrollings=4, hop_size=8, max_steps=60, chunk_size=16,
-            dream_seconds=0.004, seq_dream_seconds=0.004, log_every=5, num_dream_streams=2, lr=1e-2,
-            hidden_size=0)  # 0 = seg_len: the quick vector default's 256 cell is not tiny
-
-
-def build_program(approach, audio, **overrides):
-  """(config, sources, program, device data, initial state) of a tiny run on `audio` [n]."""
-  import jax  # pylint: disable=g-import-not-at-top  (conftest stays light to import)
-  from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
-  from audiolstm import dataset  # pylint: disable=g-import-not-at-top
-  from audiolstm import train  # pylint: disable=g-import-not-at-top
-  c = config_lib.resolve(tiny_config(approach, **overrides))
-  config_lib.validate(c)
-  sources = dataset.load_sources(c, load=lambda paths, sr: audio)
-  program = train.build(c, sources)
-  data = train.device_data(sources)
-  return c, sources, program, data, program.init(data, jax.random.key(c.seed))
-
-
-def tiny_config(approach, **overrides):
-  """The approach's config file shrunk to tiny sizes (still a locked-free ConfigDict)."""
-  c = importlib.import_module(f'configs.{approach}').get_config()
-  for k, v in {**TINY, **overrides}.items():
-    c[k] = v
-  return c
 
 
 @pytest.fixture

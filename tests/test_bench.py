@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from audiolstm import bench
 
@@ -24,6 +25,7 @@ def fields(line):
   return dict(kv.split('=', 1) for kv in line.split() if '=' in kv)
 
 
+@pytest.mark.slow
 def test_training_benchmark_prints_the_reference_line_and_compiles_once():
   lines = run_bench('--approach', 'column', '--scale', 'small', '--iters', '3', '--warmup', '1')
   assert re.fullmatch(rf'iters_per_s=({FLOAT}) dream_samples_per_s=({FLOAT})', lines[-1])
@@ -39,6 +41,7 @@ def test_training_benchmark_prints_the_reference_line_and_compiles_once():
   assert np.isfinite(float(head['last_loss']))
 
 
+@pytest.mark.slow
 def test_vocoder_benchmark_prints_audio_seconds_per_second():
   lines = run_bench('--vocoder', '--seconds', '1', '--bins', '64', '--hop', '16')
   assert re.fullmatch(rf'seconds=({FLOAT}) audio_s_per_wall_s=({FLOAT})', lines[-1])

@@ -1,7 +1,9 @@
-"""The command line end to end on tiny settings, and one clear line + exit 2 for each bad input."""
+"""The command line end to end on tiny settings; bad settings and input refused with one clear
+line (in-process for each case, and once through the command line: exit status 2)."""
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -12,7 +14,8 @@ import soundfile as sf
 from audiolstm import audio_io
 from audiolstm import tb
 from audiolstm import train
-from conftest import TINY, tiny_config
+from audiolstm.config import ConfigError
+from tests.helpers import TINY, tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,7 +48,9 @@ def check_run_dir(workdir, approach, kinds=('concurrent',)):
   return wavs
 
 
-@pytest.mark.parametrize('approach', ['vector', 'column', 'transpose', 'fft'])
+@pytest.mark.parametrize('approach', [pytest.param('vector', marks=pytest.mark.slow), 'column',
+                                      pytest.param('transpose', marks=pytest.mark.slow),
+                                      pytest.param('fft', marks=pytest.mark.slow)])
 def test_cli_end_to_end(approach, tmp_path, synth_audio):
   workdir = str(tmp_path / 'run')
   # A synthetic input: the bundled recording opens with 50 ms of silence, and a column model
@@ -69,6 +74,7 @@ def test_cli_end_to_end(approach, tmp_path, synth_audio):
   assert len(wavs) >= 2
 
 
+@pytest.mark.slow
 def test_default_workdir_is_new_each_time(tmp_path):
   paths = []
   for _ in range(2):
@@ -79,6 +85,7 @@ def test_default_workdir_is_new_each_time(tmp_path):
   assert paths[0] != paths[1] and all(p.startswith(str(tmp_path / 'runs')) for p in paths)
 
 
+@pytest.mark.slow
 def test_library_sequential_dreams_and_seed_files(tmp_path, synth_audio):
   seed_file = audio_io.write_wav(str(tmp_path / 'seed.wav'), synth_audio[::-1], 11025)
   c = tiny_config('transpose', audio_freq=25, max_steps=50, seed_files=(seed_file,))
@@ -91,6 +98,7 @@ def test_library_sequential_dreams_and_seed_files(tmp_path, synth_audio):
   assert summary['steps'] == 50 and any(line.startswith('step 50/50') for line in lines)
 
 
+@pytest.mark.slow
 def test_input_files_any_rate_stereo_and_label_files(tmp_path, synth_audio):
   stereo = np.stack([synth_audio, 0.5 * synth_audio], 1)
   sf.write(tmp_path / 'in.flac', np.repeat(stereo, 2, axis=0), 22050)  # 22050 Hz stereo FLAC
@@ -109,68 +117,107 @@ def write_silence(path, seconds=2.0):
   return path
 
 
-BAD = {
-    'missing file': (['--config.input_files=("/nonexistent/x.wav",)'], 'not found'),
-    'garbage file': (['--config.input_files=("{garbage}",)'], 'could not decode'),
-    'too short': (['--config.input_files=("{short}",)'], 'too short'),
-    'silence': (['--config.input_files=("{silent}",)'], 'silent'),
-    'never predicts past input': (['--config.label_offset=1'], 'never predicts past its input'),
-    'non-positive size': (['--config.seg_len=0'], 'seg_len'),
-    'window mismatch': (['--config.window_size=100'], 'window_size'),
-    'bad seed mode': (['--config.seed_advance=("sometimes",)'], 'seed_advance'),
-    'unknown field': (['--config.no_such_field=3'], 'no_such_field'),
-    'missing config': (['--config=configs/nope.py'], 'nope.py'),
-    'bad keep prob': (['--config.input_keep_prob=1.5'], 'KEEP'),
-    'negative dream noise': (['--config.dream_noise=-0.1'], 'config.dream_noise=-0.1'),
-    'too short seed file': (['--config.seed_files=("{short}",)'], 'seed audio'),
-    'bucket workdir': (['--workdir=gs://bucket/run'], 'is a URL'),
-}
-
-
-@pytest.mark.parametrize('case', sorted(BAD))
-def test_bad_input_gives_one_line_and_status_2(case, tmp_path):
+def bad_files(tmp_path):
+  """Audio the library must refuse: {'garbage': undecodable, 'short': 50 samples, 'silent'}."""
   garbage = tmp_path / 'garbage.wav'
   garbage.write_bytes(b'not audio at all' * 50)
   short = tmp_path / 'short.wav'
   sf.write(short, np.full(50, 0.1, np.float32), 11025)
-  silent = write_silence(tmp_path / 'silent.wav')
-  args, needle = BAD[case]
-  args = [a.format(garbage=garbage, short=short, silent=silent) for a in args]
-  approach = 'fft' if case == 'window mismatch' else 'column'
-  if not any(a.startswith('--config=') for a in args):
-    args = [f'--config=configs/{approach}.py'] + args
+  return {'garbage': str(garbage), 'short': str(short),
+          'silent': str(write_silence(tmp_path / 'silent.wav'))}
+
+
+# Bad settings or input: (approach, config fields, error, text of its message). The command line
+# prints the message as one line, exit status 2 (test_bad_input_on_the_command_line_...).
+BAD = {
+    'missing file': ('column', {'input_files': ('/nonexistent/x.wav',)}, audio_io.AudioError,
+                     'not found'),
+    'garbage file': ('column', {'input_files': ('{garbage}',)}, audio_io.AudioError,
+                     'could not decode'),
+    'too short': ('column', {'input_files': ('{short}',)}, ConfigError, 'too short'),
+    'silence': ('column', {'input_files': ('{silent}',)}, ConfigError, 'silent'),
+    'never predicts past input': ('column', {'label_offset': 1}, ConfigError,
+                                  'never predicts past its input'),
+    'non-positive size': ('column', {'seg_len': 0}, ConfigError, 'seg_len'),
+    'window mismatch': ('fft', {'window_size': 100}, ConfigError, 'window_size'),
+    'bad seed mode': ('column', {'seed_advance': ('sometimes',)}, ConfigError, 'seed_advance'),
+    'bad keep prob': ('column', {'input_keep_prob': 1.5}, ConfigError, 'KEEP'),
+    'negative dream noise': ('column', {'dream_noise': -0.1}, ConfigError,
+                             re.escape('config.dream_noise=-0.1')),
+    'too short seed file': ('column', {'seed_files': ('{short}',)}, ConfigError, 'seed audio'),
+}
+
+
+@pytest.mark.parametrize('case', sorted(BAD))
+def test_bad_input_raises_one_line_and_writes_nothing(case, tmp_path, monkeypatch):
+  files = bad_files(tmp_path)
+  approach, fields, error, needle = BAD[case]
+  fields = {k: tuple(p.format(**files) for p in v) if k.endswith('_files') else v
+            for k, v in fields.items()}
+  monkeypatch.chdir(tmp_path)  # a default runs/ directory would appear here
+  before = sorted(os.listdir(tmp_path))
+  with pytest.raises(error, match=needle) as e:
+    train.train_and_evaluate(tiny_config(approach, max_steps=5, **fields), str(tmp_path / 'run'),
+                             log=lambda _: None)
+  assert '\n' not in str(e.value)
+  assert sorted(os.listdir(tmp_path)) == before  # no work directory, not even an empty one
+
+
+def test_bucket_workdir_is_refused(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  with pytest.raises(ConfigError, match='is a URL'):
+    train.train_and_evaluate(tiny_config('column', max_steps=5), 'gs://bucket/run',
+                             log=lambda _: None)
+  assert not os.listdir(tmp_path)  # no local gs:/bucket/run either
+
+
+def test_missing_config_file_is_one_line_and_status_2(capsys):
+  from audiolstm import main  # pylint: disable=g-import-not-at-top  (defines absl flags)
+  with pytest.raises(SystemExit) as e:
+    main.parse_flags(['audiolstm', '--config=configs/nope.py'])
+  assert e.value.code == 2
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and err.startswith('audiolstm: error: ') and 'nope.py' in err, err
+
+
+def test_bad_input_on_the_command_line_is_one_line_and_status_2(tmp_path):
+  """The one bad-input case run as a command: a --config override that parses, jax imported,
+  the library's error turned into one line on stderr and exit status 2, nothing written."""
   workdir = tmp_path / 'run'
-  workdir_flag = [] if any(a.startswith('--workdir') for a in args) else [f'--workdir={workdir}']
-  r = run_cli(*args[:1], *workdir_flag, *tiny_flags(max_steps=5), *args[1:])
+  r = run_cli('--config=configs/column.py', f'--workdir={workdir}', *tiny_flags(max_steps=5),
+              f'--config.input_files=("{bad_files(tmp_path)["silent"]}",)')
   assert r.returncode == 2, (r.stdout, r.stderr)
   lines = [line for line in r.stderr.splitlines() if line.strip()]
   assert len(lines) == 1 and lines[0].startswith('audiolstm: error: '), r.stderr
-  assert needle in lines[0], lines[0]
+  assert 'silent' in lines[0], lines[0]
   assert 'Traceback' not in r.stderr
-  assert not (workdir / 'config.json').exists()
+  assert not workdir.exists()
 
 
+@pytest.mark.slow
 def test_existing_run_is_refused_and_kept(tmp_path):
   workdir = tmp_path / 'run'
-  assert run_cli('--config=configs/column.py', f'--workdir={workdir}',
-                 *tiny_flags(max_steps=20)).returncode == 0
+  train.train_and_evaluate(tiny_config('column', max_steps=20), str(workdir), log=lambda _: None)
   before = {p: os.path.getmtime(p) for p in glob.glob(f'{workdir}/**', recursive=True)}
-  r = run_cli('--config=configs/vector.py', f'--workdir={workdir}', *tiny_flags(max_steps=20))
-  assert r.returncode == 2 and 'already holds a run' in r.stderr
+  with pytest.raises(ConfigError, match='already holds a run') as e:
+    train.train_and_evaluate(tiny_config('vector', max_steps=20), str(workdir),
+                             log=lambda _: None)
+  assert '\n' not in str(e.value)
   assert {p: os.path.getmtime(p) for p in glob.glob(f'{workdir}/**', recursive=True)} == before
 
 
+@pytest.mark.slow
 def test_diverging_loss_stops_with_a_clear_message(tmp_path):
   workdir = tmp_path / 'run'
-  r = run_cli('--config=configs/vector.py', f'--workdir={workdir}',
-              *tiny_flags(max_steps=60, lr=1e30, log_every=1))
-  assert r.returncode == 1, (r.stdout, r.stderr)
-  assert 'the loss became' in r.stderr and 'Traceback' not in r.stderr
+  with pytest.raises(train.TrainingDiverged, match='the loss became'):
+    train.train_and_evaluate(tiny_config('vector', max_steps=60, lr=1e30, log_every=1),
+                             str(workdir), log=lambda _: None)
   records = [json.loads(line) for line in open(workdir / 'metrics.jsonl')]
   assert all(np.isfinite(rec['loss']) for rec in records)
   assert (workdir / 'config.json').exists()
 
 
+@pytest.mark.slow
 def test_validation_loss_is_logged_and_a_too_short_split_is_turned_off(tmp_path):
   summary = train.train_and_evaluate(tiny_config('vector', max_steps=40, eval_every=20),
                                      str(tmp_path / 'a'), log=lambda _: None)

@@ -15,7 +15,7 @@ from audiolstm import anchors
 from audiolstm import audio_io
 from audiolstm import evaluate
 from audiolstm import train
-from conftest import tiny_config
+from tests.helpers import tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SR = 11025
@@ -222,6 +222,7 @@ def run_evaluate(*args):
                         capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_cli_scores_a_tiny_run(tmp_path, synth_audio):
   wav = audio_io.write_wav(str(tmp_path / 'in.wav'), synth_audio, SR)
   c = tiny_config('fft', input_files=(wav,), dream_seconds=0.05, max_steps=140)

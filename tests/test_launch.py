@@ -14,7 +14,7 @@ from absl import flags
 from ml_collections import config_flags
 import pytest
 
-from conftest import TINY
+from tests.helpers import TINY
 from launch import sweep
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,7 +24,7 @@ TPU_ARGS = ['--name=audiolstm-pod', '--zone=us-west4-a', '--accelerator-type=v5l
             '--config.max_steps=500', "--config.input_files=('audio/take 1.wav',)"]
 GPU_ARGS = ['--name=audiolstm-gpu', '--zone=us-central1-a', '--bucket=gs://my-bucket/runs/',
             '--config=configs/vector.py:512', '--config.max_steps=500']
-# The tiny sizes of conftest.TINY, one dream stream, and a validation loss every 20 iterations.
+# The tiny sizes of tests.helpers.TINY, one dream stream, and a validation loss every 20 iterations.
 TINY_SWEEP = dict(TINY, max_steps=40, num_dream_streams=1, val_fraction=0.2, eval_every=20)
 
 
@@ -531,6 +531,7 @@ def local_sweep(tmp_path_factory):
   return root, status
 
 
+@pytest.mark.slow
 def test_local_sweep(local_sweep):
   root, status = local_sweep
   assert status == 0
@@ -558,6 +559,7 @@ def test_local_sweep(local_sweep):
     assert len(scores) == 4 + int(r['dreams'])
 
 
+@pytest.mark.slow
 def test_summary_mode(local_sweep, capsys):
   """--mode=summary tables existing runs without training (and marks the missing point)."""
   root, _ = local_sweep

@@ -12,11 +12,12 @@ from audiolstm import audio_io
 from audiolstm import config as config_lib
 from audiolstm import dataset
 from audiolstm import evaluate
-from audiolstm import outputs
+from audiolstm import rundir
 from audiolstm import spectral
+from audiolstm import synthesis
 from audiolstm import tb
 from audiolstm import train
-from conftest import tiny_config
+from tests.helpers import tiny_config
 
 SR = 11025
 
@@ -111,7 +112,7 @@ def test_floor_drops_a_peak_40_db_down_but_not_with_a_lower_floor():
   for floor in (30.0, 50.0):
     c = fft_config(floor)
     for name, frames in (('strong', strong), ('both', both)):
-      audio[floor, name] = outputs.to_audio(c, to_values(c, frames, 0.7), 0.7,
+      audio[floor, name] = synthesis.to_audio(c, to_values(c, frames, 0.7), 0.7,
                                             np.random.default_rng(5))
   for a in audio.values():
     assert np.all(np.isfinite(a)) and np.max(np.abs(a)) > 0.1
@@ -120,7 +121,7 @@ def test_floor_drops_a_peak_40_db_down_but_not_with_a_lower_floor():
   assert np.max(np.abs(audio[50.0, 'both'] - audio[50.0, 'strong'])) > 1e-3
   # Without a floor (0 = off) the weak peak is heard as well.
   off = fft_config(0.0)
-  no_floor = outputs.to_audio(off, to_values(off, both, 0.7), 0.7, np.random.default_rng(5))
+  no_floor = synthesis.to_audio(off, to_values(off, both, 0.7), 0.7, np.random.default_rng(5))
   np.testing.assert_allclose(no_floor, audio[50.0, 'both'], rtol=0, atol=1e-6)
 
 
@@ -134,10 +135,10 @@ def test_floor_is_applied_after_peak_picking():
   assert 20 * math.log10(row[0] / row[12]) > 30
   frames = np.tile(row, (3, 1))
   values = to_values(c, frames)
-  got = outputs.to_audio(c, values, 1.0, np.random.default_rng(1))
+  got = synthesis.to_audio(c, values, 1.0, np.random.default_rng(1))
   assert np.max(np.abs(got)) > 0.5     # not silent (the vocoder normalises to 0.9)
   off = fft_config(0.0)
-  want = outputs.to_audio(off, to_values(off, frames), 1.0, np.random.default_rng(1))
+  want = synthesis.to_audio(off, to_values(off, frames), 1.0, np.random.default_rng(1))
   np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)  # the only peak is kept as it is
 
 
@@ -168,6 +169,7 @@ def test_learning_rate_constant_and_cosine():
   assert float(zero(total)) == pytest.approx(0.0, abs=1e-12)
 
 
+@pytest.mark.slow
 def test_learning_rate_scalars_decay_over_a_tiny_run(tmp_path):
   c = tiny_config('vector', lr_final=0.1, max_steps=40)
   lines = []
@@ -261,7 +263,7 @@ def test_validation_samples_at_the_edge(approach, fraction, want):
   # Tiny geometry: vector needs 16 + 3 * 16 + 16 = 80 samples; fft 5 frames = 16 + 4 * 8 = 48.
   c = resolved(approach, val_fraction=fraction)
   assert reference_validation_samples(c, 1000) == want
-  assert dataset.validation_samples(c, 1000) == want
+  assert dataset.validation_samples(c, config_lib.geometry(c), 1000) == want
   config = json.loads(json.dumps(c.to_dict(), default=list))  # as a run's config.json holds it
   assert evaluate.held_out_samples(config, 1000) == want
 
@@ -270,15 +272,16 @@ def test_validation_samples_of_a_normal_and_a_too_short_split(synth_audio):
   n = len(synth_audio)
   for approach in ('vector', 'fft'):
     normal = resolved(approach, val_fraction=0.1)
-    assert dataset.validation_samples(normal, n) == round(n * 0.1)
+    assert dataset.validation_samples(normal, config_lib.geometry(normal), n) == round(n * 0.1)
     assert evaluate.held_out_samples(json.loads(json.dumps(normal.to_dict(), default=list)),
                                      n) == round(n * 0.1)
     short = resolved(approach, val_fraction=0.001)  # 22 samples: not one iteration
     assert round(n * 0.001) > 0
-    assert dataset.validation_samples(short, n) == 0
+    assert dataset.validation_samples(short, config_lib.geometry(short), n) == 0
     assert evaluate.held_out_samples(json.loads(json.dumps(short.to_dict(), default=list)), n) == 0
     # load_sources agrees: nothing held out, and the user is told.
-    sources = dataset.load_sources(short, load=lambda paths, sr: synth_audio)
+    sources = dataset.load_sources(short, config_lib.geometry(short),
+                                   load=lambda paths, sr: synth_audio)
     assert sources.val_inputs is None and sources.val_iters == 0
     assert any('validation is off' in note for note in sources.notes)
 
@@ -288,7 +291,7 @@ def test_score_run_marks_a_tail_that_was_trained_on(tmp_path, synth_audio, fract
   run = tmp_path / 'run'
   wav = audio_io.write_wav(str(tmp_path / 'in.wav'), synth_audio, SR)
   c = resolved('vector', val_fraction=fraction, input_files=(wav,))
-  outputs.RunDir(str(run)).write_config(c, iters_per_epoch=1)
+  rundir.RunDir(str(run)).write_config(c, iters_per_epoch=1)
   audio_io.write_wav(str(run / 'dreams' / 'vector_concurrent_same_it0000010_s0.wav'),
                      synth_audio[SR // 2:SR], SR)
   rows = evaluate.score_run(str(run))

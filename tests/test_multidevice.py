@@ -7,19 +7,19 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SCRIPT = r'''
 import json, sys
 import jax, numpy as np
-sys.path.insert(0, sys.argv[1] + '/tests')
-from conftest import tiny_config
+sys.path.insert(0, sys.argv[1])
+from tests.helpers import tiny_config
 from audiolstm import config as config_lib, dataset, diagnostics, train
-c = config_lib.resolve(tiny_config('vector', num_train_streams=4, num_dream_streams=4,
-                                   use_dropout=True, chunk_size=16, dream_seconds=0.003))
-config_lib.validate(c)
-sources = dataset.load_sources(c)
+c, g = config_lib.prepare(tiny_config('vector', num_train_streams=4, num_dream_streams=4,
+                                      use_dropout=True, chunk_size=16, dream_seconds=0.003))
+sources = dataset.load_sources(c, g)
 program = train.build(c, sources)
 data = train.device_data(sources, program.mesh)
 state = program.init(data, jax.random.key(0))
@@ -53,6 +53,7 @@ def run(devices, out):
   return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_four_devices_match_one_device(tmp_path):
   four = run(4, str(tmp_path / 'four.npz'))
   one = run(1, str(tmp_path / 'one.npz'))

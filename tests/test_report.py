@@ -18,7 +18,7 @@ from audiolstm import audio_io
 from audiolstm import evaluate
 from audiolstm import report
 from audiolstm import train
-from conftest import tiny_config
+from tests.helpers import tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTALL = ('headless Chromium is needed to check the report: install it with '
@@ -95,6 +95,7 @@ def run_dir(tmp_path_factory):
   return train.train_and_evaluate(c, str(tmp / 'run'), log=lambda *a: None)
 
 
+@pytest.mark.slow
 def test_report_is_self_contained_and_complete(run_dir):
   workdir = run_dir['workdir']
   path = report.write_report(workdir, log=lambda *a: None)
@@ -149,6 +150,7 @@ def test_report_is_self_contained_and_complete(run_dir):
   assert stamps() == before
 
 
+@pytest.mark.slow
 def test_old_scores_csv_is_scored_again(run_dir, tmp_path):
   """A scores.csv of an older version (no source nor verdict columns) is re-scored, not read."""
   workdir = str(tmp_path / 'run')
@@ -174,6 +176,7 @@ def test_old_scores_csv_is_scored_again(run_dir, tmp_path):
     assert os.path.isfile(os.path.join(workdir, 'anchors', a + '.wav'))
 
 
+@pytest.mark.slow
 def test_report_loads_in_headless_chromium(run_dir, tmp_path):
   browser = chromium()
   workdir = run_dir['workdir']
@@ -216,6 +219,7 @@ def test_report_loads_in_headless_chromium(run_dir, tmp_path):
   assert len(set().union(*colours.values())) == len(colours), colours
 
 
+@pytest.mark.slow
 def test_cli_writes_report_and_bad_workdir_exits_2(run_dir, tmp_path):
   env = dict(os.environ, PYTHONPATH=ROOT)
   cmd = [sys.executable, '-m', 'audiolstm.report']

@@ -11,8 +11,8 @@ from audiolstm import diagnostics
 from audiolstm import models
 from audiolstm import sampling
 from audiolstm import train
-from conftest import build_program
-from conftest import tiny_config
+from tests.helpers import build_program
+from tests.helpers import tiny_config
 
 
 build = build_program
@@ -37,7 +37,9 @@ def test_lstm_cell_matches_tf1_equations():
   np.testing.assert_allclose(new_h, np_sigmoid(o) * np.tanh(want_c), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize('approach', ['vector', 'column', 'transpose', 'fft'])
+@pytest.mark.parametrize('approach', [pytest.param('vector', marks=pytest.mark.slow), 'column',
+                                      pytest.param('transpose', marks=pytest.mark.slow),
+                                      pytest.param('fft', marks=pytest.mark.slow)])
 def test_every_parameter_changes_after_one_step(approach, synth_audio):
   c, _, program, data, state = build(approach, synth_audio, num_layers=2)
   before = jax.tree.map(np.asarray, state.params)
@@ -54,6 +56,7 @@ def test_every_parameter_changes_after_one_step(approach, synth_audio):
 
 
 @pytest.mark.parametrize('approach', ['vector', 'column'])
+@pytest.mark.slow
 def test_loss_falls_on_a_short_synthetic_signal(approach, synth_audio):
   # Clean inputs and a constant rate: this checks that learning works, not the tuned defaults.
   _, _, program, data, state = build(approach, synth_audio, chunk_size=400, lr=3e-3, noisify=0.0,
@@ -64,6 +67,7 @@ def test_loss_falls_on_a_short_synthetic_signal(approach, synth_audio):
 
 
 @pytest.mark.parametrize('approach', ['vector', 'transpose', 'fft'])
+@pytest.mark.slow
 def test_fused_step_equals_train_then_sample(approach, synth_audio):
   _, _, program, data, state = build(approach, synth_audio, use_dropout=True)
   model, tx, setup = program.model, program.tx, program.setup
@@ -84,6 +88,7 @@ def test_fused_step_equals_train_then_sample(approach, synth_audio):
                trained.params)
 
 
+@pytest.mark.slow
 def test_chunk_equals_steps_and_compiles_once(synth_audio):
   _, _, program, data, state = build('column', synth_audio, chunk_size=8, dream_seconds=0.0005)
   model, tx, setup = program.model, program.tx, program.setup
@@ -103,6 +108,7 @@ def test_chunk_equals_steps_and_compiles_once(synth_audio):
   assert compiles.count == 1  # two chunk lengths, one compiled program
 
 
+@pytest.mark.slow
 def test_same_seed_reproduces_and_other_seed_differs(synth_audio):
   runs = []
   for seed in (0, 0, 1):
@@ -114,6 +120,7 @@ def test_same_seed_reproduces_and_other_seed_differs(synth_audio):
   assert not np.allclose(runs[0][1], runs[2][1])
 
 
+@pytest.mark.slow
 def test_dropout_while_dreaming_off_makes_streams_deterministic(synth_audio):
   # Same seed offsets ('same' mode, both streams forced to the same offset) and no dropout while
   # dreaming: both streams dream the same values; with dropout on they differ.
@@ -139,6 +146,7 @@ def test_regularisation_reaches_the_loss(synth_audio):
   np.testing.assert_allclose(loss, mse + 0.5 * l2, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_reset_state_zeroes_the_carry(synth_audio):
   _, _, program, data, state = build('vector', synth_audio, reset_state=1)
   s1, _ = train.train_step(program.model, program.tx, program.setup, state, data)
@@ -150,6 +158,7 @@ def test_reset_state_zeroes_the_carry(synth_audio):
   assert np.any(np.asarray(s1.carry) != 0)
 
 
+@pytest.mark.slow
 def test_sequential_dream_carries_state_between_steps(synth_audio):
   c, _, program, data, state = build('column', synth_audio)
   ds = program.setup.dream
