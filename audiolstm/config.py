@@ -10,6 +10,7 @@ import math
 
 import ml_collections
 
+from audiolstm import defaults
 from audiolstm import spectral
 
 APPROACHES = ('vector', 'column', 'transpose', 'fft')
@@ -78,8 +79,16 @@ def _derived(c):
 
 
 def resolve(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """A new, unlocked ConfigDict with every derived field filled in (config is not changed)."""
-  c = ml_collections.ConfigDict(config.to_dict())
+  """A new, unlocked ConfigDict with every derived field filled in (config is not changed).
+
+  Fields take the types of defaults.get_config: a run's config.json (where JSON made the tuples
+  lists) resolves to the same config as the one it was saved from.
+  """
+  fields = config.to_dict()
+  for name, default in defaults.get_config().items():
+    if isinstance(default, tuple) and isinstance(fields.get(name), list):
+      fields[name] = tuple(fields[name])
+  c = ml_collections.ConfigDict(fields)
   for name, value in ADDED_FIELDS.items():
     if name not in c:
       c[name] = value

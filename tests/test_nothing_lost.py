@@ -303,3 +303,55 @@ def test_sample_mode_refuses_absurd_lengths_before_writing(trained, tmp_path):
   assert '--dream_seconds' in str(e.value) and not out.exists()
   with pytest.raises(ConfigError, match='must be a finite number'):
     inference.sample(trained, num_dreams=1, dream_seconds=float('inf'), out_dir=str(out), **QUIET)
+
+
+# ----------------------------------------------------------------------------- 7: torn metrics
+
+
+@pytest.mark.slow
+def test_resume_rewrites_metrics_without_a_torn_last_line(trained, tmp_path):
+  work = copy_run(trained, tmp_path)
+  shutil.rmtree(os.path.join(work, 'checkpoints', '30'))  # killed before its final save ...
+  with open(os.path.join(work, 'metrics.jsonl'), 'a') as f:
+    f.write('{"step": 35, "lo')  # ... and in the middle of an append
+  assert [r['step'] for r in rundir.read_metrics(work)] == [5, 10, 15, 20, 25, 30]
+  wav = os.path.join(os.path.dirname(trained), 'in.wav')
+  train.train_and_evaluate(tiny_config('vector', max_steps=30, checkpoint_every=20,
+                                       input_files=(wav,)), work, **QUIET)
+  lines = open(os.path.join(work, 'metrics.jsonl')).read().splitlines()
+  assert [json.loads(line)['step'] for line in lines] == [5, 10, 15, 20, 25, 30]
+
+
+# ----------------------------------------------------------------------------- 8: config.json
+
+
+@pytest.mark.parametrize('approach', ['vector', 'column', 'transpose', 'fft'])
+def test_config_json_round_trips_to_the_types_of_get_config(approach, tmp_path):
+  from audiolstm import defaults  # pylint: disable=g-import-not-at-top
+  c, _ = config_lib.prepare(tiny_config(approach))
+  run = rundir.RunDir(str(tmp_path / 'run'))
+  run.write_config(c, iters_per_epoch=3)
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  back, _ = config_lib.prepare(ml_collections.ConfigDict(run.read_config()))
+  assert back.to_dict() == c.to_dict()
+  for name, value in defaults.get_config().items():
+    assert type(back[name]) is type(c[name]), name  # pylint: disable=unidiomatic-typecheck
+    if isinstance(value, tuple):
+      assert isinstance(back[name], tuple), name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('approach', ['vector', 'column', 'transpose', 'fft'])
+def test_sample_and_watch_work_for_every_approach(approach, tmp_path, wav):
+  from audiolstm import inference  # pylint: disable=g-import-not-at-top
+  work = str(tmp_path / 'run')
+  train.train_and_evaluate(tiny_config(approach, max_steps=5, input_files=(wav,)), work, **QUIET)
+  assert len(inference.sample(work, num_dreams=2, dream_seconds=0.02,
+                              out_dir=str(tmp_path / 'samples'), **QUIET)) == 2
+  watch_dir = tmp_path / 'in'
+  watch_dir.mkdir()
+  shutil.copy(wav, watch_dir / 'seed.wav')
+  count = inference.watch(work, str(watch_dir), str(tmp_path / 'out'), dream_seconds=0.02,
+                          poll_s=0.05, settle_s=0.0, max_files=1, **QUIET)
+  assert count == 1
+  assert sorted(os.listdir(tmp_path / 'out')) == ['seed_dream.png', 'seed_dream.wav']
