@@ -60,12 +60,17 @@ def _describe_need(c, g):
 
 def _read_audio(c, load) -> tuple:
   """(input file names, training audio [n], label audio [n] (the same array without
-  label_files; both cut to the shorter)); ConfigError when the training audio is silent."""
+  label_files; both cut to the shorter)); ConfigError when the training audio is silent or
+  constant."""
   files = audio_io.training_files(c.input_files)
   audio = load(files, c.sample_rate)
   if not np.any(audio):
     raise ConfigError(f'the training audio ({", ".join(files)}) is silent: nothing to learn from; '
                       'use a recording with sound in config.input_files')
+  if np.ptp(audio) == 0:
+    raise ConfigError(f'the training audio ({", ".join(files)}) is constant (a DC level of '
+                      f'{float(audio[0]):g}, no sound): nothing to learn from; use a recording '
+                      'with sound in config.input_files')
   if not c.label_files:
     return files, audio, audio
   label_audio = load(c.label_files, c.sample_rate)

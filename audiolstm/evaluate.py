@@ -577,8 +577,11 @@ def score_audio(dream: np.ndarray, reference, sr: int, *, window_s: float = 0.5,
   x = np.nan_to_num(raw.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
   f, rf = _features(x, sr), ref.features
   out = {'duration_s': len(x) / sr}
-  out['level_db'] = (10 * math.log10(f.mean_square / rf.mean_square) if f.mean_square > 0
-                     else -math.inf)
+  if rf.mean_square <= 0:  # a constant (DC) reference: no level to compare with (flag: nan)
+    out['level_db'] = math.nan
+  else:
+    out['level_db'] = (10 * math.log10(f.mean_square / rf.mean_square) if f.mean_square > 0
+                       else -math.inf)
   out['discontinuity'] = f.rough / rf.rough
   out['clicks_per_s'] = _clicks(x, ref.click_threshold, sr) / max(len(x) / sr, 1e-12)
   out['flatness_ratio'] = f.flatness / rf.flatness

@@ -355,3 +355,25 @@ def test_sample_and_watch_work_for_every_approach(approach, tmp_path, wav):
                           poll_s=0.05, settle_s=0.0, max_files=1, **QUIET)
   assert count == 1
   assert sorted(os.listdir(tmp_path / 'out')) == ['seed_dream.png', 'seed_dream.wav']
+
+
+# ----------------------------------------------------------------------------- 9: constant input
+
+
+def test_constant_input_is_refused_at_start_like_silence(tmp_path):
+  dc = audio_io.write_wav(str(tmp_path / 'dc.wav'), np.full(11025, 0.5, np.float32), 11025)
+  work = tmp_path / 'run'
+  with pytest.raises(ConfigError, match='constant') as e:
+    train.train_and_evaluate(tiny_config('vector', input_files=(dc,)), str(work), **QUIET)
+  assert '\n' not in str(e.value) and 'config.input_files' in str(e.value)
+  assert not work.exists()
+
+
+def test_the_scorer_flags_a_constant_reference_instead_of_dividing_by_zero():
+  from audiolstm import evaluate  # pylint: disable=g-import-not-at-top
+  sr = 11025
+  dream = (0.3 * np.sin(2 * np.pi * 220 * np.arange(sr) / sr)).astype(np.float32)
+  scores = evaluate.score_audio(dream, np.full(2 * sr, 0.5), sr)
+  assert np.isnan(scores['level_db']) and not scores['silent']
+  scores = evaluate.score_audio(np.full(sr, 0.5), np.full(2 * sr, 0.5), sr)
+  assert scores['constant']
