@@ -118,11 +118,12 @@ def write_silence(path, seconds=2.0):
 
 
 def bad_files(tmp_path):
-  """Audio the library must refuse: {'garbage': undecodable, 'short': 50 samples, 'silent'}."""
+  """Audio the library must refuse: {'garbage': undecodable, 'short': 50 samples of a tone (not
+  a constant, which is refused as such), 'silent'}."""
   garbage = tmp_path / 'garbage.wav'
   garbage.write_bytes(b'not audio at all' * 50)
   short = tmp_path / 'short.wav'
-  sf.write(short, np.full(50, 0.1, np.float32), 11025)
+  sf.write(short, 0.1 * np.sin(np.arange(50, dtype=np.float32)), 11025)
   return {'garbage': str(garbage), 'short': str(short),
           'silent': str(write_silence(tmp_path / 'silent.wav'))}
 
