@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from audiolstm import bench
+from audiolstm import config as config_lib
+from audiolstm import defaults
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLOAT = r'[0-9.eE+-]+|nan|inf'
@@ -79,7 +81,10 @@ def bench_peaks(frames):
 def test_bench_shapes_and_signal():
   # The references' shapes (shared/bench/common.py make_config) and test signal.
   assert bench.shapes('column', 'dissertation')['seg_len'] == 2048
-  assert bench.shapes('transpose', 'dissertation')['label_offset'] == 100 * 1024
+  c = defaults.get_config()
+  c.approach = 'transpose'
+  c.update(bench.shapes('transpose', 'dissertation'))  # the rest of the geometry is derived
+  assert config_lib.resolve(c).label_offset == 100 * 1024
   assert bench.shapes('fft', 'small')['hop_size'] == 64
   x = bench.synthetic_signal(seconds=2.0)
   assert x.shape == (22050,) and x.dtype == np.float32
