@@ -7,7 +7,10 @@ when complete, so a resume never reads a half-written one; leftovers of a killed
 when the manager opens. A checkpoint damaged later (a bad disk, a hand edit) is skipped for the
 newest one that restores (restore_newest).
 """
+import logging
 import os
+import sys
+import warnings
 
 import jax
 import numpy as np
@@ -19,6 +22,38 @@ from audiolstm import audio_io
 def _saveable(state):
   """Typed PRNG keys are stored as their raw key data."""
   return state.replace(rng=jax.random.key_data(state.rng))
+
+
+_DAMAGED = set()  # checkpoint directories restored from: late reports of failed reads dropped
+
+
+class _DropDamagedReports(logging.Filter):
+  """Drops asyncio's 'exception was never retrieved' reports of reads of a damaged checkpoint."""
+
+  def filter(self, record):
+    text = str(record.exc_info[1] if record.exc_info else '') + str(record.getMessage())
+    return not ('never retrieved' in record.getMessage()
+                and any(d in text for d in _DAMAGED))
+
+
+def _quiet_damaged(directory: str) -> None:
+  """After a failed restore of a checkpoint in `directory`, the reads of it still in flight end
+  into orbax's event loop, closed by then, and report it on stderr at any later time: tensorstore
+  as an unraisable 'RuntimeError: Event loop is closed', asyncio as 'Task exception was never
+  retrieved' (through logging). Drop those reports, and only those: the note says it once."""
+  if not _DAMAGED:
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+      e = unraisable.exc_value
+      if not (isinstance(e, RuntimeError) and str(e) == 'Event loop is closed'):
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+    logging.getLogger('asyncio').addFilter(_DropDamagedReports())
+    # ... and the reads it never started, as a RuntimeWarning at shutdown.
+    warnings.filterwarnings('ignore', r"coroutine '.*' was never awaited", RuntimeWarning)
+  _DAMAGED.add(directory)
 
 
 class Checkpoints:
@@ -66,12 +101,14 @@ class Checkpoints:
     ones that did not [(step, 'Error: first line')], left in place; (None, None, None, skipped)
     when none restores (or there is none)."""
     skipped = []
+    _quiet_damaged(self.directory)  # reports may come before the restore raises
     for step in sorted(self.manager.all_steps(), reverse=True):
       try:
         state, host = self.restore(state_like, host_like, step)
       except Exception as e:  # pylint: disable=broad-except  # orbax raises many kinds on damage
         lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-        skipped.append((step, f'{type(e).__name__}: {lines[0][:200] if lines else "no message"}'))
+        why = f'{type(e).__name__}: {lines[0] if lines else "no message"}'
+        skipped.append((step, why if len(why) <= 80 else why[:77] + '...'))
         continue
       return step, state, host, skipped
     return None, None, None, skipped

@@ -377,3 +377,20 @@ def test_the_scorer_flags_a_constant_reference_instead_of_dividing_by_zero():
   assert np.isnan(scores['level_db']) and not scores['silent']
   scores = evaluate.score_audio(np.full(sr, 0.5), np.full(2 * sr, 0.5), sr)
   assert scores['constant']
+
+
+# ----------------------------------------------------------------------------- 10: no checkpoint
+
+
+@pytest.mark.slow
+def test_sample_mode_without_a_usable_checkpoint_says_so_in_one_line(trained, tmp_path):
+  work = copy_run(trained, tmp_path)
+  for step in ('16', '20', '30'):
+    damage(os.path.join(work, 'checkpoints', step), 'truncated data')
+  line = one_error_line(run_cli('--mode=sample', f'--workdir={work}', '--num_dreams=1'))
+  assert 'no checkpoint that restores' in line and 'damaged' in line
+  for step in ('16', '20', '30'):
+    shutil.rmtree(os.path.join(work, 'checkpoints', step))
+  line = one_error_line(run_cli('--mode=sample', f'--workdir={work}', '--num_dreams=1'))
+  assert 'no complete checkpoint' in line
+  assert not os.path.exists(os.path.join(work, 'samples'))
