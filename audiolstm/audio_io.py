@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import os
 import tempfile
 import warnings
@@ -325,8 +326,11 @@ def write_wav(path: str, audio: np.ndarray, sample_rate: int) -> str:
     raise ValueError(f'refusing to write {path}: audio contains non-finite samples (NaN/inf)')
   data = np.clip(data, -1.0, 1.0)
 
+  encoded = io.BytesIO()  # encoded in memory: a full disk then raises OSError(ENOSPC), which
+  sf.write(encoded, data, sample_rate, subtype='PCM_16', format='WAV')  # libsndfile would hide
   with atomic_file(path) as tmp:
-    sf.write(tmp, data, sample_rate, subtype='PCM_16', format='WAV')
+    with open(tmp, 'wb') as f:
+      f.write(encoded.getbuffer())
   return path
 
 

@@ -56,6 +56,28 @@ def _quiet_damaged(directory: str) -> None:
   _DAMAGED.add(directory)
 
 
+class _DropDiskFullReports(logging.Filter):
+  """Drops orbax's error reports of a save that a full disk failed: the save raises the same error,
+  which the caller turns into one line (rundir.NoSpace)."""
+
+  def filter(self, record):
+    text = record.getMessage()
+    return not (record.levelno >= logging.ERROR and 'raised an exception' in text
+                and ('No space left on device' in text or 'RESOURCE_EXHAUSTED' in text))
+
+
+logging.getLogger('absl').addFilter(_DropDiskFullReports())
+
+
+def newest_complete_step(directory: str):
+  """The newest step directory that orbax finished (renamed from its temporary name), without
+  opening a manager (which writes); None if there is none."""
+  if not os.path.isdir(directory):
+    return None
+  steps = [int(n) for n in os.listdir(directory) if n.isdigit()]
+  return max(steps) if steps else None
+
+
 class Checkpoints:
   """The checkpoints of one work directory (WORKDIR/checkpoints/<step>/)."""
 

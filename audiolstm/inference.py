@@ -204,8 +204,12 @@ def sample(workdir, seed_files=(), num_dreams=4, dream_seconds=None, out_dir=Non
   buffers, labels, seed_audio = sample_seeds(run, seed_files, num_dreams, seed)
   out_dir = os.path.abspath(out_dir or os.path.join(run.path, 'samples'))
   os.makedirs(out_dir, exist_ok=True)
-  with rundir.Lock(out_dir, '--out_dir', 'sample or watch'):
-    return _sample(run, buffers, labels, seed_audio, seconds, out_dir, seed, log, dream_noise)
+  try:
+    with rundir.Lock(out_dir, '--out_dir', 'sample or watch'):
+      return _sample(run, buffers, labels, seed_audio, seconds, out_dir, seed, log, dream_noise)
+  except OSError as e:
+    rundir.raise_if_disk_full(e, out_dir, 'run the same command (the dreams written are kept)')
+    raise
 
 
 def _sample(run: TrainedRun, buffers, labels, seed_audio, seconds: float, out_dir: str, seed: int,
@@ -265,9 +269,13 @@ def watch(workdir, watch_dir, out_dir, dream_seconds=None, seed=None, poll_s=0.2
   seconds = c.dream_seconds if dream_seconds is None else dream_seconds
   config_lib.check_dream_memory(c, run.sources.g, 1, seconds, f'--dream_seconds={seconds:g}')
   os.makedirs(out_dir, exist_ok=True)
-  with rundir.Lock(out_dir, '--out_dir', 'sample or watch'):
-    return _watch(run, watch_dir, out_dir, seconds, seed, poll_s, settle_s, log, max_files,
-                  dream_noise)
+  try:
+    with rundir.Lock(out_dir, '--out_dir', 'sample or watch'):
+      return _watch(run, watch_dir, out_dir, seconds, seed, poll_s, settle_s, log, max_files,
+                    dream_noise)
+  except OSError as e:
+    rundir.raise_if_disk_full(e, out_dir, 'run the same command (the dreams written are kept)')
+    raise
 
 
 def _watch(run: TrainedRun, watch_dir, out_dir, seconds, seed, poll_s, settle_s, log, max_files,

@@ -139,6 +139,7 @@ def main(argv):
     fail('no config given: add --config=configs/fft.py (or vector.py, column.py, transpose.py)')
   # pylint: disable=g-import-not-at-top  # jax is imported only after the flags are fine
   from audiolstm import inference
+  from audiolstm import rundir
   from audiolstm import sharding
   from audiolstm import train
   sharding.maybe_initialize_distributed(FLAGS.multihost)
@@ -151,7 +152,7 @@ def main(argv):
     else:
       inference.watch(FLAGS.workdir, FLAGS.watch_dir, FLAGS.out_dir, FLAGS.dream_seconds,
                       FLAGS.seed, dream_noise=FLAGS.dream_noise)
-  except (ConfigError, audio_io.AudioError) as e:
+  except (ConfigError, audio_io.AudioError, rundir.NoSpace) as e:
     fail(str(e))
   except train.TrainingDiverged as e:
     fail(str(e), status=1)

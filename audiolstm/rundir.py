@@ -20,6 +20,33 @@ _DREAM_STEP = re.compile(r'_it(\d+)_s\d+(?:-\d+)?\.wav$')
 LOCK_NAME = '.audiolstm.lock'  # in a work directory or an output folder: the live holder's pid
 
 
+class NoSpace(RuntimeError):
+  """The disk under a work directory or output folder is full; the message is one line."""
+
+
+def is_disk_full(e: BaseException) -> bool:
+  """Whether an exception (or one it was raised from) is a full disk: OSError ENOSPC / EDQUOT,
+  or the same told in words (tensorstore, under orbax, says 'No space left on device')."""
+  seen = 0
+  while e is not None and seen < 20:
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+      return True
+    if 'No space left on device' in str(e) or 'Disk quota exceeded' in str(e):
+      return True
+    e, seen = e.__cause__ or e.__context__, seen + 1
+  return False
+
+
+def raise_if_disk_full(e: BaseException, folder: str, resume: str) -> None:
+  """NoSpace (one line: where, and `resume`, what to do after freeing space) if `e` is a full
+  disk; nothing otherwise."""
+  if is_disk_full(e):
+    where = getattr(e, 'filename', None)
+    writing = f' (writing {where})' if where else ''
+    raise NoSpace(f'no space left on the device under {folder}{writing}: free space and '
+                  f'{resume}') from None
+
+
 class Lock:
   """An exclusive lock on a folder for the life of a run (or of a sample / watch session).
 

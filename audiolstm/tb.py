@@ -9,9 +9,11 @@
 `read_events(logdir)` parses the event files back (TFRecord framing with CRC checks, the protos of
 tensorboardX), for tests and notebooks.
 """
+import errno
 import glob
 import os
 import struct
+import threading
 
 import numpy as np
 import tensorboardX
@@ -39,6 +41,27 @@ def _as_uint8_image(image) -> np.ndarray:
   return np.clip(a, 0, 255).astype(np.uint8)
 
 
+_WRITE_ERRORS = []  # OSErrors of a full disk in tensorboardX's writer thread, for check()
+
+
+def _keep_disk_full_errors() -> None:
+  """tensorboardX writes in a thread, which a full disk ends with a traceback on stderr and the
+  events lost; keep that error instead, for Writer.check() to raise in the caller's thread."""
+  previous = threading.excepthook
+  if getattr(previous, 'audiolstm_tb', False):
+    return
+
+  def hook(args):
+    e = args.exc_value
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+      _WRITE_ERRORS.append(e)
+    else:
+      previous(args)
+
+  hook.audiolstm_tb = True
+  threading.excepthook = hook
+
+
 class Writer:
   """TensorBoard event files in `logdir`: scalars, audio clips and images by step."""
 
@@ -47,6 +70,7 @@ class Writer:
     the events of earlier files at that step and later, which the resume writes again."""
     os.makedirs(logdir, exist_ok=True)
     self.logdir = logdir
+    _keep_disk_full_errors()
     self._writer = tensorboardX.SummaryWriter(logdir=logdir, flush_secs=flush_secs,
                                               purge_step=purge_step)
 
@@ -68,6 +92,11 @@ class Writer:
 
   def flush(self) -> None:
     self._writer.flush()
+
+  def check(self) -> None:
+    """Raise the OSError that ended the writer thread (a full disk), if one did."""
+    if _WRITE_ERRORS:
+      raise _WRITE_ERRORS.pop(0)
 
   def close(self) -> None:
     self._writer.close()

@@ -554,15 +554,36 @@ def train_and_evaluate(config, workdir=None, log=print, restart=False) -> dict:
   after the first chunk); `restart` moves an earlier run there aside first (see prepare_run).
   SIGTERM/SIGINT save a checkpoint at the next chunk boundary and return. Returns a summary dict (workdir, steps,
   final_loss, iters_per_s, dreams: list of WAV paths, seconds, stopped_by). Raises ConfigError /
-  audio_io.AudioError for unusable settings or input (nothing written in that case) and
-  TrainingDiverged for a non-finite loss (everything so far kept).
+  audio_io.AudioError for unusable settings or input (nothing written in that case),
+  TrainingDiverged for a non-finite loss (everything so far kept) and rundir.NoSpace when the disk
+  is full (the checkpoints saved before it kept; the message says what to run).
   """
-  p = prepare_run(config, workdir, restart)
+  try:
+    p = prepare_run(config, workdir, restart)
+  except Exception as e:  # pylint: disable=broad-except  # a full disk is told in one line
+    rundir.raise_if_disk_full(e, workdir or 'runs', 'run the same command')
+    raise
   try:
     return run_prepared(p, log)
+  except Exception as e:  # pylint: disable=broad-except
+    rundir.raise_if_disk_full(e, p.run.path, _resume_hint(p))
+    raise
   finally:
     if p.lock:
       p.lock.release()
+
+
+def _resume_hint(p: PreparedRun) -> str:
+  """What to run after a full disk: the same command (from the newest checkpoint), or with
+  --restart when none was saved yet."""
+  try:
+    step = checkpoint.newest_complete_step(p.run.checkpoint_dir)
+  except OSError:
+    step = None
+  if step:
+    return f'run the same command to resume (from the checkpoint at iteration {step})'
+  return ('run the same command with --restart (no checkpoint was saved yet; --restart moves '
+          'what was written aside)')
 
 
 def run_prepared(p: PreparedRun, log=print) -> dict:
@@ -603,6 +624,7 @@ def run_prepared(p: PreparedRun, log=print) -> dict:
         progress.update(step, force=step >= p.total, loss=float(np.mean(losses)),
                         dreams=len(writer.paths))
         metrics.plot()
+        board.check()
       if saved != step:
         p.ckpts.save(step, p.state, p.host.to_tree())
   finally:

@@ -394,3 +394,64 @@ def test_sample_mode_without_a_usable_checkpoint_says_so_in_one_line(trained, tm
   line = one_error_line(run_cli('--mode=sample', f'--workdir={work}', '--num_dreams=1'))
   assert 'no complete checkpoint' in line
   assert not os.path.exists(os.path.join(work, 'samples'))
+
+
+# ----------------------------------------------------------------------------- 4: a full disk
+
+
+def _can_mount_tmpfs(tmp_path):
+  """Whether `unshare -rm` gives this user a private mount namespace where tmpfs mounts."""
+  if not shutil.which('unshare'):
+    return False
+  target = tmp_path / 'probe'
+  target.mkdir()
+  r = subprocess.run(['unshare', '-rm', 'sh', '-c', f'mount -t tmpfs -o size=64k tmpfs {target}'],
+                     capture_output=True, timeout=30)
+  return r.returncode == 0
+
+
+def run_on_a_small_disk(disk, size, args, copy_to=None):
+  """The command line in a private mount namespace where `disk` is a tmpfs of `size` (a real
+  file system that fills up: ENOSPC); with `copy_to`, what the disk held is copied there after."""
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  quoted = ' '.join("'" + a.replace("'", "'\\''") + "'" for a in args)
+  script = (f'mount -t tmpfs -o size={size} tmpfs {disk} || exit 99; '
+            f'{sys.executable} -m audiolstm.main {quoted}; rc=$?; '
+            + (f'cp -a {disk}/. {copy_to}/; ' if copy_to else '') + 'exit $rc')
+  return subprocess.run(['unshare', '-rm', 'sh', '-c', script], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('full', ['checkpoints', 'dreams', 'run'])
+def test_a_full_disk_is_one_line_and_the_run_resumes(full, tmp_path, wav):
+  if not _can_mount_tmpfs(tmp_path):
+    pytest.skip('no private mount namespace here (unshare -rm, mount -t tmpfs)')
+  disk = tmp_path / 'disk'
+  disk.mkdir()
+  work = tmp_path / 'run'
+  if full == 'run':  # the whole work directory on a disk that fills after the first checkpoint
+    work, size = disk / 'run', '1200k'
+  else:  # its checkpoints or its dreams on a disk too small for the first one
+    work.mkdir()
+    (work / full).symlink_to(disk)
+    size = '50k' if full == 'checkpoints' else '100k'
+  args = ['--config=configs/vector.py', f'--workdir={work}', *tiny_flags(max_steps=200),
+          f'--config.input_files=("{wav}",)']
+  saved = tmp_path / 'saved'
+  saved.mkdir()
+  r = run_on_a_small_disk(disk, size, args, copy_to=saved if full == 'run' else None)
+  assert r.returncode != 99, r.stderr
+  line = one_error_line(r)
+  assert line.startswith(f'audiolstm: error: no space left on the device under {work}'), line
+  if full == 'run':
+    assert 'free space and run the same command to resume (from the checkpoint' in line, line
+    # Space freed (the same run on a disk with room): it resumes, and nothing is lost.
+    args[1] = f'--workdir={saved / "run"}'
+    r = run_cli(*args)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'resuming at iteration' in r.stdout
+    steps = [rec['step'] for rec in rundir.read_metrics(str(saved / 'run'))]
+    assert steps == list(range(5, 201, 5))
+  else:
+    assert 'free space and run the same command with --restart' in line, line
