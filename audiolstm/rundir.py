@@ -52,7 +52,8 @@ class Lock:
 
   FOLDER/.audiolstm.lock holds the holder's pid under an flock, which the kernel drops when the
   holder ends, however it ends: a dead run's lock file (its pid still in it) never blocks. A
-  second holder is refused with ConfigError naming the live one's pid.
+  second holder is refused with ConfigError naming the live one's pid. The file stays when the
+  lock is released (so the folder itself is not touched again); only the flock says who holds.
 
     with Lock(workdir):
       ...
@@ -75,7 +76,7 @@ class Lock:
         raise ConfigError(
             f'{self.flag}={self.folder} is in use by another {self.holder} (pid {pid}): wait for '
             f'it to end (or stop it), or use another {self.flag}') from None
-      try:  # a holder that just released may have removed the file we opened: open it again
+      try:  # the file was removed (by hand) after we opened it: open it again
         same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
       except FileNotFoundError:
         same = False
@@ -90,10 +91,6 @@ class Lock:
   def release(self) -> None:
     if self._fd is None:
       return
-    try:
-      os.remove(self.path)
-    except OSError:
-      pass
     fcntl.flock(self._fd, fcntl.LOCK_UN)
     os.close(self._fd)
     self._fd = None
