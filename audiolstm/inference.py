@@ -234,19 +234,26 @@ def _sample(run: TrainedRun, buffers, labels, seed_audio, seconds: float, out_di
 
 
 def _stable_files(watch_dir: str, seen_sizes: dict, settle_s: float):
-  """Regular files in watch_dir whose size and mtime have not changed for settle_s seconds."""
+  """Regular files in watch_dir whose size and mtime have not changed for settle_s seconds; None
+  when watch_dir is gone. A file that vanishes while it is looked at is left out."""
   now = time.time()
   ready = []
-  with os.scandir(watch_dir) as entries:
-    for entry in entries:
+  try:
+    entries = list(os.scandir(watch_dir))
+  except (FileNotFoundError, NotADirectoryError):
+    return None
+  for entry in entries:
+    try:
       if entry.name.startswith('.') or not entry.is_file(follow_symlinks=False):
         continue
       st = entry.stat(follow_symlinks=False)
-      key = (st.st_size, st.st_mtime_ns)
-      if seen_sizes.get(entry.path, (None,))[0] != key:
-        seen_sizes[entry.path] = (key, now)
-      elif now - seen_sizes[entry.path][1] >= settle_s:
-        ready.append((entry.path, key))
+    except FileNotFoundError:
+      continue
+    key = (st.st_size, st.st_mtime_ns)
+    if seen_sizes.get(entry.path, (None,))[0] != key:
+      seen_sizes[entry.path] = (key, now)
+    elif now - seen_sizes[entry.path][1] >= settle_s:
+      ready.append((entry.path, key))
   return sorted(ready)
 
 
@@ -288,9 +295,15 @@ def _watch(run: TrainedRun, watch_dir, out_dir, seconds, seed, poll_s, settle_s,
   log(f'watching {os.path.abspath(watch_dir)} (model of {run.path}, iteration {run.step}{noise}); '
       f'dreams of {seconds:g} s go to {os.path.abspath(out_dir)}; Ctrl-C stops')
   writer = outputs.DreamWriter(c, run.sources.scale, out_dir)
+  gone = False
   with signals.StopSignals() as stop:
     while not stop.requested and (max_files is None or len(done) < max_files):
-      for path, key in _stable_files(watch_dir, seen, settle_s):
+      ready = _stable_files(watch_dir, seen, settle_s)
+      if (ready is None) != gone:
+        gone = ready is None
+        log(f'the watch folder {os.path.abspath(watch_dir)} is gone: waiting for it to come back'
+            if gone else f'the watch folder {os.path.abspath(watch_dir)} is back: watching it')
+      for path, key in ready or ():
         if (path, key) in done or stop.requested:
           continue
         done.add((path, key))

@@ -455,3 +455,41 @@ def test_a_full_disk_is_one_line_and_the_run_resumes(full, tmp_path, wav):
     assert steps == list(range(5, 201, 5))
   else:
     assert 'free space and run the same command with --restart' in line, line
+
+
+# ----------------------------------------------------------------------------- 6: watch mode
+
+
+@pytest.mark.slow
+def test_watch_mode_waits_for_a_deleted_folder_to_come_back(trained, tmp_path, synth_audio):
+  import threading  # pylint: disable=g-import-not-at-top
+  from audiolstm import inference  # pylint: disable=g-import-not-at-top
+  watch_dir, out = tmp_path / 'in', tmp_path / 'out'
+  watch_dir.mkdir()
+  lines, result = [], {}
+
+  def watch():
+    try:
+      result['count'] = inference.watch(trained, str(watch_dir), str(out), dream_seconds=0.02,
+                                        poll_s=0.05, settle_s=0.1, max_files=1, log=lines.append)
+    except BaseException as e:  # pylint: disable=broad-except
+      result['error'] = e
+
+  thread = threading.Thread(target=watch)
+  thread.start()
+  deadline = time.time() + 120
+  while not any(line.startswith('watching') for line in lines) and time.time() < deadline:
+    time.sleep(0.05)
+  watch_dir.rmdir()
+  while not any('is gone' in line for line in lines) and time.time() < deadline:
+    time.sleep(0.05)
+    if not thread.is_alive():
+      break
+  watch_dir.mkdir()
+  audio_io.write_wav(str(tmp_path / 'x.wav'), synth_audio[:3000], 11025)
+  os.replace(tmp_path / 'x.wav', watch_dir / 'x.wav')
+  thread.join(timeout=120)
+  assert 'error' not in result, result
+  assert result.get('count') == 1 and os.path.exists(out / 'x_dream.wav')
+  gone = [line for line in lines if 'is gone' in line]
+  assert len(gone) == 1 and str(watch_dir) in gone[0], lines
