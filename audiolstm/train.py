@@ -309,6 +309,7 @@ class TrainingDiverged(RuntimeError):
 RUN_CONTROL_FIELDS = ('max_steps', 'num_epochs', 'chunk_size', 'checkpoint_every',
                       'keep_checkpoints')
 CHUNK_SECONDS = 1.0  # target wall time of one dispatch: signals are answered within about this
+FIRST_ITERATIONS = 4  # chunk length until the speed is measured (the first includes compiling)
 
 
 def check_resumable(prior: dict, c) -> None:
@@ -602,7 +603,7 @@ def run_prepared(p: PreparedRun, log=print) -> dict:
   try:
     with signals.StopSignals() as stop, board:
       while step < p.total and not stop.requested:
-        n = chunk_length(step, p.total, c, eval_every, rate)
+        n = chunk_length(step, p.total, c, eval_every, rate or FIRST_ITERATIONS / CHUNK_SECONDS)
         t_chunk = time.perf_counter()
         p.state, losses, values, offsets = p.program.run_chunk(p.state, p.data, n)
         losses = sharding_lib.to_host(losses)[:n]

@@ -493,3 +493,15 @@ def test_watch_mode_waits_for_a_deleted_folder_to_come_back(trained, tmp_path, s
   assert result.get('count') == 1 and os.path.exists(out / 'x_dream.wav')
   gone = [line for line in lines if 'is gone' in line]
   assert len(gone) == 1 and str(watch_dir) in gone[0], lines
+
+
+# ----------------------------------------------------------------------------- 11: first chunk
+
+
+def test_the_first_chunks_are_a_few_iterations_whatever_the_chunk_size(tmp_path, wav):
+  """A signal is answered at a chunk's end: before the speed is measured, chunks are short."""
+  work = str(tmp_path / 'run')
+  train.train_and_evaluate(tiny_config('column', max_steps=60, chunk_size=1000, input_files=(wav,),
+                                       checkpoint_every=0), work, **QUIET)
+  steps = sorted(int(n) for n in os.listdir(os.path.join(work, 'checkpoints')) if n.isdigit())
+  assert steps == [train.FIRST_ITERATIONS, 60]  # the first chunk's checkpoint, and the end's
