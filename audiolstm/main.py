@@ -141,6 +141,7 @@ def main(argv):
   from audiolstm import inference
   from audiolstm import rundir
   from audiolstm import sharding
+  from audiolstm import signals
   from audiolstm import train
   sharding.maybe_initialize_distributed(FLAGS.multihost)
   try:
@@ -156,6 +157,8 @@ def main(argv):
     fail(str(e))
   except train.TrainingDiverged as e:
     fail(str(e), status=1)
+  except signals.StopNow as e:
+    fail(e.message, status=e.status)
 
 
 if __name__ == '__main__':

@@ -553,7 +553,8 @@ def train_and_evaluate(config, workdir=None, log=print, restart=False) -> dict:
 
   Running again with the same workdir resumes from its newest checkpoint (a first one is saved
   after the first chunk); `restart` moves an earlier run there aside first (see prepare_run).
-  SIGTERM/SIGINT save a checkpoint at the next chunk boundary and return. Returns a summary dict (workdir, steps,
+  SIGTERM/SIGINT save a checkpoint at the next chunk boundary and return; a second one raises
+  signals.StopNow at once (after the save, if one is under way). Returns a summary dict (workdir, steps,
   final_loss, iters_per_s, dreams: list of WAV paths, seconds, stopped_by). Raises ConfigError /
   audio_io.AudioError for unusable settings or input (nothing written in that case),
   TrainingDiverged for a non-finite loss (everything so far kept) and rundir.NoSpace when the disk
@@ -566,6 +567,10 @@ def train_and_evaluate(config, workdir=None, log=print, restart=False) -> dict:
     raise
   try:
     return run_prepared(p, log)
+  except signals.StopNow as e:
+    e.message = (f'stopped at once by a second {e.signal_name} (what was written in {p.run.path} '
+                 f'is kept): {_resume_hint(p)}')
+    raise
   except Exception as e:  # pylint: disable=broad-except
     rundir.raise_if_disk_full(e, p.run.path, _resume_hint(p))
     raise
@@ -575,8 +580,8 @@ def train_and_evaluate(config, workdir=None, log=print, restart=False) -> dict:
 
 
 def _resume_hint(p: PreparedRun) -> str:
-  """What to run after a full disk: the same command (from the newest checkpoint), or with
-  --restart when none was saved yet."""
+  """What to run after a full disk or a stop at once: the same command (from the newest
+  checkpoint), or with --restart when none was saved yet."""
   try:
     step = checkpoint.newest_complete_step(p.run.checkpoint_dir)
   except OSError:
@@ -620,14 +625,16 @@ def run_prepared(p: PreparedRun, log=print) -> dict:
           sequential_dream(p, writer, step)
         if (c.checkpoint_every and step % c.checkpoint_every == 0) or (
             saved is None and not p.start and step < p.total):  # resumable once started
-          p.ckpts.save(step, p.state, p.host.to_tree())
+          with stop.critical():  # a second signal stops right after the save, not inside it
+            p.ckpts.save(step, p.state, p.host.to_tree())
           saved = step
         progress.update(step, force=step >= p.total, loss=float(np.mean(losses)),
                         dreams=len(writer.paths))
         metrics.plot()
         board.check()
       if saved != step:
-        p.ckpts.save(step, p.state, p.host.to_tree())
+        with stop.critical():
+          p.ckpts.save(step, p.state, p.host.to_tree())
   finally:
     p.ckpts.close()
   metrics.plot(force=True)

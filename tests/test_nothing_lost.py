@@ -505,3 +505,53 @@ def test_the_first_chunks_are_a_few_iterations_whatever_the_chunk_size(tmp_path,
                                        checkpoint_every=0), work, **QUIET)
   steps = sorted(int(n) for n in os.listdir(os.path.join(work, 'checkpoints')) if n.isdigit())
   assert steps == [train.FIRST_ITERATIONS, 60]  # the first chunk's checkpoint, and the end's
+
+
+# ----------------------------------------------------------------------------- 12: two signals
+
+
+def test_a_second_signal_waits_for_a_save_then_stops_at_once():
+  import signal  # pylint: disable=g-import-not-at-top
+  from audiolstm import signals  # pylint: disable=g-import-not-at-top
+  with signals.StopSignals() as stop:
+    os.kill(os.getpid(), signal.SIGINT)
+    assert stop.requested == 'SIGINT'  # the first: a request, nothing raised
+    with pytest.raises(signals.StopNow) as e:
+      with stop.critical():  # a checkpoint save: not interrupted ...
+        os.kill(os.getpid(), signal.SIGINT)
+        saved = True
+    assert saved and e.value.signal_name == 'SIGINT'  # ... and the stop comes right after it
+  with signals.StopSignals() as stop:
+    with pytest.raises(signals.StopNow):
+      os.kill(os.getpid(), signal.SIGTERM)
+      os.kill(os.getpid(), signal.SIGTERM)
+      for _ in range(100):  # the second stops at once, wherever the main thread is
+        time.sleep(0.01)
+
+
+@pytest.mark.slow
+def test_two_quick_signals_stop_a_run_at_once_with_its_checkpoints_intact(tmp_path, wav):
+  import signal  # pylint: disable=g-import-not-at-top
+  work = str(tmp_path / 'run')
+  args = ['--config=configs/column.py', f'--workdir={work}',
+          *tiny_flags(max_steps=10**7, lr_final=1.0), f'--config.input_files=("{wav}",)']
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  p = subprocess.Popen([sys.executable, '-m', 'audiolstm.main', *args], cwd=ROOT, env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  ckpts = os.path.join(work, 'checkpoints')
+  for _ in range(600):
+    if p.poll() is not None or (os.path.isdir(ckpts)
+                                and any(n.isdigit() for n in os.listdir(ckpts))):
+      break
+    time.sleep(0.1)
+  time.sleep(1.0)  # well into the chunks after the first checkpoint
+  p.send_signal(signal.SIGINT)
+  time.sleep(0.05)
+  p.send_signal(signal.SIGINT)
+  _, err = p.communicate(timeout=120)
+  lines = [line for line in err.splitlines() if line.strip()]
+  assert p.returncode == 130 and len(lines) == 1, err[-3000:]
+  assert 'stopped at once by a second SIGINT' in lines[0] and 'run the same command' in lines[0]
+  r = run_cli(*args[:2], *tiny_flags(max_steps=100, lr_final=1.0),
+              f'--config.input_files=("{wav}",)')
+  assert r.returncode == 0 and 'resuming at iteration' in r.stdout, r.stderr[-3000:]
