@@ -41,6 +41,8 @@ class TrainedRun:
   same_offsets: np.ndarray   # [S] the run's fixed 'same' seed offsets
   cursor: int                # training cursor at the checkpoint (for 'advance')
   step: int
+  program: train.Program = None   # the run's jitted functions (built for its config)
+  state: train.State = None       # the whole restored state (learning_sample continues it)
 
 
 def load_run(workdir: str, log=print) -> TrainedRun:
@@ -78,7 +80,8 @@ def load_run(workdir: str, log=print) -> TrainedRun:
         f'{step} instead (the damaged one is left in place)')
   return TrainedRun(path=path, config=c, sources=sources, model=program.model,
                     params=state.params, same_offsets=np.asarray(state.same_offsets),
-                    cursor=int(slicing.cursors(g, step, sources.iters_per_epoch)), step=step)
+                    cursor=int(slicing.cursors(g, step, sources.iters_per_epoch)), step=step,
+                    program=program, state=state)
 
 
 def seed_from_audio(run: TrainedRun, audio: np.ndarray, name: str) -> np.ndarray:
@@ -126,13 +129,16 @@ class Dreamer:
     self._scan = jax.jit(lambda params, buffers, carry, rng: sampling.dream_scan(
         run.model, self.ds, self.piece, params, buffers, carry, rng))
 
-  def __call__(self, buffers: np.ndarray, rng, progress=None) -> np.ndarray:
-    """buffers [S, input_span] -> dream values [S, num_steps * new_per_step]."""
+  def __call__(self, buffers: np.ndarray, rng, progress=None, stop=None) -> np.ndarray:
+    """buffers [S, input_span] -> dream values [S, num_steps * new_per_step], or fewer steps
+    (whole pieces, at least one) when `stop` (a signals.StopSignals) was requested."""
     c = self.run.config
     buffers = jnp.asarray(buffers)
     carry = models.zero_carry(c, (self.ds.num_streams,))
     pieces = []
     for i in range(-(-self.num_steps // self.piece)):
+      if i and stop is not None and stop.requested:
+        break
       buffers, carry, out = self._scan(self.run.params, buffers, carry, jax.random.fold_in(rng, i))
       pieces.append(np.asarray(out))
       if progress:
@@ -219,17 +225,25 @@ def _sample(run: TrainedRun, buffers, labels, seed_audio, seconds: float, out_di
   t0 = time.perf_counter()
   dreamer = Dreamer(run, num_dreams, seconds, dream_noise)
   noise = f', dream_noise {dreamer.ds.dream_noise:g}' if dreamer.ds.dream_noise else ''
-  log(f'dreaming {num_dreams} x {seconds:g} s from {run.path} (iteration {run.step}{noise}) ...')
   progress = outputs.Progress(dreamer.num_steps, log, every_s=1.0, label='dream step',
                               unit='steps')
-  values = dreamer(buffers, jax.random.key(seed),
-                   lambda done, total: progress.update(done, force=done == total))
-  writer = outputs.DreamWriter(c, run.sources.scale, out_dir)
-  paths = [_write(writer, f'{c.approach}_sample_{labels[i]}_{i:03d}.wav', values[i], seed, i,
-                  seed_audio[i]) for i in range(num_dreams)]
+  with signals.StopSignals() as stop:
+    log(f'dreaming {num_dreams} x {seconds:g} s from {run.path} (iteration {run.step}{noise}) '
+        '...')
+    values = dreamer(buffers, jax.random.key(seed),
+                     lambda done, total: progress.update(done, force=done == total), stop=stop)
+    writer = outputs.DreamWriter(c, run.sources.scale, out_dir)
+    paths = [_write(writer, f'{c.approach}_sample_{labels[i]}_{i:03d}.wav', values[i], seed, i,
+                    seed_audio[i]) for i in range(num_dreams)]
   dt = time.perf_counter() - t0
-  log(f'wrote {num_dreams} dream(s) of {seconds:g} s to {out_dir} in {dt:.1f} s '
-      f'({num_dreams * seconds / dt:.1f} s of audio per second, compilation included)')
+  done_s = values.shape[1] / run.sources.g.new_per_step * config_lib.samples_per_dream_step(
+      c, run.sources.g) / c.sample_rate
+  if stop.requested:
+    log(f'stopped by {stop.requested}: wrote the finished part of each dream ({done_s:.2f} of '
+        f'{seconds:g} s) to {out_dir}')
+  else:
+    log(f'wrote {num_dreams} dream(s) of {seconds:g} s to {out_dir} in {dt:.1f} s '
+        f'({num_dreams * seconds / dt:.1f} s of audio per second, compilation included)')
   return paths
 
 

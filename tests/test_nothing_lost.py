@@ -555,3 +555,32 @@ def test_two_quick_signals_stop_a_run_at_once_with_its_checkpoints_intact(tmp_pa
   r = run_cli(*args[:2], *tiny_flags(max_steps=100, lr_final=1.0),
               f'--config.input_files=("{wav}",)')
   assert r.returncode == 0 and 'resuming at iteration' in r.stdout, r.stderr[-3000:]
+
+
+# ----------------------------------------------------------------------------- 13: sample + SIGTERM
+
+
+def test_sample_mode_stopped_by_sigterm_writes_the_finished_part(trained, tmp_path):
+  import signal  # pylint: disable=g-import-not-at-top
+  from audiolstm import inference  # pylint: disable=g-import-not-at-top
+  lines = []
+
+  def log(line):
+    lines.append(line)
+    if line.startswith('dreaming'):  # the dream is about to start: stop it
+      os.kill(os.getpid(), signal.SIGTERM)
+
+  def unhandled(signum, frame):
+    raise AssertionError('SIGTERM was not handled by sample mode')
+
+  previous = signal.signal(signal.SIGTERM, unhandled)
+  try:
+    paths = inference.sample(trained, num_dreams=2, dream_seconds=4.0,
+                             out_dir=str(tmp_path / 'out'), log=log)
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+  assert len(paths) == 2
+  for path in paths:
+    n = len(audio_io.load_audio(path, 11025))
+    assert 0 < n < 4.0 * 11025  # the finished part only
+  assert any('stopped by SIGTERM' in line and 'finished part' in line for line in lines), lines
