@@ -8,6 +8,8 @@ in its own right uses another status): no usage dump, no traceback. The module i
 (no jax), so an entry point can refuse its flags before it pays for importing jax.
 """
 import argparse
+import difflib
+import importlib.util
 import os
 import re
 import sys
@@ -115,6 +117,27 @@ def _config_error(e: Exception) -> str:
   return f'{type(e).__name__}: {first_line(e)}'
 
 
+def _fail_unknown_field(argv, prog: str) -> None:
+  """Refuse (one line) the first --config.FIELD override whose FIELD the loaded config lacks,
+  naming the closest valid fields; nothing if the config did not load or every field exists."""
+  spec = [a.split('=', 1)[1] for a in argv[1:] if re.match(r'^--?config=', a)]
+  try:  # the config file alone (ml_collections' own loader would apply the overrides again)
+    file, _, arg = spec[0].partition(':')
+    loader = importlib.util.spec_from_file_location('_audiolstm_config_fields', file)
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+    fields = list((module.get_config(arg) if arg else module.get_config()).keys())
+  except Exception:  # pylint: disable=broad-except  # it does not load: the caller says why
+    return
+  for arg in config_overrides(argv):
+    field = re.sub(r'^--?(no)?config\.', '', arg).split('=', 1)[0].split('.', 1)[0]
+    if field not in fields:
+      close = difflib.get_close_matches(field, fields, n=3, cutoff=0.7)
+      hint = f': did you mean {" or ".join(close)}?' if close else ''
+      fail(f'--config.{field} is not a field of the config{hint} (python -m audiolstm.docs '
+           'lists them all)', prog=prog)
+
+
 def parse_flags(argv, prog: str = PROG, flag_values=None, config_hint: str = 'configs/fft.py'):
   """absl flag parsing with one-line errors (exit 2) instead of a usage dump or a traceback.
 
@@ -141,14 +164,19 @@ def parse_flags(argv, prog: str = PROG, flag_values=None, config_hint: str = 'co
     rest = fv(argv)
   except flags.Error as e:
     message = str(e)
+    if has_config:
+      _fail_unknown_field(argv, prog)
     if has_config and 'Error whilst parsing config file' in message:
       fail(f'cannot load the config: {_config_error(e)}', prog=prog)
     fail(first_line(e), prog=prog)
   except Exception as e:  # pylint: disable=broad-except  # anything a config file may raise
+    if has_config:
+      _fail_unknown_field(argv, prog)
     fail(f'cannot load the config: {_config_error(e)}', prog=prog)
   if has_config and fv['config'].present:
     try:  # ml_collections defers an IOError of the file to the config's first use
       getattr(fv['config'].value, '_audiolstm_probe', None)
     except Exception as e:  # pylint: disable=broad-except
+      _fail_unknown_field(argv, prog)
       fail(f'cannot load the config: {_config_error(e)}', prog=prog)
   return rest

@@ -7,6 +7,7 @@ and how to fix it. `geometry(config)` gives the index arithmetic in units of the
 """
 import dataclasses
 import math
+import os
 
 import ml_collections
 
@@ -108,6 +109,16 @@ def resolve(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     value = c[name]
     c[name] = (value,) if isinstance(value, str) else tuple(value)
   return c
+
+
+PATH_FIELDS = ('input_files', 'label_files', 'seed_files')
+
+
+def absolute_paths(c) -> None:
+  """Make the audio paths of a resolved config absolute (in place), so that a run's config.json
+  works from any directory (sample, evaluate)."""
+  for name in PATH_FIELDS:
+    c[name] = tuple(os.path.abspath(os.path.expanduser(f)) for f in c[name])
 
 
 def geometry(c) -> Geometry:

@@ -84,6 +84,14 @@ def load_run(workdir: str, log=print) -> TrainedRun:
                     program=program, state=state)
 
 
+def _seconds_apart(a: float, b: float) -> tuple:
+  """Two lengths in seconds as strings, with the decimals (2 to 6) that tell them apart."""
+  for digits in range(2, 7):
+    if f'{a:.{digits}f}' != f'{b:.{digits}f}':
+      break
+  return f'{a:.{digits}f}', f'{b:.{digits}f}'
+
+
 def seed_from_audio(run: TrainedRun, audio: np.ndarray, name: str) -> np.ndarray:
   """A seed buffer [input_span] from the start of a recording (ConfigError if too short)."""
   c, g = run.config, run.sources.g
@@ -93,8 +101,9 @@ def seed_from_audio(run: TrainedRun, audio: np.ndarray, name: str) -> np.ndarray
       need = c.window_size + (g.input_span // g.unit - 1) * c.hop_size
     else:
       need = g.input_span
-    raise ConfigError(f'{name} is too short to seed a dream: {len(audio) / c.sample_rate:.2f} s, '
-                      f'but a seed must fill one input matrix ({need / c.sample_rate:.2f} s)')
+    have, need = _seconds_apart(len(audio) / c.sample_rate, need / c.sample_rate)
+    raise ConfigError(f'{name} is too short to seed a dream: {have} s, but a seed must fill one '
+                      f'input matrix ({need} s)')
   return source[slicing.seed_indices(g, 0)]
 
 
@@ -248,8 +257,9 @@ def _sample(run: TrainedRun, buffers, labels, seed_audio, seconds: float, out_di
 
 
 def _stable_files(watch_dir: str, seen_sizes: dict, settle_s: float):
-  """Regular files in watch_dir whose size and mtime have not changed for settle_s seconds; None
-  when watch_dir is gone. A file that vanishes while it is looked at is left out."""
+  """Regular files in watch_dir (or symlinks to them) whose size and mtime have not changed for
+  settle_s seconds; None when watch_dir is gone. A file that vanishes while it is looked at is
+  left out."""
   now = time.time()
   ready = []
   try:
@@ -258,9 +268,9 @@ def _stable_files(watch_dir: str, seen_sizes: dict, settle_s: float):
     return None
   for entry in entries:
     try:
-      if entry.name.startswith('.') or not entry.is_file(follow_symlinks=False):
+      if entry.name.startswith('.') or not entry.is_file():  # symlinks are followed
         continue
-      st = entry.stat(follow_symlinks=False)
+      st = entry.stat()
     except FileNotFoundError:
       continue
     key = (st.st_size, st.st_mtime_ns)

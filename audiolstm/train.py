@@ -317,6 +317,10 @@ def check_resumable(prior: dict, c) -> None:
   length, max_steps and num_epochs, when its learning rate decays over that length)."""
   now = json.loads(json.dumps(c.to_dict(), default=list))
   prior = {**config_lib.ADDED_FIELDS, **prior}  # a run saved before a field existed
+  for k in config_lib.PATH_FIELDS:  # saved as given before they were made absolute
+    for record in (prior, now):
+      if isinstance(record.get(k), list):
+        record[k] = [os.path.abspath(os.path.expanduser(f)) for f in record[k]]
   differ = sorted(k for k in set(prior) | set(now)
                   if k not in RUN_CONTROL_FIELDS and prior.get(k) != now.get(k))
   if differ:
@@ -410,6 +414,7 @@ def prepare_run(config, workdir=None, restart=False) -> PreparedRun:
   the work directory itself (and its lock file) is written. The caller releases p.lock.
   """
   c, g = config_lib.prepare(config)
+  config_lib.absolute_paths(c)  # config.json then works from any directory
   sources = data_lib.load_sources(c, g)
   primary = sharding_lib.is_primary()
   run = rundir.RunDir(workdir or rundir.default_workdir(c.approach), primary=primary)
@@ -604,7 +609,8 @@ def run_prepared(p: PreparedRun, log=print) -> dict:
                                f'{c.approach}: {os.path.basename(p.run.path)}')
   writer = outputs.DreamWriter(c, p.sources.scale, p.run.dreams_dir, board)
   progress = outputs.Progress(p.total, log, start=p.start)
-  step, t0, rate, saved = p.start, time.perf_counter(), None, None
+  step, t0, rate = p.start, time.perf_counter(), None
+  saved = p.start or None  # the step of the newest checkpoint (a resume starts at one)
   try:
     with signals.StopSignals() as stop, board:
       while step < p.total and not stop.requested:

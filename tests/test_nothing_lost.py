@@ -461,7 +461,7 @@ def test_a_full_disk_is_one_line_and_the_run_resumes(full, tmp_path, wav):
 
 
 @pytest.mark.slow
-def test_watch_mode_waits_for_a_deleted_folder_to_come_back(trained, tmp_path, synth_audio):
+def test_watch_mode_waits_for_a_deleted_folder_and_follows_symlinks(trained, tmp_path, synth_audio):
   import threading  # pylint: disable=g-import-not-at-top
   from audiolstm import inference  # pylint: disable=g-import-not-at-top
   watch_dir, out = tmp_path / 'in', tmp_path / 'out'
@@ -486,8 +486,9 @@ def test_watch_mode_waits_for_a_deleted_folder_to_come_back(trained, tmp_path, s
     if not thread.is_alive():
       break
   watch_dir.mkdir()
+  # A symlink to a file elsewhere is followed (14).
   audio_io.write_wav(str(tmp_path / 'x.wav'), synth_audio[:3000], 11025)
-  os.replace(tmp_path / 'x.wav', watch_dir / 'x.wav')
+  os.symlink(tmp_path / 'x.wav', watch_dir / 'x.wav')
   thread.join(timeout=120)
   assert 'error' not in result, result
   assert result.get('count') == 1 and os.path.exists(out / 'x_dream.wav')
@@ -584,3 +585,37 @@ def test_sample_mode_stopped_by_sigterm_writes_the_finished_part(trained, tmp_pa
     n = len(audio_io.load_audio(path, 11025))
     assert 0 < n < 4.0 * 11025  # the finished part only
   assert any('stopped by SIGTERM' in line and 'finished part' in line for line in lines), lines
+
+
+# ----------------------------------------------------------------------------- 14: smaller cases
+
+
+def test_relative_input_paths_are_stored_absolute(tmp_path, wav, monkeypatch):
+  monkeypatch.chdir(os.path.dirname(wav))
+  work = str(tmp_path / 'run')
+  config = tiny_config('column', max_steps=5, input_files=(os.path.basename(wav),))
+  train.train_and_evaluate(config, work, **QUIET)
+  assert rundir.read_config_file(os.path.join(work, 'config.json'))['input_files'] == [wav]
+  lines = []  # the same relative command resumes it
+  train.train_and_evaluate(config, work, log=lines.append)
+  assert any('resuming at iteration 5' in line for line in lines)
+
+
+def test_a_fifo_is_named_as_one(tmp_path):
+  fifo = str(tmp_path / 'pipe.wav')
+  os.mkfifo(fifo)
+  with pytest.raises(audio_io.AudioError, match='FIFO') as e:
+    audio_io.load_audio(fifo, 11025)
+  assert 'empty' not in str(e.value)
+
+
+def test_an_unknown_config_field_is_named_with_the_closest_ones(tmp_path):
+  line = one_error_line(run_cli('--config=configs/fft.py', '--config.seg_lenn=3',
+                                f'--workdir={tmp_path / "run"}'))
+  assert '--config.seg_lenn is not a field of the config: did you mean seg_len?' in line
+
+
+def test_a_short_seed_tells_its_length_from_the_need():
+  from audiolstm import inference  # pylint: disable=g-import-not-at-top
+  assert inference._seconds_apart(0.0929, 0.0931) == ('0.0929', '0.0931')  # not 0.09 and 0.09
+  assert inference._seconds_apart(1.5, 2.25) == ('1.50', '2.25')
