@@ -5,6 +5,7 @@ buffers with the same index functions as training, and run the dream as one jitt
 batch of streams (in fixed-length pieces, so the program compiles once and progress is shown).
 """
 import dataclasses
+import json
 import math
 import os
 import time
@@ -131,7 +132,7 @@ class Dreamer:
     """A dreamer of `num_streams` streams and `seconds` each; `dream_noise` (None: the run's
     config.dream_noise) is the std of the noise added to each predicted value."""
     c = run.config
-    self.run = run
+    self.run, self.seconds = run, seconds
     self.num_steps = config_lib.dream_steps(c, run.sources.g, seconds)
     self.piece = min(self.num_steps, PIECE_STEPS)
     self.ds = sampling.dream_setup(c, run.sources, num_streams, dream_noise)
@@ -309,19 +310,63 @@ def watch(workdir, watch_dir, out_dir, dream_seconds=None, seed=None, poll_s=0.2
     raise
 
 
+WATCH_MEMORY = '.audiolstm-watch.json'  # in the output folder: the files already dreamt from
+
+
+class WatchMemory:
+  """The files a watch of one output folder has taken (dreamt from, or skipped as unusable), by
+  path, size and mtime, kept in OUT/.audiolstm-watch.json so that a restarted watch does not dream
+  them again (a file that changes is taken again)."""
+
+  def __init__(self, out_dir: str):
+    self.path = os.path.join(out_dir, WATCH_MEMORY)
+    self.done = set()
+    try:
+      with open(self.path) as f:
+        self.done = {(p, tuple(key)) for p, key in json.load(f)}
+    except (OSError, ValueError, TypeError):
+      pass  # none yet (or unreadable: every file is new)
+
+  def __contains__(self, item) -> bool:
+    return item in self.done
+
+  def add(self, path: str, key: tuple) -> None:
+    self.done.add((path, tuple(key)))
+    audio_io.write_text_atomic(self.path, json.dumps(sorted([p, list(k)] for p, k in self.done)))
+
+
+def _watch_one(run: TrainedRun, dreamer: Dreamer, writer: outputs.DreamWriter, path: str,
+               seed: int, count: int, log) -> bool:
+  """Dream from one watched file and write it; False (and a line saying why) if it is unusable."""
+  c, name = run.config, os.path.basename(path)
+  t0 = time.perf_counter()
+  try:
+    audio = audio_io.load_audio(path, c.sample_rate)
+    buffer = seed_from_audio(run, audio, name)
+    buffer_audio = audio[:dataset.seed_audio_span(c, run.sources.g, 0)[1]]
+  except (audio_io.AudioError, ConfigError) as e:
+    log(f'skipped {name}: {e}')
+    return False
+  values = dreamer(buffer[None], jax.random.fold_in(jax.random.key(seed), count))
+  out = _write(writer, f'{os.path.splitext(name)[0]}_dream.wav', values[0], seed, count,
+               buffer_audio)
+  log(f'{name} -> {out} ({dreamer.seconds:g} s of audio in {time.perf_counter() - t0:.2f} s)')
+  return True
+
+
 def _watch(run: TrainedRun, watch_dir, out_dir, seconds, seed, poll_s, settle_s, log, max_files,
            dream_noise) -> int:
   """watch's loop, writing into its locked out_dir."""
-  c = run.config
   dreamer = Dreamer(run, 1, seconds, dream_noise)
-  done, seen, count = set(), {}, 0
+  done, seen, count, taken = WatchMemory(out_dir), {}, 0, 0
   noise = f', dream_noise {dreamer.ds.dream_noise:g}' if dreamer.ds.dream_noise else ''
   log(f'watching {os.path.abspath(watch_dir)} (model of {run.path}, iteration {run.step}{noise}); '
-      f'dreams of {seconds:g} s go to {os.path.abspath(out_dir)}; Ctrl-C stops')
-  writer = outputs.DreamWriter(c, run.sources.scale, out_dir)
+      f'dreams of {seconds:g} s go to {os.path.abspath(out_dir)}; Ctrl-C stops'
+      + (f' ({len(done.done)} file(s) already done there)' if done.done else ''))
+  writer = outputs.DreamWriter(run.config, run.sources.scale, out_dir)
   gone = False
   with signals.StopSignals() as stop:
-    while not stop.requested and (max_files is None or len(done) < max_files):
+    while not stop.requested and (max_files is None or taken < max_files):
       ready = _stable_files(watch_dir, seen, settle_s)
       if (ready is None) != gone:
         gone = ready is None
@@ -330,21 +375,10 @@ def _watch(run: TrainedRun, watch_dir, out_dir, seconds, seed, poll_s, settle_s,
       for path, key in ready or ():
         if (path, key) in done or stop.requested:
           continue
-        done.add((path, key))
-        name = os.path.basename(path)
-        t0 = time.perf_counter()
-        try:
-          audio = audio_io.load_audio(path, c.sample_rate)
-          buffer = seed_from_audio(run, audio, name)
-          buffer_audio = audio[:dataset.seed_audio_span(c, run.sources.g, 0)[1]]
-        except (audio_io.AudioError, ConfigError) as e:
-          log(f'skipped {name}: {e}')
-          continue
-        values = dreamer(buffer[None], jax.random.fold_in(jax.random.key(seed), count))
-        out = _write(writer, f'{os.path.splitext(name)[0]}_dream.wav', values[0], seed, count,
-                     buffer_audio)
-        count += 1
-        log(f'{name} -> {out} ({seconds:g} s of audio in {time.perf_counter() - t0:.2f} s)')
+        done.add(path, key)
+        taken += 1
+        if _watch_one(run, dreamer, writer, path, seed, count, log):
+          count += 1
       time.sleep(poll_s)
   log(f'stopped watching: {count} dream(s) written')
   return count

@@ -354,7 +354,8 @@ def test_sample_and_watch_work_for_every_approach(approach, tmp_path, wav):
   count = inference.watch(work, str(watch_dir), str(tmp_path / 'out'), dream_seconds=0.02,
                           poll_s=0.05, settle_s=0.0, max_files=1, **QUIET)
   assert count == 1
-  assert sorted(os.listdir(tmp_path / 'out')) == ['seed_dream.png', 'seed_dream.wav']
+  assert sorted(n for n in os.listdir(tmp_path / 'out') if not n.startswith('.')) == [
+      'seed_dream.png', 'seed_dream.wav']
 
 
 # ----------------------------------------------------------------------------- 9: constant input
@@ -619,3 +620,16 @@ def test_a_short_seed_tells_its_length_from_the_need():
   from audiolstm import inference  # pylint: disable=g-import-not-at-top
   assert inference._seconds_apart(0.0929, 0.0931) == ('0.0929', '0.0931')  # not 0.09 and 0.09
   assert inference._seconds_apart(1.5, 2.25) == ('1.50', '2.25')
+
+
+@pytest.mark.slow
+def test_a_restarted_watch_does_not_dream_the_files_it_did(trained, tmp_path, synth_audio):
+  from audiolstm import inference  # pylint: disable=g-import-not-at-top
+  watch_dir, out = tmp_path / 'in', str(tmp_path / 'out')
+  watch_dir.mkdir()
+  audio_io.write_wav(str(watch_dir / 'a.wav'), synth_audio[:3000], 11025)
+  kw = dict(dream_seconds=0.02, poll_s=0.05, settle_s=0.0, max_files=1, **QUIET)
+  assert inference.watch(trained, str(watch_dir), out, **kw) == 1
+  audio_io.write_wav(str(watch_dir / 'b.wav'), synth_audio[3000:6000], 11025)
+  assert inference.watch(trained, str(watch_dir), out, **kw) == 1  # b only
+  assert sorted(n for n in os.listdir(out) if n.endswith('.wav')) == ['a_dream.wav', 'b_dream.wav']
