@@ -3,6 +3,7 @@ r"""Command line: train on a recording and dream from it.
   python -m audiolstm.main --config=configs/fft.py [--workdir=DIR] [--config.max_steps=500]
   python -m audiolstm.main --mode=sample --workdir=RUN [--seed_files=a.wav,b.flac]
       [--num_dreams=N] [--dream_seconds=S] [--out_dir=DIR] [--seed=K] [--dream_noise=STD]
+  python -m audiolstm.main --mode=sample --workdir=RUN --learn [--num_dreams=N] [--dream_seconds=S]
   python -m audiolstm.main --mode=watch --workdir=RUN --watch_dir=IN --out_dir=OUT
       [--dream_seconds=S] [--seed=K] [--dream_noise=STD]
 
@@ -12,7 +13,7 @@ afresh there, moving the earlier run aside into WORKDIR.before-restart-<time>/ (
 Each mode takes only its own flags; any other is refused (one line, exit 2) rather than ignored:
   train   --config (and its --config.FIELD=VALUE overrides), --workdir, --restart, --multihost
   sample  --workdir, --seed_files, --num_dreams, --dream_seconds, --out_dir, --seed, --dream_noise,
-          --multihost
+          --learn, --multihost
   watch   --workdir, --watch_dir, --out_dir, --dream_seconds, --seed, --dream_noise, --multihost
 Sample and watch take the run's own config (RUN/config.json), so --config is a train-mode flag.
 
@@ -65,6 +66,9 @@ flags.DEFINE_bool('multihost', False, 'Call jax.distributed.initialize() (severa
                   'TPU pod slice); also on with AUDIOLSTM_MULTIHOST=1.')
 flags.DEFINE_integer('seed', None, 'sample/watch: RNG seed of the sampling (default: the run\'s '
                      'config.seed).')
+flags.DEFINE_bool('learn', False, 'sample: dream as training does, the model learning on from '
+                  'the training audio while it dreams (the run itself is not changed); livelier '
+                  'than a fixed model, whose dreams settle into a held tone, but slower.')
 flags.DEFINE_float('dream_noise', None, 'sample/watch: std of the Gaussian noise added to each '
                    'predicted value before it is fed back (0 = off; default: the run\'s '
                    'config.dream_noise).')
@@ -80,6 +84,7 @@ MODE_FLAGS = {
     'watch_dir': ('watch',),
     'seed': ('sample', 'watch'),
     'dream_noise': ('sample', 'watch'),
+    'learn': ('sample',),
 }
 _CONFIG_FIELDS = ('seed_files', 'dream_seconds', 'seed', 'dream_noise')  # also config fields
 
@@ -111,6 +116,14 @@ def check_mode_flags(mode: str, flag_values=FLAGS) -> None:
       fail(wrong_mode(flag, mode, flag_values['mode'].present))
 
 
+def check_learn_flags(flag_values=FLAGS) -> None:
+  """Refuse (one line, exit 2) the sample flags that --learn does not take."""
+  for flag in ('seed_files', 'dream_noise'):
+    if flag_values[flag].present:
+      fail(f'--{flag} does not go with --learn (which dreams from the training audio, as '
+           f'training does, without added noise): leave one of them out')
+
+
 def parse_flags(argv):
   """absl flag parsing with one-line errors (exit 2) instead of a traceback.
 
@@ -139,6 +152,7 @@ def main(argv):
     fail('no config given: add --config=configs/fft.py (or vector.py, column.py, transpose.py)')
   # pylint: disable=g-import-not-at-top  # jax is imported only after the flags are fine
   from audiolstm import inference
+  from audiolstm import learning_sample
   from audiolstm import rundir
   from audiolstm import sharding
   from audiolstm import signals
@@ -147,6 +161,10 @@ def main(argv):
   try:
     if FLAGS.mode == 'train':
       train.train_and_evaluate(FLAGS.config, FLAGS.workdir, restart=FLAGS.restart)
+    elif FLAGS.mode == 'sample' and FLAGS.learn:
+      check_learn_flags()
+      learning_sample.sample(FLAGS.workdir, FLAGS.num_dreams, FLAGS.dream_seconds, FLAGS.out_dir,
+                             FLAGS.seed)
     elif FLAGS.mode == 'sample':
       inference.sample(FLAGS.workdir, FLAGS.seed_files, FLAGS.num_dreams, FLAGS.dream_seconds,
                        FLAGS.out_dir, FLAGS.seed, dream_noise=FLAGS.dream_noise)

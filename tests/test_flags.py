@@ -141,10 +141,14 @@ def test_each_mode_refuses_the_others_flags(main_module, capsys):
 def test_mode_flags_are_what_inference_takes(main_module):
   """MODE_FLAGS names, for sample and watch, exactly the flags their functions are given."""
   from audiolstm import inference  # pylint: disable=g-import-not-at-top
-  flag_names = set(main_module.MODE_FLAGS)
+  from audiolstm import learning_sample  # pylint: disable=g-import-not-at-top
+  flag_names = set(main_module.MODE_FLAGS) - {'learn'}  # --learn picks learning_sample.sample
   for mode, fn in (('sample', inference.sample), ('watch', inference.watch)):
     params = set(inspect.signature(fn).parameters) & flag_names
-    assert params == {f for f, modes in main_module.MODE_FLAGS.items() if mode in modes}, mode
+    assert params == {f for f, modes in main_module.MODE_FLAGS.items()
+                      if mode in modes and f != 'learn'}, mode
+  learning = set(inspect.signature(learning_sample.sample).parameters) & flag_names
+  assert learning == {'num_dreams', 'dream_seconds', 'out_dir', 'seed'}  # the rest is refused
   for name in ('dream_seconds', 'seed', 'seed_files', 'dream_noise'):  # shared with config fields
     assert name in defaults.get_config() and 'config.' in main_module.FLAGS[name].help, name
 

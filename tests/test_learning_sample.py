@@ -1,0 +1,86 @@
+"""Sample mode that keeps learning (--learn): dreams made the way training makes them, the run
+left as it was."""
+import glob
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from audiolstm import audio_io
+from audiolstm import inference
+from audiolstm import learning_sample
+from audiolstm import train
+from tests.helpers import tiny_config
+
+
+@pytest.fixture(scope='module')
+def column_run(tmp_path_factory):
+  """A tiny trained column run (constant learning rate)."""
+  tmp = tmp_path_factory.mktemp('learn')
+  t = np.arange(2 * 11025) / 11025
+  audio = (0.5 * np.sin(2 * np.pi * 220 * t) * np.exp(-t)).astype(np.float32)
+  wav = audio_io.write_wav(str(tmp / 'in.wav'), audio, 11025)
+  workdir = str(tmp / 'run')
+  train.train_and_evaluate(tiny_config('column', max_steps=40, lr_final=1.0, input_files=(wav,)),
+                           workdir, log=lambda _: None)
+  return workdir
+
+
+def _snapshot(folder):
+  """{relative path: (size, mtime_ns)} of every file under folder."""
+  out = {}
+  for root, _, files in os.walk(folder):
+    for name in files:
+      st = os.stat(os.path.join(root, name))
+      out[os.path.relpath(os.path.join(root, name), folder)] = (st.st_size, st.st_mtime_ns)
+  return out
+
+
+def test_each_dream_step_follows_a_training_step(column_run):
+  run = inference.load_run(column_run, log=lambda _: None)
+  program = run.program
+  data = train.device_data(run.sources, program.mesh)
+  state = learning_sample.fresh_dreams(program, run.state, data, jax.random.key(3))
+  assert int(state.dream_pos) == 0 and not np.any(np.asarray(state.dream_carry))
+  # One fused iteration by hand: a training step, then a dream step with the new parameters.
+  _, (_, want, _) = train.concurrent_step(program.model, program.tx, program.setup, state, data)
+  params_before = jax.tree.map(np.asarray, state.params)
+  state, values, _ = learning_sample.learn_and_dream(program, state, data, 3)
+  assert values.shape == (3, program.setup.dream.num_streams, program.setup.g.new_per_step)
+  np.testing.assert_allclose(values[0], np.asarray(want), rtol=1e-5, atol=1e-6)
+  changed = jax.tree.map(lambda a, b: not np.array_equal(a, np.asarray(b)), params_before,
+                         state.params)
+  assert all(jax.tree.leaves(changed))  # the model learned on while it dreamed
+  assert int(state.step) == run.step + 3
+
+
+def test_learning_sample_writes_dreams_and_leaves_the_run_alone(column_run, tmp_path):
+  before = _snapshot(column_run)
+  out = tmp_path / 'out'
+  paths = learning_sample.sample(column_run, num_dreams=3, dream_seconds=0.003, out_dir=str(out),
+                                 seed=1, log=lambda _: None)
+  assert len(paths) == 3 and len(set(paths)) == 3
+  for p in paths:
+    x = audio_io.load_audio(p, 11025)
+    assert len(x) >= 0.003 * 11025 and np.all(np.isfinite(x))
+    assert os.path.exists(os.path.splitext(p)[0] + '.png')
+  assert _snapshot(column_run) == before  # checkpoints, metrics and dreams untouched
+  again = learning_sample.sample(column_run, num_dreams=3, dream_seconds=0.003,
+                                 out_dir=str(out), seed=1, log=lambda _: None)
+  assert not set(again) & set(paths)  # never over earlier files
+  np.testing.assert_array_equal(audio_io.load_audio(again[0], 11025),
+                                audio_io.load_audio(paths[0], 11025))  # same seed, same dream
+
+
+def test_learn_refuses_the_flags_it_does_not_take(column_run):
+  r = subprocess.run([sys.executable, '-m', 'audiolstm.main', '--mode=sample',
+                      f'--workdir={column_run}', '--learn', '--dream_noise=0.1'],
+                     capture_output=True, text=True, check=False)
+  assert r.returncode == 2 and 'Traceback' not in r.stderr
+  assert r.stderr.strip().splitlines() == [
+      'audiolstm: error: --dream_noise does not go with --learn (which dreams from the training '
+      'audio, as training does, without added noise): leave one of them out']
+  assert not glob.glob(os.path.join(column_run, 'samples', '*'))
