@@ -148,6 +148,15 @@ def _read_cache(path: str) -> list:
     return []
 
 
+def _changed_since(path: str, cache: str) -> bool:
+  """Whether the file at `path` was written after `cache` (its cached scores are stale: a dream
+  replaced under the same name)."""
+  try:
+    return os.stat(path).st_mtime_ns > os.stat(cache).st_mtime_ns
+  except OSError:
+    return False
+
+
 def _dream_order(row: dict) -> tuple:
   return row['iteration'], row['kind'], row['stream'], row['file']
 
@@ -155,7 +164,8 @@ def _dream_order(row: dict) -> tuple:
 def run_scores(workdir: str, names=None, reference=None, log=print) -> tuple:
   """(rows, note): the anchors' and the dreams' scores, from RUN/scores.csv where it has them.
 
-  The dreams missing there are scored (evaluate.score_run(names=missing)) and the cache saved;
+  The dreams missing there, or written after it (replaced under the same name), are scored
+  (evaluate.score_run(names=missing)) and the cache saved;
   the anchors are scored again with them, since they calibrate the verdicts (and whenever one of
   them or its RUN/anchors/<name>.wav is missing).
 
@@ -173,8 +183,10 @@ def run_scores(workdir: str, names=None, reference=None, log=print) -> tuple:
   if names is None:
     names = [os.path.basename(p) for p in evaluate.dream_files(workdir)]
   wanted = set(names)
-  cached = _read_cache(os.path.join(workdir, 'scores.csv'))
-  dreams = {r['file']: r for r in cached if r['source'] == 'dream' and r['file'] in wanted}
+  cache = os.path.join(workdir, 'scores.csv')
+  cached = _read_cache(cache)
+  dreams = {r['file']: r for r in cached if r['source'] == 'dream' and r['file'] in wanted
+            and not _changed_since(os.path.join(workdir, 'dreams', r['file']), cache)}
   found = {r['source']: r for r in cached if r['source'] != 'dream'}
   missing = [n for n in names if n not in dreams]
   anchors_ok = all(a in found and os.path.isfile(os.path.join(workdir, found[a]['file']))

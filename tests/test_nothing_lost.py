@@ -633,3 +633,18 @@ def test_a_restarted_watch_does_not_dream_the_files_it_did(trained, tmp_path, sy
   audio_io.write_wav(str(watch_dir / 'b.wav'), synth_audio[3000:6000], 11025)
   assert inference.watch(trained, str(watch_dir), out, **kw) == 1  # b only
   assert sorted(n for n in os.listdir(out) if n.endswith('.wav')) == ['a_dream.wav', 'b_dream.wav']
+
+
+@pytest.mark.slow
+def test_the_report_scores_a_replaced_dream_again(trained, tmp_path):
+  from audiolstm import report  # pylint: disable=g-import-not-at-top
+  work = copy_run(trained, tmp_path)
+  names = sorted(os.listdir(os.path.join(work, 'dreams')))
+  name = [n for n in names if n.endswith('.wav')][0]
+  before = {r['file']: r for r in report.run_scores(work, names=[name], **QUIET)[0]}[name]
+  path = os.path.join(work, 'dreams', name)
+  n = len(audio_io.load_audio(path, 11025))
+  noise = np.random.default_rng(1).uniform(-0.9, 0.9, n).astype(np.float32)
+  audio_io.write_wav(path, noise, 11025)
+  after = {r['file']: r for r in report.run_scores(work, names=[name], **QUIET)[0]}[name]
+  assert abs(after['level_db'] - before['level_db']) > 3  # loud noise now, not the cached score
