@@ -15,6 +15,8 @@ from audiolstm import learning_sample
 from audiolstm import train
 from tests.helpers import tiny_config
 
+pytestmark = pytest.mark.slow  # trains a run first (about 25 s on 2 cores)
+
 
 @pytest.fixture(scope='module')
 def column_run(tmp_path_factory):
