@@ -261,9 +261,14 @@ def validate(c) -> Geometry:
   _check(g.new_per_step <= g.label_width,
          f'label_offset={c.label_offset} leaves a gap between the input and the predicted values: '
          'the last label row must start at or before the end of the input matrix')
+  _validate_dream_memory(c, g)
+  return g
+
+
+def _validate_dream_memory(c, g: Geometry) -> None:
+  """The concurrent and sequential dreams of a resolved config against DREAM_MEMORY_LIMIT_GIB."""
   seq = dream_memory(c, g, c.num_dream_streams, c.seq_dream_seconds) if c.audio_freq else 0.0
   check_dream_memory(c, g, c.num_dream_streams, c.dream_seconds,
                      f'config.num_dream_streams={c.num_dream_streams} x dream_seconds='
                      f'{c.dream_seconds:g}' + (f' (and seq_dream_seconds={c.seq_dream_seconds:g})'
                                                if c.audio_freq else ''), extra=seq)
-  return g
