@@ -194,8 +194,10 @@ def _check_file(path: str) -> None:
     raise AudioError(f'could not read audio file: {path} ({_one_line(_short_reason(e))})') from None
   if not stat.S_ISREG(st.st_mode):
     kind = 'a FIFO (named pipe)' if stat.S_ISFIFO(st.st_mode) else 'not a regular file'
-    raise AudioError(f'could not read audio file: {path} (it is {kind}; point config.input_files '
-                     '/ seed_files at an audio file)')
+    raise AudioError(
+        f'could not read audio file: {path} (it is {kind}; point config.input_files '
+        '/ seed_files at an audio file)'
+    )
   size = st.st_size
   if size == 0:
     raise AudioError(f'audio file is empty (0 bytes): {path} (re-export it, or {_FORMATS_HINT})')

@@ -322,7 +322,7 @@ class WatchMemory:
     self.path = os.path.join(out_dir, WATCH_MEMORY)
     self.done = set()
     try:
-      with open(self.path) as f:
+      with open(self.path, encoding='utf-8') as f:
         self.done = {(p, tuple(key)) for p, key in json.load(f)}
     except (OSError, ValueError, TypeError):
       pass  # none yet (or unreadable: every file is new)

@@ -559,9 +559,9 @@ def train_and_evaluate(config, workdir=None, log=print, restart=False) -> dict:
   Running again with the same workdir resumes from its newest checkpoint (a first one is saved
   after the first chunk); `restart` moves an earlier run there aside first (see prepare_run).
   SIGTERM/SIGINT save a checkpoint at the next chunk boundary and return; a second one raises
-  signals.StopNow at once (after the save, if one is under way). Returns a summary dict (workdir, steps,
-  final_loss, iters_per_s, dreams: list of WAV paths, seconds, stopped_by). Raises ConfigError /
-  audio_io.AudioError for unusable settings or input (nothing written in that case),
+  signals.StopNow at once (after the save, if one is under way). Returns a summary dict (workdir,
+  steps, final_loss, iters_per_s, dreams: list of WAV paths, seconds, stopped_by). Raises
+  ConfigError / audio_io.AudioError for unusable settings or input (nothing written in that case),
   TrainingDiverged for a non-finite loss (everything so far kept) and rundir.NoSpace when the disk
   is full (the checkpoints saved before it kept; the message says what to run).
   """
