@@ -189,7 +189,7 @@ def _validate_amounts(c) -> None:
   _check(0 < c.magnitude_power <= 1, f'config.magnitude_power={c.magnitude_power!r}: use 0 < p <= 1 '
          '(the model learns magnitudes ** p; 1 = linear magnitudes, as the original)')
   _check(c.spectral_floor_db >= 0, f'config.spectral_floor_db={c.spectral_floor_db!r} must be >= 0 '
-         '(dB below each frame\'s peak under which the vocoder drops a bin; 0 = off)')
+         '(dB below each frame\'s peak under which the dreams drop a bin; 0 = off)')
   for name in ('dream_seconds', 'seq_dream_seconds'):
     _check(c[name] > 0 and math.isfinite(c[name]),
            f'config.{name}={c[name]!r} must be a finite number > 0')

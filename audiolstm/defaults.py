@@ -52,7 +52,7 @@ def _data_fields(c) -> None:
   c.zero_padding = True         # pad each frame to twice its length before the FFT
   c.use_peaks = True            # vocoder keeps only local spectral peaks
   c.magnitude_power = 1.0       # learn magnitudes ** this (0.5: quiet partials count; 1 = original)
-  c.spectral_floor_db = 0.0     # vocoder drops bins this many dB below their frame's peak (0 = off)
+  c.spectral_floor_db = 0.0     # dreams drop bins this many dB below their frame's peak (0 = off)
 
 
 def _model_fields(c) -> None:

@@ -161,6 +161,7 @@ def power_spectrogram(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
   """
   return np.concatenate(list(power_batches(audio, n_fft, hop)))
 
+
 def normalise(frames: np.ndarray, scale: float) -> np.ndarray:
   """Divides magnitudes by the spectral scale.
 
@@ -227,3 +228,32 @@ def drop_weak(frames: np.ndarray, floor_db: float) -> np.ndarray:
   frames = np.asarray(frames)
   top = np.max(frames, axis=-1, keepdims=True)
   return np.where(frames >= top * 10.0 ** (-floor_db / 20.0), frames, 0.0).astype(np.float32)
+
+
+def drop_weak_audio(audio: np.ndarray, floor_db: float, sample_rate: int) -> np.ndarray:
+  """Audio with each short-time frame's weak bins removed: `drop_weak` for raw-audio dreams.
+
+  A Hann STFT of about 46 ms frames (512 at 11025 Hz) with 75 % overlap; the bins more than
+  `floor_db` dB below their frame's largest are zeroed and the rest resynthesised by overlap-add
+  (scipy.signal.istft), so a model's broadband prediction error under its notes goes while the
+  notes stay.
+
+  Args:
+    audio: [n] float32 samples.
+    floor_db: how far below its frame's largest a bin may lie, in dB (> 0).
+    sample_rate: the audio's rate in Hz (sets the frame length).
+
+  Returns:
+    [n] float32 audio (unchanged when shorter than one frame).
+  """
+  import scipy.signal  # pylint: disable=g-import-not-at-top  # only dreams need it
+  x = np.asarray(audio, np.float32).reshape(-1)
+  n_fft = 2 ** int(round(np.log2(0.046 * sample_rate)))
+  if len(x) < n_fft:
+    return x
+  overlap = 3 * n_fft // 4
+  _, _, z = scipy.signal.stft(x, nperseg=n_fft, noverlap=overlap)       # [bins, frames]
+  kept = drop_weak(np.abs(z).T, floor_db).T > 0
+  _, y = scipy.signal.istft(z * kept, nperseg=n_fft, noverlap=overlap)
+  y = np.asarray(y[:len(x)], np.float32)
+  return np.pad(y, (0, len(x) - len(y)))

@@ -8,8 +8,10 @@ from audiolstm import vocoder
 def to_audio(c, values: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
   """One stream's dream values [steps * new_per_step] -> audio samples (float32).
 
-  Raw approaches: the values are samples (scaled down if they exceed [-1, 1]). fft: the values are
-  normalised magnitude frames; they are rescaled and turned into audio by the vocoder.
+  Raw approaches: the values are samples (scaled down if they exceed [-1, 1]; with
+  spectral_floor_db, each short-time frame's bins that far below its peak are removed). fft: the
+  values are normalised magnitude frames; they are rescaled and turned into audio by the vocoder
+  (with spectral_floor_db, keeping only the partials within that many dB of the frame's peak).
 
   Args:
     c: a resolved config (use_fft, seg_len, hop_size, use_peaks, magnitude_power,
@@ -32,5 +34,7 @@ def to_audio(c, values: np.ndarray, scale: float, rng: np.random.Generator) -> n
     audio = np.asarray(vocoder.vocode(frames, c.hop_size, phases, use_peaks=c.use_peaks))
     return 0.9 * audio
   audio = np.nan_to_num(values.astype(np.float32))
+  if c.get('spectral_floor_db', 0.0) > 0:  # the prediction error's broadband hash goes
+    audio = spectral.drop_weak_audio(audio, c.spectral_floor_db, c.sample_rate)
   peak = float(np.max(np.abs(audio))) if audio.size else 0.0
   return audio * (0.99 / peak) if peak > 0.99 else audio

@@ -142,6 +142,41 @@ def test_floor_is_applied_after_peak_picking():
   np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)  # the only peak is kept as it is
 
 
+def test_raw_floor_removes_the_hash_under_a_note_and_keeps_the_note():
+  """A 440 Hz note with white noise 50 dB under it: a 40 dB floor removes the noise (above 1 kHz,
+  where only the noise is, its power falls by 30 dB) and keeps the note; a floor far below
+  everything changes nothing (the STFT resynthesis is exact); audio shorter than one frame is left
+  as it is."""
+  # pylint: disable=unnecessary-lambda-assignment
+  rng = np.random.default_rng(0)
+  t = np.arange(SR) / SR
+  note = 0.5 * np.sin(2 * np.pi * 440 * t)
+  noise = 0.5 * 10 ** (-50 / 20) * rng.standard_normal(SR)
+  x = (note + noise).astype(np.float32)
+  y = spectral.drop_weak_audio(x, 40.0, SR)
+  assert y.shape == x.shape and y.dtype == np.float32
+  spectrum = lambda a: np.abs(np.fft.rfft(a[1024:-1024] * np.hanning(SR - 2048)))  # no edges
+  high = np.fft.rfftfreq(SR - 2048, 1 / SR) > 1000          # where only the noise is
+  noise_before = np.sum(spectrum(x)[high] ** 2)
+  assert np.sum(spectrum(y)[high] ** 2) < 1e-3 * noise_before  # more than 30 dB less hash
+  assert np.corrcoef(y[1024:-1024], note[1024:-1024])[0, 1] > 0.9999  # the note stays
+  np.testing.assert_allclose(spectral.drop_weak_audio(x, 300.0, SR), x, atol=1e-5)
+  short = x[:100]
+  np.testing.assert_array_equal(spectral.drop_weak_audio(short, 40.0, SR), short)
+
+
+def test_raw_dreams_get_the_floor_only_when_it_is_set():
+  values = (np.sin(np.arange(4000) * 0.25) + 0.01 * np.random.default_rng(1).standard_normal(
+      4000)).astype(np.float32) * 0.5
+  for approach in ('vector', 'column', 'transpose'):
+    on = config_lib.resolve(tiny_config(approach, spectral_floor_db=40.0))
+    off = config_lib.resolve(tiny_config(approach, spectral_floor_db=0.0))
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(synthesis.to_audio(off, values, 1.0, rng), values)
+    np.testing.assert_allclose(synthesis.to_audio(on, values, 1.0, rng),
+                               spectral.drop_weak_audio(values, 40.0, SR), atol=0)
+
+
 # ---------------------------------------------------------------------------- lr_final decay
 
 
