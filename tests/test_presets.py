@@ -66,7 +66,8 @@ def test_original_preset_matches_the_original_implementation():
 # under 3 minutes: they change only with a measured reason (see each config's docstring).
 QUICK_DEFAULTS = {
     'vector': dict(seg_len=128, num_unrollings=32, hidden_size=256, max_steps=15000,
-                   dream_seconds=10.0, num_dream_streams=1, lr_final=0.05, noisify=0.01),
+                   dream_seconds=10.0, num_dream_streams=1, lr_final=0.05, noisify=0.01,
+                   spectral_floor_db=40.0),
     'column': dict(seg_len=128, num_unrollings=8, max_steps=200000, dream_seconds=2.0,
                    noisify=0.01, lr_final=0.05),
     'transpose': dict(seg_len=128, num_unrollings=8, max_steps=200000, dream_seconds=2.0,
