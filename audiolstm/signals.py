@@ -91,8 +91,8 @@ class StopSignals:
       yield
     finally:
       self._critical -= 1
-    if self._forced and not self._critical:
-      raise StopNow(self._forced)
+    if self._count >= 2 and not self._critical:  # also if a StopNow was swallowed (a __del__)
+      raise StopNow(self._forced or self.requested)
 
   def __exit__(self, *exc):
     for sig, handler in self._previous.items():
