@@ -118,6 +118,38 @@ def test_the_lock_names_its_holder_and_refuses_a_second_holder(tmp_path):
     pass
 
 
+@pytest.mark.slow
+def test_two_runs_started_together_on_one_work_directory_one_is_refused(tmp_path, wav):
+  work = str(tmp_path / 'run')
+  args = [sys.executable, '-m', 'audiolstm.main', '--config=configs/vector.py', f'--workdir={work}',
+          *tiny_flags(max_steps=10**7, lr_final=1.0), f'--config.input_files=("{wav}",)']
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  runs = [subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True) for _ in range(2)]
+  try:
+    deadline = time.time() + 120
+    while all(p.poll() is None for p in runs) and time.time() < deadline:
+      time.sleep(0.1)
+    refused = [p for p in runs if p.poll() is not None]
+    assert len(refused) == 1, 'neither run was refused'
+    winner = [p for p in runs if p is not refused[0]][0]
+    lines = refused[0].communicate()[1].strip().splitlines()
+    assert refused[0].returncode == 2 and len(lines) == 1, lines
+    assert f'in use by another run (pid {winner.pid})' in lines[0], lines
+    while len(rundir.read_metrics(work)) < 3 and time.time() < deadline:  # the other trains on
+      time.sleep(0.1)
+    assert winner.poll() is None
+  finally:
+    for p in runs:
+      if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+      p.communicate(timeout=120)
+  assert winner.returncode == 0
+  steps = [r['step'] for r in rundir.read_metrics(work)]
+  assert steps and steps == sorted(set(steps))  # one run's records, no interleaved duplicates
+  assert not [n for n in os.listdir(os.path.join(work, 'dreams')) if '-1.' in n]
+
+
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
   """A tiny trained vector run with checkpoints at iterations 4 (the first chunk's), 20 and 30."""
