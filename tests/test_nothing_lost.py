@@ -86,6 +86,7 @@ def hold_lock(folder):
 # ----------------------------------------------------------------------------- 1: the lock
 
 
+@pytest.mark.slow
 def test_a_second_run_on_a_live_work_directory_is_refused(tmp_path, wav):
   work = str(tmp_path / 'run')
   fd = hold_lock(work)
@@ -169,6 +170,7 @@ def copy_run(trained, tmp_path):
   return work
 
 
+@pytest.mark.slow
 def test_sample_and_watch_refuse_an_output_folder_in_use(trained, tmp_path):
   out = str(tmp_path / 'out')
   fd = hold_lock(out)
@@ -268,6 +270,7 @@ def damage(checkpoint_dir, how):
           fh.write(np.random.default_rng(0).bytes(os.path.getsize(f)))
 
 
+@pytest.mark.slow
 def test_a_damaged_newest_checkpoint_falls_back_to_an_intact_one(trained, tmp_path):
   c, g = config_lib.prepare(ml_collections.ConfigDict(rundir.read_config_file(
       os.path.join(trained, 'config.json'))))
@@ -330,6 +333,7 @@ def test_absurd_dream_lengths_are_refused_before_anything_is_written(tmp_path, f
     assert 'GiB' in message and 'limit' in message, message
 
 
+@pytest.mark.slow
 def test_sample_mode_refuses_absurd_lengths_before_writing(trained, tmp_path):
   out = tmp_path / 'out'
   with pytest.raises(ConfigError, match='GiB.*limit') as e:
@@ -532,6 +536,7 @@ def test_watch_mode_waits_for_a_deleted_folder_and_follows_symlinks(trained, tmp
 # ----------------------------------------------------------------------------- 11: first chunk
 
 
+@pytest.mark.slow
 def test_the_first_chunks_are_a_few_iterations_whatever_the_chunk_size(tmp_path, wav):
   """A signal is answered at a chunk's end: before the speed is measured, chunks are short."""
   work = str(tmp_path / 'run')
@@ -591,6 +596,7 @@ def test_two_quick_signals_stop_a_run_at_once_with_its_checkpoints_intact(tmp_pa
 # ----------------------------------------------------------------------------- 13: sample + SIGTERM
 
 
+@pytest.mark.slow
 def test_sample_mode_stopped_by_sigterm_writes_the_finished_part(trained, tmp_path):
   lines = []
 
@@ -618,6 +624,7 @@ def test_sample_mode_stopped_by_sigterm_writes_the_finished_part(trained, tmp_pa
 # ----------------------------------------------------------------------------- 14: smaller cases
 
 
+@pytest.mark.slow
 def test_relative_input_paths_are_stored_absolute(tmp_path, wav, monkeypatch):
   monkeypatch.chdir(os.path.dirname(wav))
   work = str(tmp_path / 'run')
