@@ -10,6 +10,7 @@ import fcntl
 import json
 import os
 import re
+import time
 
 from audiolstm import audio_io
 from audiolstm import plots
@@ -47,6 +48,30 @@ def raise_if_disk_full(e: BaseException, folder: str, resume: str) -> None:
                   f'{resume}') from None
 
 
+def _holder_pid(fd: int, wait_s: float = 1.0) -> str:
+  """The live pid in a lock file held by another process: a holder that has just taken the lock
+  may not have written its pid yet (or the file still names a dead earlier holder), so read again
+  for up to `wait_s`; 'unknown' if no live pid shows up."""
+  deadline = time.monotonic() + wait_s
+  while True:
+    text = os.pread(fd, 32, 0).decode(errors='replace').strip()
+    if text.isdigit() and _alive(int(text)):
+      return text
+    if time.monotonic() > deadline:
+      return 'unknown'
+    time.sleep(0.01)
+
+
+def _alive(pid: int) -> bool:
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:  # another user's process: alive
+    return True
+  return True
+
+
 class Lock:
   """An exclusive lock on a folder for the life of a run (or of a sample / watch session).
 
@@ -71,7 +96,7 @@ class Lock:
       try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
       except BlockingIOError:
-        pid = os.read(fd, 32).decode(errors='replace').strip() or 'unknown'
+        pid = _holder_pid(fd)
         os.close(fd)
         raise ConfigError(
             f'{self.flag}={self.folder} is in use by another {self.holder} (pid {pid}): wait for '
