@@ -83,11 +83,14 @@ def learn_and_dream(program: train.Program, state: train.State, data: train.Devi
   return state, np.concatenate(pieces) if pieces else empty, offsets
 
 
-def _program_for(run: inference.TrainedRun, seconds: float) -> train.Program:
-  """The run's program, rebuilt when the dreams are to be of another length than its config's."""
+def _program_for(run: inference.TrainedRun, seconds: float):
+  """(the run's resolved config with dream_seconds = `seconds`, its program: the run's own, or
+  rebuilt when the dreams are to be of another length than its config's)."""
+  c = run.config.copy_and_resolve_references()
+  c.dream_seconds = float(seconds)
   if math.isclose(seconds, run.config.dream_seconds):
-    return run.program
-  return train.build(program_config(run, seconds), run.sources, run.program.mesh)
+    return c, run.program
+  return c, train.build(c, run.sources, run.program.mesh)
 
 
 def sample(workdir, num_dreams=4, dream_seconds=None, out_dir=None, seed=None, log=print) -> list:
@@ -116,15 +119,15 @@ def sample(workdir, num_dreams=4, dream_seconds=None, out_dir=None, seed=None, l
   os.makedirs(out_dir, exist_ok=True)
   try:
     with rundir.Lock(out_dir, '--out_dir', 'sample or watch'):
-      return _sample(run, _program_for(run, seconds), num_dreams, seconds, out_dir, seed, log)
+      return _sample(run, *_program_for(run, seconds), num_dreams, seconds, out_dir, seed, log)
   except OSError as e:
     rundir.raise_if_disk_full(e, out_dir, 'run the same command (the dreams written are kept)')
     raise
 
 
-def _sample(run, program, num_dreams, seconds, out_dir, seed, log) -> list:
+def _sample(run, c, program, num_dreams, seconds, out_dir, seed, log) -> list:
   """sample's rounds of dreams and files, in its locked out_dir."""
-  c, setup = program_config(run, seconds), program.setup
+  setup = program.setup
   streams = setup.dream.num_streams
   rounds = -(-num_dreams // streams)
   data = train.device_data(run.sources, program.mesh)
@@ -156,9 +159,3 @@ def _sample(run, program, num_dreams, seconds, out_dir, seed, log) -> list:
       f'({len(paths) * seconds / dt:.2f} s of audio per second, learning included)')
   return paths
 
-
-def program_config(run: inference.TrainedRun, seconds: float):
-  """The run's resolved config with dream_seconds = `seconds`."""
-  c = run.config.copy_and_resolve_references()
-  c.dream_seconds = float(seconds)
-  return c

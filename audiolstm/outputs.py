@@ -6,6 +6,8 @@ import time
 import numpy as np
 
 from audiolstm import audio_io
+from audiolstm import plots
+from audiolstm import synthesis
 
 
 class ConcurrentDreams:
@@ -179,9 +181,6 @@ class DreamWriter:
       tag: TensorBoard tag (dream/TAG, spectrogram/TAG); none written without it.
       step: TensorBoard step.
     """
-    # pylint: disable=g-import-not-at-top  # the vocoder imports jax; rundir users need neither
-    from audiolstm import plots
-    from audiolstm import synthesis
     sr = self.c.sample_rate
     audio = synthesis.to_audio(self.c, values, self.scale, rng)
     os.makedirs(self.out_dir, exist_ok=True)

@@ -5,6 +5,9 @@
 (`tests` is found from the repository root, which pytest.ini puts on the path.)
 """
 import importlib
+import os
+
+LOCK_NAME = '.audiolstm.lock'  # audiolstm.rundir.LOCK_NAME (helpers stay light to import)
 
 TINY = dict(seg_len=16, num_unrollings=4, hop_size=8, max_steps=60, chunk_size=16,
             dream_seconds=0.004, seq_dream_seconds=0.004, log_every=5, num_dream_streams=2, lr=1e-2,
@@ -22,6 +25,33 @@ def build_program(approach, audio, **overrides):
   program = train.build(c, sources)
   data = train.device_data(sources)
   return c, sources, program, data, program.init(data, jax.random.key(c.seed))
+
+
+def snapshot(folder):
+  """{relative path: (size, mtime)} of every file under folder but the lock file (which holds the
+  pid of the newest run: not an output)."""
+  out = {}
+  for root, _, files in os.walk(folder):
+    for name in files:
+      if name == LOCK_NAME:
+        continue
+      st = os.stat(os.path.join(root, name))
+      out[os.path.relpath(os.path.join(root, name), folder)] = (st.st_size, st.st_mtime_ns)
+  return out
+
+
+def trained_tiny_run(root, approach, **overrides) -> str:
+  """ROOT/run: a tiny `approach` run trained on ROOT/in.wav, 2 s of a decaying 220 Hz tone."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from audiolstm import audio_io  # pylint: disable=g-import-not-at-top
+  from audiolstm import train  # pylint: disable=g-import-not-at-top
+  t = np.arange(2 * 11025) / 11025
+  audio = (0.5 * np.sin(2 * np.pi * 220 * t) * np.exp(-t)).astype(np.float32)
+  wav = audio_io.write_wav(os.path.join(str(root), 'in.wav'), audio, 11025)
+  work = os.path.join(str(root), 'run')
+  train.train_and_evaluate(tiny_config(approach, input_files=(wav,), **overrides), work,
+                           log=lambda *_: None)
+  return work
 
 
 def tiny_config(approach, **overrides):

@@ -13,7 +13,8 @@ from audiolstm import audio_io
 from audiolstm import inference
 from audiolstm import learning_sample
 from audiolstm import train
-from tests.helpers import tiny_config
+from tests.helpers import snapshot
+from tests.helpers import trained_tiny_run
 
 pytestmark = pytest.mark.slow  # trains a run first (about 25 s on 2 cores)
 
@@ -21,24 +22,7 @@ pytestmark = pytest.mark.slow  # trains a run first (about 25 s on 2 cores)
 @pytest.fixture(scope='module')
 def column_run(tmp_path_factory):
   """A tiny trained column run (constant learning rate)."""
-  tmp = tmp_path_factory.mktemp('learn')
-  t = np.arange(2 * 11025) / 11025
-  audio = (0.5 * np.sin(2 * np.pi * 220 * t) * np.exp(-t)).astype(np.float32)
-  wav = audio_io.write_wav(str(tmp / 'in.wav'), audio, 11025)
-  workdir = str(tmp / 'run')
-  train.train_and_evaluate(tiny_config('column', max_steps=40, lr_final=1.0, input_files=(wav,)),
-                           workdir, log=lambda _: None)
-  return workdir
-
-
-def _snapshot(folder):
-  """{relative path: (size, mtime_ns)} of every file under folder."""
-  out = {}
-  for root, _, files in os.walk(folder):
-    for name in files:
-      st = os.stat(os.path.join(root, name))
-      out[os.path.relpath(os.path.join(root, name), folder)] = (st.st_size, st.st_mtime_ns)
-  return out
+  return trained_tiny_run(tmp_path_factory.mktemp('learn'), 'column', max_steps=40, lr_final=1.0)
 
 
 def test_each_dream_step_follows_a_training_step(column_run):
@@ -60,7 +44,7 @@ def test_each_dream_step_follows_a_training_step(column_run):
 
 
 def test_learning_sample_writes_dreams_and_leaves_the_run_alone(column_run, tmp_path):
-  before = _snapshot(column_run)
+  before = snapshot(column_run)
   out = tmp_path / 'out'
   paths = learning_sample.sample(column_run, num_dreams=3, dream_seconds=0.003, out_dir=str(out),
                                  seed=1, log=lambda _: None)
@@ -69,7 +53,7 @@ def test_learning_sample_writes_dreams_and_leaves_the_run_alone(column_run, tmp_
     x = audio_io.load_audio(p, 11025)
     assert len(x) >= 0.003 * 11025 and np.all(np.isfinite(x))
     assert os.path.exists(os.path.splitext(p)[0] + '.png')
-  assert _snapshot(column_run) == before  # checkpoints, metrics and dreams untouched
+  assert snapshot(column_run) == before  # checkpoints, metrics and dreams untouched
   again = learning_sample.sample(column_run, num_dreams=3, dream_seconds=0.003,
                                  out_dir=str(out), seed=1, log=lambda _: None)
   assert not set(again) & set(paths)  # never over earlier files

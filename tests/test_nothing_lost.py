@@ -32,7 +32,7 @@ from audiolstm import rundir
 from audiolstm import signals
 from audiolstm import train
 from audiolstm.config import ConfigError
-from tests.helpers import TINY, tiny_config
+from tests.helpers import TINY, snapshot, tiny_config, trained_tiny_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUIET = dict(log=lambda *_: None)
@@ -54,19 +54,6 @@ def one_error_line(r):
 
 def tiny_flags(**extra):
   return [f'--config.{k}={v}' for k, v in {**TINY, **extra}.items()]
-
-
-def snapshot(folder):
-  """{relative path: (size, mtime)} of every file under folder but the lock file (which holds the
-  pid of the newest run: not an output)."""
-  out = {}
-  for root, _, files in os.walk(folder):
-    for name in files:
-      if name == rundir.LOCK_NAME:
-        continue
-      st = os.stat(os.path.join(root, name))
-      out[os.path.relpath(os.path.join(root, name), folder)] = (st.st_size, st.st_mtime_ns)
-  return out
 
 
 @pytest.fixture
@@ -154,14 +141,8 @@ def test_two_runs_started_together_on_one_work_directory_one_is_refused(tmp_path
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
   """A tiny trained vector run with checkpoints at iterations 4 (the first chunk's), 20 and 30."""
-  root = tmp_path_factory.mktemp('trained')
-  t = np.arange(2 * 11025) / 11025
-  audio = (0.5 * np.sin(2 * np.pi * 220 * t) * np.exp(-t)).astype(np.float32)
-  wav = audio_io.write_wav(str(root / 'in.wav'), audio, 11025)
-  work = str(root / 'run')
-  train.train_and_evaluate(tiny_config('vector', max_steps=30, checkpoint_every=20,
-                                       input_files=(wav,)), work, **QUIET)
-  return work
+  return trained_tiny_run(tmp_path_factory.mktemp('trained'), 'vector', max_steps=30,
+                          checkpoint_every=20)
 
 
 def copy_run(trained, tmp_path):
