@@ -64,6 +64,12 @@ flags.DEFINE_bool('restart', False, 'train: start afresh in a --workdir that hol
                   'deleted).')
 flags.DEFINE_bool('multihost', False, 'Call jax.distributed.initialize() (several hosts, e.g. a '
                   'TPU pod slice); also on with AUDIOLSTM_MULTIHOST=1.')
+flags.DEFINE_string('coordinator_address', None, 'Several processes: HOST:PORT of process 0, '
+                    'for jax.distributed.initialize (with --num_processes and --process_id; '
+                    'without them --multihost auto-detects).')
+flags.DEFINE_integer('num_processes', None, 'Several processes: how many take part.')
+flags.DEFINE_integer('process_id', None, 'Several processes: this one\'s number, 0 .. '
+                     '--num_processes - 1 (0 writes the files and logs).')
 flags.DEFINE_integer('seed', None, 'sample/watch: RNG seed of the sampling (default: the run\'s '
                      'config.seed).')
 flags.DEFINE_bool('learn', False, 'sample: dream as training does, the model learning on from '
@@ -73,7 +79,8 @@ flags.DEFINE_float('dream_noise', None, 'sample/watch: std of the Gaussian noise
                    'predicted value before it is fed back (0 = off; default: the run\'s '
                    'config.dream_noise).')
 
-# The modes that use each mode-specific flag (--workdir and --multihost serve every mode).
+# The modes that use each mode-specific flag (--workdir, --multihost, --coordinator_address,
+# --num_processes and --process_id serve every mode).
 MODE_FLAGS = {
     'config': ('train',),
     'restart': ('train',),
@@ -157,8 +164,9 @@ def main(argv):
   from audiolstm import sharding
   from audiolstm import signals
   from audiolstm import train
-  sharding.maybe_initialize_distributed(FLAGS.multihost)
   try:
+    sharding.maybe_initialize_distributed(FLAGS.multihost, FLAGS.coordinator_address,
+                                          FLAGS.num_processes, FLAGS.process_id)
     if FLAGS.mode == 'train':
       train.train_and_evaluate(FLAGS.config, FLAGS.workdir, restart=FLAGS.restart)
     elif FLAGS.mode == 'sample' and FLAGS.learn:
