@@ -12,13 +12,31 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from audiolstm.config import ConfigError
+
 AXIS = 'data'
 
 
-def maybe_initialize_distributed(flag: bool = False) -> None:
-  """jax.distributed.initialize() when running on several hosts (flag or AUDIOLSTM_MULTIHOST=1)."""
-  if flag or os.environ.get('AUDIOLSTM_MULTIHOST') == '1':
-    jax.distributed.initialize()
+def maybe_initialize_distributed(flag: bool = False, coordinator_address: str = None,
+                                 num_processes: int = None, process_id: int = None) -> None:
+  """jax.distributed.initialize when running as several processes; nothing on one.
+
+  With any of coordinator_address ('host:port' of process 0), num_processes and process_id
+  (the --coordinator_address, --num_processes, --process_id flags) they are passed on, the rest
+  auto-detected; without them, `flag` (--multihost) or AUDIOLSTM_MULTIHOST=1 auto-detects all
+  (a TPU slice, SLURM). On CPU the processes' collectives go through gloo. ConfigError (one line)
+  for a process_id outside [0, num_processes).
+  """
+  explicit = (coordinator_address, num_processes, process_id) != (None, None, None)
+  if not (explicit or flag or os.environ.get('AUDIOLSTM_MULTIHOST') == '1'):
+    return
+  if num_processes is not None and num_processes < 1:
+    raise ConfigError(f'--num_processes={num_processes}: give the number of processes (>= 1)')
+  if process_id is not None and not 0 <= process_id < (num_processes or process_id + 1):
+    raise ConfigError(f'--process_id={process_id} is outside 0..{num_processes - 1} '
+                      f'(--num_processes={num_processes}): number the processes from 0')
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+  jax.distributed.initialize(coordinator_address, num_processes, process_id)
 
 
 def make_mesh() -> Mesh:
@@ -74,3 +92,20 @@ def to_host(x) -> np.ndarray:
 def is_primary() -> bool:
   """Only process 0 writes files and logs."""
   return jax.process_index() == 0
+
+
+def agree(n: int, stop_requested) -> tuple:
+  """(process 0's chunk length `n`, whether any process was asked to stop): every process runs
+  the same chunks (their lengths come from each one's measured speed) and stops at the same
+  boundary, whichever got the signal. On one process: (n, bool(stop_requested)), no collective."""
+  if jax.process_count() == 1:
+    return n, bool(stop_requested)
+  both = multihost_utils.process_allgather(np.array([n, bool(stop_requested)], np.int32))
+  return int(both[0, 0]), bool(np.any(both[:, 1]))
+
+
+def all_ok(ok: bool) -> bool:
+  """Whether `ok` holds on every process (a barrier too); `ok` itself on one process."""
+  if jax.process_count() == 1:
+    return bool(ok)
+  return bool(np.all(multihost_utils.process_allgather(np.array([bool(ok)], np.int32))))
