@@ -418,13 +418,12 @@ def prepare_run(config, workdir=None, restart=False) -> PreparedRun:
   sources = data_lib.load_sources(c, g)
   primary = sharding_lib.is_primary()
   run = rundir.RunDir(workdir or rundir.default_workdir(c.approach), primary=primary)
-  lock = rundir.Lock(run.path) if primary else None
-  if lock:
-    lock.acquire()
+  lock = _lock(run, primary)
   try:
     notes = []
     if restart:
-      aside = run.move_aside()
+      aside = run.move_aside()  # by process 0 ...
+      sharding_lib.all_ok(True)  # ... before the others look
       if aside:
         notes.append(f'--restart: moved the earlier run here to {aside}')
     return _open_run(c, sources, run, lock, primary, notes)
@@ -432,6 +431,21 @@ def prepare_run(config, workdir=None, restart=False) -> PreparedRun:
     if lock:
       lock.release()
     raise
+
+
+def _lock(run: rundir.RunDir, primary: bool):
+  """The work directory's lock, taken by process 0 (None on the others); a refusal is raised on
+  every process."""
+  lock, refused = rundir.Lock(run.path) if primary else None, None
+  if lock:
+    try:
+      lock.acquire()
+    except config_lib.ConfigError as e:
+      refused = e
+  if not sharding_lib.all_ok(refused is None):
+    raise refused or config_lib.ConfigError(
+        f'--workdir={run.path} is in use by another run (process 0 says which)')
+  return lock
 
 
 def _refuse_lost_history(run: rundir.RunDir, damaged=()) -> None:
@@ -613,8 +627,12 @@ def run_prepared(p: PreparedRun, log=print) -> dict:
   saved = p.start or None  # the step of the newest checkpoint (a resume starts at one)
   try:
     with signals.StopSignals() as stop, board:
-      while step < p.total and not stop.requested:
+      while step < p.total:
         n = chunk_length(step, p.total, c, eval_every, rate or FIRST_ITERATIONS / CHUNK_SECONDS)
+        n, stopping = sharding_lib.agree(n, stop.requested)  # the same on every process
+        if stopping:
+          stop.requested = stop.requested or 'a signal to another process'
+          break
         t_chunk = time.perf_counter()
         p.state, losses, values, offsets = p.program.run_chunk(p.state, p.data, n)
         losses = sharding_lib.to_host(losses)[:n]
