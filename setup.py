@@ -25,6 +25,7 @@ setuptools.setup(
         'orbax-checkpoint>=0.11,<0.13',
         'tensorboardX>=2.6,<3',
         'scipy>=1.10',
+        'python-osc>=1.8,<2',   # stream mode's OSC control (Max/MSP, Pure Data, SuperCollider)
     ],
     extras_require={
         'test': ['pytest>=8,<10', 'nbclient>=0.10,<1', 'nbformat>=5.9,<6', 'ipykernel>=6.29,<8',

@@ -3,6 +3,12 @@ r"""Benchmark: the reference scripts' work (../shared/bench/) through audiolstm'
   python -m audiolstm.bench --approach column [--scale {dissertation,small}] [--iters 20]
       [--warmup 3] [--streams 1] [--dream-only] [--wav PATH] [--layers 1] [--seed 0]
   python -m audiolstm.bench --vocoder [--seconds 30] [--bins 1024] [--hop 256] [--check-npz PATH]
+  python -m audiolstm.bench --realtime [--approaches column,fft] [--sizes 128,256] [--budget 2]
+      [--realtime-streams 1,8] [--overhead]
+
+`--realtime` (audiolstm.bench_realtime) prints a table of stream mode's dream speed: for each
+approach and model size, dream samples per second and the real-time factor per stream at 1 and 8
+streams; `--overhead` also times the whole stream mode against its bare dream loop.
 
 Training (the default) builds a resolved config with the reference's shapes (lr 1e-4, dense init
 std 1e-5, no dropout, dreams that never end within the run), loads the audio with
@@ -51,12 +57,37 @@ def parse_args(argv=None):
   p.add_argument('--repeats', type=int, default=5, help='vocoder: timed calls (median)')
   p.add_argument('--check-npz', default=None,
                  help="vocoder: the reference's --save-npz file; use its inputs, compare outputs")
+  p.add_argument('--realtime', action='store_true', help='stream mode speed table')
+  p.add_argument('--approaches', default=','.join(APPROACHES), help='realtime: comma list')
+  p.add_argument('--sizes', default='128,256,512,1024,2048', help='realtime: seg_len, comma list')
+  p.add_argument('--realtime-streams', default='1,8', help='realtime: stream counts, comma list')
+  p.add_argument('--budget', type=float, default=2.0, help='realtime: timed seconds per cell')
+  p.add_argument('--overhead', action='store_true', help='realtime: stream mode vs bare loop')
   a = p.parse_args(argv)
-  if not a.vocoder and a.approach is None:
-    p.error('--approach is required (or --vocoder)')
+  if a.realtime:
+    _parse_realtime(p, a)
+  elif not a.vocoder and a.approach is None:
+    p.error('--approach is required (or --vocoder, or --realtime)')
   if a.iters < 1 or a.warmup < 0 or a.streams < 1 or a.layers < 1:
     p.error('--iters, --streams and --layers must be >= 1, --warmup >= 0')
   return a
+
+
+def _parse_realtime(p, a) -> None:
+  """--realtime's lists, checked (one line and exit 2 for a bad one)."""
+  a.approaches = [x for x in a.approaches.split(',') if x]
+  bad = [x for x in a.approaches if x not in APPROACHES]
+  if bad or not a.approaches:
+    p.error(f'--approaches: {",".join(bad) or "none"}: choose from {",".join(APPROACHES)}')
+  try:
+    a.sizes = [int(x) for x in a.sizes.split(',') if x]
+    a.realtime_streams = [int(x) for x in a.realtime_streams.split(',') if x]
+  except ValueError:
+    p.error('--sizes and --realtime-streams are comma lists of whole numbers, e.g. 128,256')
+  if not a.sizes or min(a.sizes) < 2 or not a.realtime_streams or min(a.realtime_streams) < 1:
+    p.error('--sizes must be >= 2 and --realtime-streams >= 1')
+  if a.budget <= 0:
+    p.error('--budget must be > 0 seconds')
 
 
 # ------------------------------------------------------------------------------------------
@@ -299,7 +330,12 @@ def run_vocoder(args):
 
 def main(argv=None):
   args = parse_args(argv)
-  if args.vocoder:
+  if args.realtime:
+    from audiolstm import bench_realtime  # pylint: disable=g-import-not-at-top
+    bench_realtime.realtime(args.approaches, args.sizes, args.realtime_streams, args.budget)
+    if args.overhead:
+      bench_realtime.overhead()
+  elif args.vocoder:
     run_vocoder(args)
   else:
     run_model(args)

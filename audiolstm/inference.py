@@ -257,7 +257,7 @@ def _sample(run: TrainedRun, buffers, labels, seed_audio, seconds: float, out_di
   return paths
 
 
-def _stable_files(watch_dir: str, seen_sizes: dict, settle_s: float):
+def stable_files(watch_dir: str, seen_sizes: dict, settle_s: float):
   """Regular files in watch_dir (or symlinks to them) whose size and mtime have not changed for
   settle_s seconds; None when watch_dir is gone. A file that vanishes while it is looked at is
   left out."""
@@ -367,7 +367,7 @@ def _watch(run: TrainedRun, watch_dir, out_dir, seconds, seed, poll_s, settle_s,
   gone = False
   with signals.StopSignals() as stop:
     while not stop.requested and (max_files is None or taken < max_files):
-      ready = _stable_files(watch_dir, seen, settle_s)
+      ready = stable_files(watch_dir, seen, settle_s)
       if (ready is None) != gone:
         gone = ready is None
         log(f'the watch folder {os.path.abspath(watch_dir)} is gone: waiting for it to come back'

@@ -6,6 +6,9 @@ r"""Command line: train on a recording and dream from it.
   python -m audiolstm.main --mode=sample --workdir=RUN --learn [--num_dreams=N] [--dream_seconds=S]
   python -m audiolstm.main --mode=watch --workdir=RUN --watch_dir=IN --out_dir=OUT
       [--dream_seconds=S] [--seed=K] [--dream_noise=STD]
+  python -m audiolstm.main --mode=stream --workdir=RUN [--out=FILE.wav | --out=- | --out=DIR/]
+      [--seconds=0] [--seed_file=melody.wav] [--watch_dir=IN] [--osc_port=9000]
+      [--dream_noise=STD] [--streams=1] [--seed=K]
 
 Training again with the same --workdir resumes from its newest checkpoint; --restart starts
 afresh there, moving the earlier run aside into WORKDIR.before-restart-<time>/ (never deleted).
@@ -15,7 +18,10 @@ Each mode takes only its own flags; any other is refused (one line, exit 2) rath
   sample  --workdir, --seed_files, --num_dreams, --dream_seconds, --out_dir, --seed, --dream_noise,
           --learn, --multihost
   watch   --workdir, --watch_dir, --out_dir, --dream_seconds, --seed, --dream_noise, --multihost
-Sample and watch take the run's own config (RUN/config.json), so --config is a train-mode flag.
+  stream  --workdir, --out, --seconds, --seed_file, --watch_dir, --osc_port, --dream_noise,
+          --streams, --seed
+Sample, watch and stream take the run's own config (RUN/config.json), so --config is a
+train-mode flag.
 
 Three sample/watch flags share their names with config fields but are not those fields: they
 apply to that sampling only, and the run's field is their default:
@@ -48,8 +54,9 @@ config_flags.DEFINE_config_file('config', None, 'train: config file, e.g. config
                                 'and watch use the run\'s own config.json).', lock_config=True)
 flags.DEFINE_string('workdir', None, 'Work directory (train: default a new '
                     'runs/<approach>-<time>; sample/watch: the trained run).')
-flags.DEFINE_enum('mode', 'train', ['train', 'sample', 'watch'],
-                  'train (resumes a workdir that has checkpoints), sample or watch.')
+flags.DEFINE_enum('mode', 'train', ['train', 'sample', 'watch', 'stream'],
+                  'train (resumes a workdir that has checkpoints), sample, watch or stream '
+                  '(endless live dreaming).')
 flags.DEFINE_list('seed_files', [], 'sample: dream i starts from the beginning of file i '
                   '(cycled) (default: the run\'s seed audio, config.seed_files or else the '
                   'training audio, at offsets chosen by the run\'s config.seed_advance).')
@@ -58,7 +65,19 @@ flags.DEFINE_float('dream_seconds', None, 'sample/watch: length of each sampled 
                    '(default: the run\'s config.dream_seconds).')
 flags.DEFINE_string('out_dir', None, 'sample: output folder (default WORKDIR/samples); watch: '
                     'required.')
-flags.DEFINE_string('watch_dir', None, 'watch: the folder to watch for new audio files.')
+flags.DEFINE_string('watch_dir', None, 'watch: the folder to watch for new audio files; '
+                    'stream: a file dropped there re-seeds the stream.')
+flags.DEFINE_string('out', None, 'stream: a WAV file that grows as it is dreamed, - for a WAV '
+                    'stream on stdout (| aplay, | ffplay -), or DIR/ for one file per stream '
+                    '(default: a new file in WORKDIR/streams/).')
+flags.DEFINE_float('seconds', 0.0, 'stream: seconds to dream (0: until Ctrl-C, SIGTERM or '
+                   '/audiolstm/stop).')
+flags.DEFINE_string('seed_file', None, 'stream: start from this audio file (default: the '
+                    'training audio, as sample mode).')
+flags.DEFINE_integer('osc_port', None, 'stream: listen for OSC on 127.0.0.1:PORT '
+                     '(/audiolstm/seed <path>, /audiolstm/noise <float>, /audiolstm/stop).')
+flags.DEFINE_integer('streams', 1, 'stream: dreams side by side (channels of one WAV, or files '
+                     'with --out=DIR/).')
 flags.DEFINE_bool('restart', False, 'train: start afresh in a --workdir that holds an earlier '
                   'run, moving its outputs aside into WORKDIR.before-restart-<time>/ (never '
                   'deleted).')
@@ -70,14 +89,14 @@ flags.DEFINE_string('coordinator_address', None, 'Several processes: HOST:PORT o
 flags.DEFINE_integer('num_processes', None, 'Several processes: how many take part.')
 flags.DEFINE_integer('process_id', None, 'Several processes: this one\'s number, 0 .. '
                      '--num_processes - 1 (0 writes the files and logs).')
-flags.DEFINE_integer('seed', None, 'sample/watch: RNG seed of the sampling (default: the run\'s '
-                     'config.seed).')
+flags.DEFINE_integer('seed', None, 'sample/watch/stream: RNG seed of the sampling (default: '
+                     'the run\'s config.seed).')
 flags.DEFINE_bool('learn', False, 'sample: dream as training does, the model learning on from '
                   'the training audio while it dreams (the run itself is not changed); livelier '
                   'than a fixed model, whose dreams settle into a held tone, but slower.')
-flags.DEFINE_float('dream_noise', None, 'sample/watch: std of the Gaussian noise added to each '
-                   'predicted value before it is fed back (0 = off; default: the run\'s '
-                   'config.dream_noise).')
+flags.DEFINE_float('dream_noise', None, 'sample/watch/stream: std of the Gaussian noise added '
+                   'to each predicted value before it is fed back (0 = off; default: the run\'s '
+                   'config.dream_noise; stream: also set live over OSC).')
 
 # The modes that use each mode-specific flag (--workdir, --multihost, --coordinator_address,
 # --num_processes and --process_id serve every mode).
@@ -88,10 +107,15 @@ MODE_FLAGS = {
     'num_dreams': ('sample',),
     'dream_seconds': ('sample', 'watch'),
     'out_dir': ('sample', 'watch'),
-    'watch_dir': ('watch',),
-    'seed': ('sample', 'watch'),
-    'dream_noise': ('sample', 'watch'),
+    'watch_dir': ('watch', 'stream'),
+    'seed': ('sample', 'watch', 'stream'),
+    'dream_noise': ('sample', 'watch', 'stream'),
     'learn': ('sample',),
+    'out': ('stream',),
+    'seconds': ('stream',),
+    'seed_file': ('stream',),
+    'osc_port': ('stream',),
+    'streams': ('stream',),
 }
 _CONFIG_FIELDS = ('seed_files', 'dream_seconds', 'seed', 'dream_noise')  # also config fields
 
@@ -163,6 +187,7 @@ def main(argv):
   from audiolstm import rundir
   from audiolstm import sharding
   from audiolstm import signals
+  from audiolstm import stream
   from audiolstm import train
   try:
     sharding.maybe_initialize_distributed(FLAGS.multihost, FLAGS.coordinator_address,
@@ -176,6 +201,11 @@ def main(argv):
     elif FLAGS.mode == 'sample':
       inference.sample(FLAGS.workdir, FLAGS.seed_files, FLAGS.num_dreams, FLAGS.dream_seconds,
                        FLAGS.out_dir, FLAGS.seed, dream_noise=FLAGS.dream_noise)
+    elif FLAGS.mode == 'stream':
+      stream.stream(FLAGS.workdir, stream.StreamOptions(
+          out=FLAGS.out, seconds=FLAGS.seconds, seed_file=FLAGS.seed_file,
+          watch_dir=FLAGS.watch_dir, osc_port=FLAGS.osc_port, dream_noise=FLAGS.dream_noise,
+          streams=FLAGS.streams, seed=FLAGS.seed))
     else:
       inference.watch(FLAGS.workdir, FLAGS.watch_dir, FLAGS.out_dir, FLAGS.dream_seconds,
                       FLAGS.seed, dream_noise=FLAGS.dream_noise)

@@ -103,8 +103,8 @@ def mode_of(ds: DreamSetup, count):
   return jnp.asarray(ds.seed_modes, jnp.int32)[count % len(ds.seed_modes)]
 
 
-def add_dream_noise(ds: DreamSetup, last, rng):
-  """The predicted rows with Gaussian noise of std ds.dream_noise added.
+def add_dream_noise(ds: DreamSetup, last, rng, std=None):
+  """The predicted rows with Gaussian noise of std `std` (None: ds.dream_noise) added.
 
   For fft the values are normalised magnitudes, so the noisy ones are clipped at 0: the vocoder
   clips negative magnitudes anyway, and clipping here keeps the buffer (the model's next input)
@@ -115,20 +115,25 @@ def add_dream_noise(ds: DreamSetup, last, rng):
     ds: the dream setup (dream_noise > 0).
     last: [S, label_width] predicted rows.
     rng: the key of the noise.
+    std: [] the noise's std (a traced value for a live knob), or None for ds.dream_noise.
 
   Returns:
     [S, label_width] noisy rows.
   """
-  noisy = last + ds.dream_noise * jax.random.normal(rng, last.shape, last.dtype)
-  return jnp.maximum(noisy, 0.0) if ds.use_fft else noisy
+  std = ds.dream_noise if std is None else std
+  noisy = last + std * jax.random.normal(rng, last.shape, last.dtype)
+  if not ds.use_fft:
+    return noisy
+  return jnp.where(std > 0, jnp.maximum(noisy, 0.0), noisy)  # a live knob at 0 changes nothing
 
 
-def sample_step(model, ds: DreamSetup, params, buffers, carry, rng):
+def sample_step(model, ds: DreamSetup, params, buffers, carry, rng, noise=None):
   """One dream step of every stream.
 
   With ds.dream_noise > 0 the noise (see add_dream_noise) uses a key split off `rng` and the new
   values are the noisy ones; with 0 the step is exactly the noise-free computation (the check is
-  at trace time, so the compiled program is unchanged).
+  at trace time, so the compiled program is unchanged). A `noise` given (stream mode's live knob)
+  replaces ds.dream_noise and is always added, so that changing it needs no recompilation.
 
   Args:
     model: the AudioLSTM.
@@ -137,23 +142,25 @@ def sample_step(model, ds: DreamSetup, params, buffers, carry, rng):
     buffers: [S, input_span] float32 seed buffers.
     carry: [S, L, 2, nu, hidden] float32 carried LSTM state.
     rng: the key of dropout (if ds.use_dropout) and of the dream noise.
+    noise: optional [] float32 std of the dream noise, a traced value (None: ds.dream_noise).
 
   Returns:
     (buffers [S, input_span] advanced by one step, carry [S, L, 2, nu, hidden],
     new values [S, new_per_step]).
   """
-  if ds.dream_noise:
+  noisy = noise is not None or ds.dream_noise
+  if noisy:
     rng, noise_rng = jax.random.split(rng)
   x = jnp.take(buffers, slicing.buffer_matrix_indices(ds.g), axis=1)  # [S, nu, seg]
   out, carry = model.apply({'params': params}, x, carry, rng if ds.use_dropout else None)
   last = out[:, -1, :]  # [S, label_width]
-  if ds.dream_noise:
-    last = add_dream_noise(ds, last, noise_rng)
+  if noisy:
+    last = add_dream_noise(ds, last, noise_rng, noise)
   new = last[:, ds.g.label_width - ds.g.new_per_step:]
   return slicing.advance_buffer(ds.g, buffers, last), carry, new
 
 
-def dream_scan(model, ds: DreamSetup, num_steps: int, params, buffers, carry, rng):
+def dream_scan(model, ds: DreamSetup, num_steps: int, params, buffers, carry, rng, noise=None):
   """`num_steps` dream steps of every stream, carrying buffers and state (one lax.scan).
 
   Args:
@@ -164,6 +171,7 @@ def dream_scan(model, ds: DreamSetup, num_steps: int, params, buffers, carry, rn
     buffers: [S, input_span] float32 seed buffers.
     carry: [S, L, 2, nu, hidden] float32 carried LSTM state.
     rng: split into one key per step.
+    noise: optional [] float32 std of the dream noise, traced (sample_step; None: ds.dream_noise).
 
   Returns:
     (buffers [S, input_span], carry [S, L, 2, nu, hidden], values [num_steps, S, new_per_step])
@@ -171,7 +179,7 @@ def dream_scan(model, ds: DreamSetup, num_steps: int, params, buffers, carry, rn
   """
   def body(state, key):
     buffers, carry = state
-    buffers, carry, new = sample_step(model, ds, params, buffers, carry, key)
+    buffers, carry, new = sample_step(model, ds, params, buffers, carry, key, noise)
     return (buffers, carry), new
 
   (buffers, carry), out = jax.lax.scan(body, (buffers, carry), jax.random.split(rng, num_steps))

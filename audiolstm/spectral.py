@@ -230,6 +230,11 @@ def drop_weak(frames: np.ndarray, floor_db: float) -> np.ndarray:
   return np.where(frames >= top * 10.0 ** (-floor_db / 20.0), frames, 0.0).astype(np.float32)
 
 
+def _gate_frame(sample_rate: int) -> int:
+  """The frame length of drop_weak_audio: the power of 2 nearest 46 ms."""
+  return 2 ** int(round(np.log2(0.046 * sample_rate)))
+
+
 def drop_weak_audio(audio: np.ndarray, floor_db: float, sample_rate: int) -> np.ndarray:
   """Audio with each short-time frame's weak bins removed: `drop_weak` for raw-audio dreams.
 
@@ -239,21 +244,59 @@ def drop_weak_audio(audio: np.ndarray, floor_db: float, sample_rate: int) -> np.
   notes stay.
 
   Args:
-    audio: [n] float32 samples.
+    audio: [..., n] float32 samples (each row on its own).
     floor_db: how far below its frame's largest a bin may lie, in dB (> 0).
     sample_rate: the audio's rate in Hz (sets the frame length).
 
   Returns:
-    [n] float32 audio (unchanged when shorter than one frame).
+    [..., n] float32 audio (unchanged when shorter than one frame).
   """
   import scipy.signal  # pylint: disable=g-import-not-at-top  # only dreams need it
-  x = np.asarray(audio, np.float32).reshape(-1)
-  n_fft = 2 ** int(round(np.log2(0.046 * sample_rate)))
-  if len(x) < n_fft:
+  x = np.asarray(audio, np.float32)
+  n_fft = _gate_frame(sample_rate)
+  if x.shape[-1] < n_fft:
     return x
   overlap = 3 * n_fft // 4
-  _, _, z = scipy.signal.stft(x, nperseg=n_fft, noverlap=overlap)       # [bins, frames]
-  kept = drop_weak(np.abs(z).T, floor_db).T > 0
+  _, _, z = scipy.signal.stft(x, nperseg=n_fft, noverlap=overlap)       # [..., bins, frames]
+  kept = drop_weak(np.abs(z).swapaxes(-1, -2), floor_db).swapaxes(-1, -2) > 0
   _, y = scipy.signal.istft(z * kept, nperseg=n_fft, noverlap=overlap)
-  y = np.asarray(y[:len(x)], np.float32)
-  return np.pad(y, (0, len(x) - len(y)))
+  y = np.asarray(y[..., :x.shape[-1]], np.float32)
+  return np.pad(y, [(0, 0)] * (x.ndim - 1) + [(0, x.shape[-1] - y.shape[-1])])
+
+
+class DropWeakStream:
+  """drop_weak_audio on audio that arrives in pieces, for S streams at once: exactly the samples
+  drop_weak_audio gives on the whole, one frame (about 46 ms) later.
+
+  Each push gates the new audio with one frame of context on both sides, on the same frame grid
+  as the whole (its start is kept a multiple of the hop), and returns the samples that no later
+  audio can change. Memory stays at about two frames per stream.
+  """
+
+  def __init__(self, num_streams: int, floor_db: float, sample_rate: int):
+    self.floor_db, self.sample_rate = floor_db, sample_rate
+    self.n_fft = _gate_frame(sample_rate)
+    self.hop = self.n_fft // 4
+    self.buf = np.zeros((num_streams, 0), np.float32)  # [S, m] the input from sample self.start
+    self.start = 0   # stream sample index of buf[:, 0]
+    self.done = 0    # samples returned so far
+
+  def push(self, x: np.ndarray) -> np.ndarray:
+    """[S, n] new samples -> [S, m] gated samples that are final (m may be 0)."""
+    self.buf = np.concatenate([self.buf, np.asarray(x, np.float32)], axis=1)
+    end = self.start + self.buf.shape[1]
+    final = end - self.n_fft        # frames reaching past `end` would change the later samples
+    if final <= self.done or end < 2 * self.n_fft:
+      return self.buf[:, :0]
+    out = drop_weak_audio(self.buf, self.floor_db, self.sample_rate)
+    out = out[:, self.done - self.start:final - self.start]
+    self.done = final
+    keep = max(0, (final - self.n_fft) // self.hop * self.hop)
+    self.buf, self.start = self.buf[:, keep - self.start:], keep
+    return out
+
+  def flush(self) -> np.ndarray:
+    """[S, m] the rest, gated as the end of the whole would be."""
+    out = drop_weak_audio(self.buf, self.floor_db, self.sample_rate)[:, self.done - self.start:]
+    self.done = self.start + self.buf.shape[1]
+    return out

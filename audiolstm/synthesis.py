@@ -1,4 +1,9 @@
-"""Dream values to audio: raw samples as they are, fft magnitude frames through the vocoder."""
+"""Dream values to audio: raw samples as they are, fft magnitude frames through the vocoder.
+
+`to_audio` makes a whole dream's audio; `StreamSynth` and `Level` make it piece by piece, for
+stream mode.
+"""
+import jax
 import numpy as np
 
 from audiolstm import spectral
@@ -38,3 +43,102 @@ def to_audio(c, values: np.ndarray, scale: float, rng: np.random.Generator) -> n
     audio = spectral.drop_weak_audio(audio, c.spectral_floor_db, c.sample_rate)
   peak = float(np.max(np.abs(audio))) if audio.size else 0.0
   return audio * (0.99 / peak) if peak > 0.99 else audio
+
+
+class StreamSynth:
+  """to_audio for dream values that arrive piece by piece, for S streams at once.
+
+  Raw approaches: the samples, through spectral.DropWeakStream when spectral_floor_db is set
+  (then one gate frame later). fft: each piece's magnitude frames are vocoded with the frame
+  before them, unnormalised and at their sample offset, so the pieces join into exactly the
+  vocoder's sum over the whole dream (before its normalisation; `Level` sets the loudness).
+  """
+
+  def __init__(self, c, scale: float, num_streams: int, rng: np.random.Generator):
+    """c: a resolved config; scale: the sources' spectral scale; rng: the vocoder's phases."""
+    self.c, self.scale, self.num_streams = c, scale, num_streams
+    floor = c.get('spectral_floor_db', 0.0)
+    self.gate = None
+    if not c.use_fft and floor > 0:
+      self.gate = spectral.DropWeakStream(num_streams, floor, c.sample_rate)
+    if c.use_fft:
+      self.phases = rng.uniform(0.0, 2 * np.pi, (num_streams, c.seg_len)).astype(np.float32)
+      self.last = np.zeros((num_streams, 1, c.seg_len), np.float32)  # the frame before
+      self.frames_done = 0
+      self._vocode = jax.jit(jax.vmap(lambda frames, phases: vocoder.vocode(
+          frames, c.hop_size, phases, use_peaks=c.use_peaks, normalise=False)))
+
+  def _frames(self, values: np.ndarray) -> np.ndarray:
+    """[S, k * seg_len] normalised values -> [S, k, seg_len] magnitudes as to_audio makes them."""
+    c = self.c
+    frames = spectral.from_source_frames(values.reshape(len(values), -1, c.seg_len), self.scale,
+                                         c.get('magnitude_power', 1.0))
+    if c.get('spectral_floor_db', 0.0) > 0:
+      picked = np.asarray(vocoder.peaks(frames)) if c.use_peaks else frames
+      frames = spectral.drop_weak(picked, c.spectral_floor_db)
+    return frames
+
+  def _vocode_after(self, frames: np.ndarray) -> np.ndarray:
+    """[S, k, N] frames after self.last -> [S, k * hop] audio of their k segments."""
+    hop, n = self.c.hop_size, self.c.seg_len
+    start = (self.frames_done - 1) * hop      # the sample where the frame before begins
+    shift = np.asarray(vocoder.phases_from_offsets(np.full(n, start), n))
+    phases = np.mod(self.phases + shift, 2 * np.pi).astype(np.float32)
+    y = np.asarray(self._vocode(np.concatenate([self.last, frames], axis=1), phases))
+    return y[:, hop:hop * (1 + frames.shape[1])]
+
+  def push(self, values: np.ndarray) -> np.ndarray:
+    """[S, steps * new_per_step] dream values -> [S, m] audio (m may be 0 with a gate)."""
+    values = np.nan_to_num(np.asarray(values, np.float32))
+    if not self.c.use_fft:
+      return values if self.gate is None else self.gate.push(values)
+    frames = self._frames(values)
+    audio = self._vocode_after(frames)
+    self.last, self.frames_done = frames[:, -1:], self.frames_done + frames.shape[1]
+    return audio
+
+  def flush(self) -> np.ndarray:
+    """[S, m] the rest: the gate's held samples, or the fft dream's fade-out segment."""
+    if not self.c.use_fft:
+      return np.zeros((self.num_streams, 0), np.float32) if self.gate is None else (
+          self.gate.flush())
+    return self._vocode_after(np.zeros_like(self.last))
+
+
+class Level:
+  """Stream mode's loudness, for S streams: the gain that brings each stream's recent peak to
+  `target`, at most `max_gain`; to_audio's normalisation, made causal.
+
+  The peak held decays by half every `release_s`, so a loud moment does not quieten the rest of
+  an endless stream for good. A louder peak lowers the gain within `attack` samples; a quieter one
+  raises it along the whole piece, so the gain never jumps. Output is clipped to [-1, 1].
+  """
+
+  def __init__(self, num_streams: int, target: float, max_gain: float, sample_rate: int,
+               release_s: float = 10.0, attack: int = 32):
+    self.target, self.max_gain, self.sample_rate = target, max_gain, sample_rate
+    self.release_s, self.attack = release_s, attack
+    self.peak = np.zeros(num_streams)
+    self.gain = None   # [S] the gain at the end of the last piece
+
+  @classmethod
+  def of(cls, c, num_streams: int) -> 'Level':
+    """to_audio's loudness for config `c`: fft dreams at peak 0.9; raw ones only turned down,
+    above 0.99."""
+    if c.use_fft:
+      return cls(num_streams, 0.9, np.inf, c.sample_rate)
+    return cls(num_streams, 0.99, 1.0, c.sample_rate)
+
+  def __call__(self, x: np.ndarray) -> np.ndarray:
+    """[S, n] audio -> [S, n] audio at the stream's level."""
+    n = x.shape[1]
+    if n == 0:
+      return x
+    decay = 0.5 ** (n / self.sample_rate / self.release_s)
+    self.peak = np.maximum(np.max(np.abs(x), axis=1), self.peak * decay)
+    new = np.minimum(self.max_gain, self.target / np.maximum(self.peak, 1e-12))
+    old = new if self.gain is None else self.gain
+    span = np.where(new < old, min(self.attack, n), n)[:, None]            # [S, 1]
+    ramp = np.minimum(np.arange(1, n + 1)[None] / span, 1.0)                # [S, n]
+    self.gain = new
+    return np.clip(x * (old[:, None] + (new - old)[:, None] * ramp), -1.0, 1.0).astype(np.float32)

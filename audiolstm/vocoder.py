@@ -267,7 +267,8 @@ def _fft_unnormalised(padded, hop_size: int, phases, block_frames: int):
   return out.reshape(-1)[: num_seg * hop_size]
 
 
-@functools.partial(jax.jit, static_argnames=('hop_size', 'use_peaks', 'block_frames', 'method'))
+@functools.partial(jax.jit, static_argnames=('hop_size', 'use_peaks', 'block_frames', 'method',
+                                             'normalise'))
 def vocode(
     frames: jax.Array,
     hop_size: int,
@@ -275,8 +276,9 @@ def vocode(
     use_peaks: bool = True,
     block_frames: int = 256,
     method: str = 'fft',
+    normalise: bool = True,
 ) -> jax.Array:
-  """Channel vocoder (jitted; `hop_size`, `use_peaks`, `block_frames` and `method` are static).
+  """Channel vocoder (jitted; every argument but `frames` and `phases` is static).
 
   Args:
     frames: [T, N] predicted magnitudes (cast to float32).
@@ -286,9 +288,12 @@ def vocode(
     block_frames: segments processed per block, >= 1 (bounds memory to O(block_frames * N) for
       the FFT path).
     method: 'fft' (default; falls back to the direct sum when hop_size > 2N) or 'direct'.
+    normalise: divide by max|y| (step 4); False returns the direct sum itself, whose pieces
+      join exactly (stream mode vocodes frame by frame).
 
   Returns:
-    [(T + 1) * hop_size] float32 audio with max|y| = 1 (all zeros if every envelope is zero).
+    [(T + 1) * hop_size] float32 audio with max|y| = 1 (all zeros if every envelope is zero),
+    or the unnormalised sum.
 
   Raises:
     ValueError: `frames` is not 2-D, `hop_size` or `block_frames` is below 1, or `method` is
@@ -307,4 +312,4 @@ def vocode(
     # block shrunk so its [block, hop, N] intermediates stay bounded.
     cap = max(1, _DIRECT_FALLBACK_ELEMENTS // (hop_size * padded.shape[1]))
     y = _direct_unnormalised(padded, hop_size, phases, min(block_frames, cap))
-  return _normalise(y)
+  return _normalise(y) if normalise else y

@@ -1,6 +1,7 @@
 """The command lines' shared helpers (audiolstm.cli), the mode flags of audiolstm.main, the sweep's
 value parsing (by the config field's type, as audiolstm.main) and the defaults' new home."""
 import ast
+import dataclasses
 import inspect
 import os
 import subprocess
@@ -125,10 +126,14 @@ def test_each_mode_refuses_the_others_flags(main_module, capsys):
   main = main_module
   run = '--workdir=/nonexistent/run'
   assert refusal(main, capsys, '--config=configs/fft.py', '--seed=3').endswith(
-      '--seed is a sample/watch-mode flag: add --mode=sample or --mode=watch, or leave it out '
-      '(to set the run\'s field for training, write --config.seed=...)')
+      '--seed is a sample/watch/stream-mode flag: add --mode=sample or --mode=watch or '
+      '--mode=stream, or leave it out (to set the run\'s field for training, write '
+      '--config.seed=...)')
   assert refusal(main, capsys, '--config=configs/fft.py', '--watch_dir=in').endswith(
-      '--watch_dir is a watch-mode flag: add --mode=watch, or leave it out')
+      '--watch_dir is a watch/stream-mode flag: add --mode=watch or --mode=stream, or leave it '
+      'out')
+  assert refusal(main, capsys, '--mode=sample', run, '--osc_port=9000').endswith(
+      '--osc_port is a stream-mode flag: use --mode=stream, or leave it out')
   assert refusal(main, capsys, '--mode=watch', run, '--seed_files=a.wav').endswith(
       '--seed_files is a sample-mode flag: use --mode=sample, or leave it out')
   assert refusal(main, capsys, '--mode=sample', run, '--config=configs/fft.py').startswith(
@@ -147,6 +152,9 @@ def test_mode_flags_are_what_inference_takes(main_module):
     params = set(inspect.signature(fn).parameters) & flag_names
     assert params == {f for f, modes in main_module.MODE_FLAGS.items()
                       if mode in modes and f != 'learn'}, mode
+  from audiolstm import stream  # pylint: disable=g-import-not-at-top
+  options = {f.name for f in dataclasses.fields(stream.StreamOptions)} - {'settle_s'}
+  assert options == {f for f, modes in main_module.MODE_FLAGS.items() if 'stream' in modes}
   learning = set(inspect.signature(learning_sample.sample).parameters) & flag_names
   assert learning == {'num_dreams', 'dream_seconds', 'out_dir', 'seed'}  # the rest is refused
   for name in ('dream_seconds', 'seed', 'seed_files', 'dream_noise'):  # shared with config fields

@@ -1,0 +1,137 @@
+"""`python -m audiolstm.bench --realtime`: which model sizes dream in real time on this machine.
+
+For each approach and model size (seg_len, with hidden_size scaled alike from the approach's
+default config; random parameters, as speed does not depend on training), the stream mode's
+dream loop (stream.LiveDreamer, the same pieces and jitted scan) is timed after compilation at
+1 and at N streams. A row gives the dream samples per second of all streams together and the
+real-time factor of each stream (its samples per second over the sample rate): at 1x or more a
+stream keeps up with a player.
+
+--overhead times the default column model both as the bare loop and as the whole stream mode
+(audio, crossfade, level, WAV writing, status line and a watched folder) and prints the ratio.
+"""
+import os
+import tempfile
+import time
+
+import numpy as np
+
+CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs')
+SIZES = (128, 256, 512, 1024, 2048)
+
+
+def bench_run(approach: str, size: int, seed: int = 0):
+  """An inference.TrainedRun of configs/APPROACH.py at seg_len `size` (hidden_size scaled from
+  the config's), with random parameters and the benchmark signal as its audio."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from audiolstm import bench  # pylint: disable=g-import-not-at-top
+  from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
+  from audiolstm import dataset  # pylint: disable=g-import-not-at-top
+  from audiolstm import defaults  # pylint: disable=g-import-not-at-top
+  from audiolstm import inference  # pylint: disable=g-import-not-at-top
+  from audiolstm import train  # pylint: disable=g-import-not-at-top
+  c = defaults.load_config_module(os.path.join(CONFIGS, f'{approach}.py')).get_config()
+  hidden = c.hidden_size or c.seg_len
+  c.hidden_size = max(1, round(hidden * size / c.seg_len))
+  if c.use_fft:
+    c.window_size = size
+  c.seg_len, c.input_files, c.seed = size, (), seed
+  c, g = config_lib.prepare(c)
+  sources = dataset.load_sources(c, g, load=lambda paths, sr: bench.synthetic_signal())
+  program = train.build(c, sources)
+  state = program.init(train.device_data(sources), jax.random.key(seed))
+  return inference.TrainedRun(path='(benchmark)', config=c, sources=sources, model=program.model,
+                              params=state.params, same_offsets=np.asarray(state.same_offsets),
+                              cursor=0, step=0)
+
+
+def time_bare(run, streams: int, budget_s: float) -> float:
+  """Dream samples per second of each stream: LiveDreamer pieces for about budget_s after one
+  compiling piece (at least one timed piece)."""
+  from audiolstm import inference  # pylint: disable=g-import-not-at-top
+  from audiolstm import stream  # pylint: disable=g-import-not-at-top
+  dreamer = stream.LiveDreamer(run, streams, seed=0)
+  dreamer.seed(inference.training_seeds(run, streams, 0)[0])
+  dreamer.next(0.0)                                    # compiles (and dispatches one ahead)
+  values, t0 = 0, time.perf_counter()
+  while values == 0 or time.perf_counter() - t0 < budget_s:
+    values += dreamer.next(0.0).shape[1]
+  samples = values // run.sources.g.new_per_step * _samples_per_step(run)
+  return samples / (time.perf_counter() - t0)
+
+
+def _samples_per_step(run) -> int:
+  from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
+  return config_lib.samples_per_dream_step(run.config, run.sources.g)
+
+
+def time_stream(run, streams: int, budget_s: float) -> float:
+  """As time_bare, through the whole stream mode (stream.stream's loop writing a WAV to
+  /dev/null, its status line to /dev/null, a watched empty folder)."""
+  from audiolstm import inference  # pylint: disable=g-import-not-at-top
+  from audiolstm import live_control  # pylint: disable=g-import-not-at-top
+  from audiolstm import stream  # pylint: disable=g-import-not-at-top
+  from audiolstm import wavstream  # pylint: disable=g-import-not-at-top
+  sr = run.config.sample_rate
+  with tempfile.TemporaryDirectory() as watch, open(os.devnull, 'wb') as sink, \
+      open(os.devnull, 'w', encoding='utf-8') as quiet:
+    outputs = stream.Outputs([(wavstream.WavWriter.pipe(sink, streams, sr), slice(None))], 'null')
+    controls = live_control.Controls(watch_dir=watch)
+    dreamer, chain = stream.LiveDreamer(run, streams, 0), stream.Chain(run, streams, outputs, 0)
+    status = stream.Status(sr, streams, stream=quiet)
+    dreamer.seed(inference.training_seeds(run, streams, 0)[0])
+    chain.new_seed()
+    chain.push(dreamer.next(0.0))                      # compiles
+    done, t0 = chain.written, time.perf_counter()
+    while chain.written == done or time.perf_counter() - t0 < budget_s:
+      chain.push(dreamer.next(0.0))
+      status.update(chain.written, 0.0)
+      controls.poll()
+    return (chain.written - done) / (time.perf_counter() - t0)
+
+
+def table_row(approach: str, size: int, rates: dict, sample_rate: int) -> str:
+  """One markdown row: rates {streams: samples/s of each stream}."""
+  cells = []
+  for streams, per_stream in rates.items():
+    cells += [f'{per_stream * streams:,.0f}', f'{per_stream / sample_rate:.2f}x']
+  return f'| {approach} | {size} | ' + ' | '.join(cells) + ' |'
+
+
+def table_header(stream_counts) -> list:
+  """The markdown table's two header lines."""
+  heads = []
+  for n in stream_counts:
+    heads += [f'samples/s, {n} stream{"s" if n > 1 else ""}', f'real time / stream, {n}']
+  return ['| approach | seg_len | ' + ' | '.join(heads) + ' |', '|' + ' --- |' * (2 + len(heads))]
+
+
+def realtime(approaches, sizes, stream_counts=(1, 8), budget_s: float = 2.0, log=print) -> list:
+  """Print the table (header, then one row per approach and size as it is measured); returns
+  the rows as (approach, size, {streams: samples/s of each stream})."""
+  import jax  # pylint: disable=g-import-not-at-top
+  log(f'dream speed on {jax.devices()[0].device_kind} ({jax.default_backend()}, '
+      f'{os.cpu_count()} CPUs), after compilation, about {budget_s:g} s timed per cell')
+  for line in table_header(stream_counts):
+    log(line)
+  rows = []
+  for approach in approaches:
+    for size in sizes:
+      run = bench_run(approach, size)
+      rates = {n: time_bare(run, n, budget_s) for n in stream_counts}
+      log(table_row(approach, size, rates, run.config.sample_rate))
+      rows.append((approach, size, rates))
+  return rows
+
+
+def overhead(budget_s: float = 5.0, log=print) -> float:
+  """Print and return the stream mode's cost over the bare loop (default column model, 1
+  stream): 1 - stream rate / bare rate, each the best of three runs of budget_s."""
+  run = bench_run('column', 128)
+  bare = max(time_bare(run, 1, budget_s) for _ in range(3))
+  full = max(time_stream(run, 1, budget_s) for _ in range(3))
+  sr = run.config.sample_rate
+  cost = 1.0 - full / bare
+  log(f'column seg_len 128, 1 stream: bare dream loop {bare / sr:.2f}x real time, whole stream '
+      f'mode {full / sr:.2f}x: streaming, status and controls cost {100 * cost:.1f} %')
+  return cost

@@ -1,0 +1,115 @@
+"""WAV files written while they grow, and WAV streams on pipes (stream mode's outputs).
+
+16-bit PCM, the format every player, DAW and pipe tool reads. A file's header is rewritten with
+the length so far at least every `header_every_s` seconds of wall time (and at the end), so it is
+a valid WAV of everything up to then even while it grows, or after the writer is killed. A pipe
+cannot seek back: its header gives the unknown length 0xFFFFFFFF in the RIFF and data sizes, as
+ffmpeg writes to pipes, which aplay, ffplay and sox read as "until the stream ends".
+"""
+import os
+import struct
+import time
+
+import numpy as np
+
+UNKNOWN = 0xFFFFFFFF
+HEADER_BYTES = 44
+
+
+def header(channels: int, sample_rate: int, data_bytes: int = UNKNOWN) -> bytes:
+  """The 44-byte header of a 16-bit PCM WAV of `data_bytes` (UNKNOWN: a stream)."""
+  riff = UNKNOWN if data_bytes == UNKNOWN else min(UNKNOWN, 36 + data_bytes)
+  return (b'RIFF' + struct.pack('<I', riff) + b'WAVEfmt ' +
+          struct.pack('<IHHIIHH', 16, 1, channels, sample_rate, sample_rate * channels * 2,
+                      channels * 2, 16) +
+          b'data' + struct.pack('<I', min(data_bytes, UNKNOWN)))
+
+
+def to_pcm16(audio: np.ndarray) -> bytes:
+  """[C, n] float audio in [-1, 1] -> interleaved little-endian int16 bytes (clipped)."""
+  x = np.clip(np.asarray(audio, np.float32), -1.0, 1.0)
+  return np.round(x.T * 32767.0).astype('<i2').tobytes()
+
+
+class WavWriter:
+  """A 16-bit PCM WAV of `channels` channels written as it grows, to a file or a pipe.
+
+    with WavWriter.create(path, 2, 11025) as w:   # a new file (never over another)
+      w.write(audio)                               # [2, n] float
+  """
+
+  def __init__(self, f, channels: int, sample_rate: int, seekable: bool,
+               header_every_s: float = 1.0, owns_file: bool = True):
+    self.f, self.channels, self.sample_rate = f, channels, sample_rate
+    self.seekable, self.header_every_s, self.owns_file = seekable, header_every_s, owns_file
+    self.frames = 0
+    self._header_at = time.monotonic()
+    self.f.write(header(channels, sample_rate, 0 if seekable else UNKNOWN))
+    self.f.flush()
+
+  @classmethod
+  def create(cls, path: str, channels: int, sample_rate: int, **kw) -> 'WavWriter':
+    """A new file at `path` (FileExistsError if something is there: nothing is overwritten)."""
+    f = open(path, 'xb')  # pylint: disable=consider-using-with  # closed by close()
+    return cls(f, channels, sample_rate, seekable=True, **kw)
+
+  @classmethod
+  def pipe(cls, f, channels: int, sample_rate: int) -> 'WavWriter':
+    """A stream on the binary file `f` (e.g. sys.stdout.buffer), left open at the end."""
+    return cls(f, channels, sample_rate, seekable=False, owns_file=False)
+
+  @property
+  def seconds(self) -> float:
+    return self.frames / self.sample_rate
+
+  def write(self, audio: np.ndarray) -> None:
+    """Append [channels, n] float audio (BrokenPipeError if a pipe's reader has gone)."""
+    audio = np.asarray(audio)
+    if audio.shape[0] != self.channels:
+      raise ValueError(f'audio has {audio.shape[0]} channels, the file {self.channels}')
+    if audio.shape[1] == 0:
+      return
+    self.f.write(to_pcm16(audio))
+    self.frames += audio.shape[1]
+    if not self.seekable:
+      self.f.flush()
+    elif time.monotonic() - self._header_at >= self.header_every_s:
+      self.update_header()
+
+  def update_header(self) -> None:
+    """Write the length so far into a file's header (and flush), so that it is valid as it is."""
+    if not self.seekable:
+      return
+    end = self.f.tell()
+    self.f.seek(0)
+    self.f.write(header(self.channels, self.sample_rate, self.frames * self.channels * 2))
+    self.f.seek(end)
+    self.f.flush()
+    self._header_at = time.monotonic()
+
+  def close(self) -> None:
+    """The final header, then close (a pipe is flushed and left open)."""
+    if self.f.closed:
+      return
+    try:
+      self.update_header()
+      self.f.flush()
+    finally:
+      if self.owns_file:
+        self.f.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.close()
+
+
+def is_pipe_target(out: str) -> bool:
+  """--out=- means standard output."""
+  return out == '-'
+
+
+def is_dir_target(out: str) -> bool:
+  """--out=DIR/ (a trailing slash, or an existing folder) means one file per stream."""
+  return out.endswith(os.sep) or os.path.isdir(out)

@@ -1,0 +1,346 @@
+"""Stream mode: growing WAV files and pipes, stop signals, re-seeds by watch folder and OSC.
+
+The pieces (gate, vocoder, crossfade, level, WAV header, OSC parsing) are checked against plain
+references; the mode itself runs on tiny trained runs, in this process (stream.stream) and as the
+command line (a subprocess, for stdout and the stop signals).
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audiolstm import live_control
+from audiolstm import stream
+from audiolstm import synthesis
+from audiolstm import wavstream
+from audiolstm.config import ConfigError
+from tests.helpers import tiny_config, trained_tiny_run
+
+SR = 11025
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# ------------------------------------------------------------------------------------------
+# The pieces
+# ------------------------------------------------------------------------------------------
+def test_wav_file_header_is_valid_while_it_grows_and_at_the_end(tmp_path):
+  path = str(tmp_path / 'grow.wav')
+  audio = np.random.default_rng(0).uniform(-0.9, 0.9, (2, 3000)).astype(np.float32)
+  w = wavstream.WavWriter.create(path, 2, SR, header_every_s=0.0)   # header after every write
+  w.write(audio[:, :1000])
+  w.f.flush()
+  x, sr = sf.read(path, always_2d=True)          # read while it is open and growing
+  assert sr == SR and x.shape == (1000, 2)
+  w.write(audio[:, 1000:])
+  w.close()
+  x, _ = sf.read(path, always_2d=True)
+  np.testing.assert_allclose(x.T, np.round(audio * 32767) / 32768, atol=1e-6)
+  with pytest.raises(FileExistsError):
+    wavstream.WavWriter.create(path, 2, SR)         # never over a file
+
+
+def test_wav_pipe_header_has_the_unknown_length(tmp_path):
+  with open(tmp_path / 'pipe.wav', 'wb') as f:
+    w = wavstream.WavWriter.pipe(f, 1, SR)
+    w.write(np.full((1, 10), 0.5, np.float32))
+    w.close()
+  data = (tmp_path / 'pipe.wav').read_bytes()
+  assert data[4:8] == b'\xff\xff\xff\xff' and data[40:44] == b'\xff\xff\xff\xff'
+  assert len(data) == wavstream.HEADER_BYTES + 20
+  x, _ = sf.read(tmp_path / 'pipe.wav')
+  np.testing.assert_allclose(x, round(0.5 * 32767) / 32768)
+
+
+def test_crossfade_without_reseed_is_a_delay_and_with_one_a_linear_mix():
+  rng = np.random.default_rng(1)
+  a, b = rng.standard_normal((2, 700)), rng.standard_normal((2, 300))
+  fade = stream.Crossfade(2, 100)
+  out = np.concatenate([fade.push(a[:, :250]), fade.push(a[:, 250:]), fade.flush()], axis=1)
+  np.testing.assert_array_equal(out, a)
+  fade = stream.Crossfade(2, 100)
+  first = fade.push(a)
+  fade.reseed()
+  out = np.concatenate([first, fade.push(b), fade.flush()], axis=1)
+  w = (np.arange(100) + 0.5) / 100
+  want = np.concatenate([a[:, :600], a[:, 600:] * (1 - w) + b[:, :100] * w, b[:, 100:]], axis=1)
+  np.testing.assert_allclose(out, want, atol=1e-12)
+
+
+def test_level_keeps_quiet_raw_audio_and_limits_loud_audio_without_gain_jumps():
+  level = synthesis.Level(1, 0.99, 1.0, SR)
+  quiet = 0.5 * np.sin(np.arange(4000) / 10.0)[None]
+  np.testing.assert_allclose(level(quiet), quiet, atol=1e-7)
+  loud = 3.0 * np.sin(np.arange(4000) / 10.0)[None]
+  out = level(loud)
+  assert np.max(np.abs(out)) <= 1.0
+  gain = out[0, 1000:] / loud[0, 1000:]
+  np.testing.assert_allclose(gain[np.abs(loud[0, 1000:]) > 1], 0.33, atol=0.01)
+  fft_level = synthesis.Level(1, 0.9, np.inf, SR)
+  assert np.max(np.abs(fft_level(1e4 * quiet))) == pytest.approx(0.9, rel=1e-3)
+
+
+def test_stream_synth_fft_pieces_join_into_the_vocoders_sum():
+  from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
+  from audiolstm import vocoder  # pylint: disable=g-import-not-at-top
+  c, _ = config_lib.prepare(tiny_config('fft'))
+  values = np.abs(np.random.default_rng(2).standard_normal((2, 11 * c.seg_len))).astype(
+      np.float32) * 0.2
+  synth = synthesis.StreamSynth(c, 0.5, 2, np.random.default_rng(3))
+  phases = synth.phases.copy()
+  pieces = [synth.push(values[:, i * c.seg_len:(i + k) * c.seg_len])
+            for i, k in ((0, 3), (3, 5), (8, 3))] + [synth.flush()]
+  out = np.concatenate(pieces, axis=1)
+  frames = synth._frames(values)  # pylint: disable=protected-access
+  want = np.stack([np.asarray(vocoder.vocode(frames[k], c.hop_size, phases[k],
+                                             use_peaks=c.use_peaks, normalise=False))
+                   for k in range(2)])
+  np.testing.assert_allclose(out, want, atol=1e-5 * np.max(np.abs(want)))
+
+
+def test_osc_messages_become_events_and_bad_ones_warnings():
+  from pythonosc.osc_message_builder import build_msg  # pylint: disable=g-import-not-at-top
+  def events(address, *params):
+    return live_control.osc_events(build_msg(address, list(params)).dgram)
+  assert events('/audiolstm/seed', '/x/melody.wav') == [('seed', '/x/melody.wav', 'OSC')]
+  assert events('/audiolstm/noise', 0.25) == [('noise', 0.25)]
+  assert events('/audiolstm/noise', 0) == [('noise', 0.0)]
+  assert events('/audiolstm/stop') == [('stop', 'OSC /audiolstm/stop')]
+  for bad in (('/audiolstm/noise', 'loud'), ('/audiolstm/noise', -1.0), ('/audiolstm/seed',),
+              ('/audiolstm/seed', 3), ('/other',)):
+    (kind, message), = events(*bad)
+    assert kind == 'warn' and 'expected /audiolstm/seed <path>' in message
+  assert live_control.osc_events(b'not osc at all')[0][0] == 'warn'
+
+
+def test_watch_controls_ignore_files_already_there_and_take_a_settled_new_one(tmp_path):
+  (tmp_path / 'old.wav').write_bytes(b'x')
+  controls = live_control.Controls(watch_dir=str(tmp_path), settle_s=0.05)
+  (tmp_path / 'new.wav').write_bytes(b'y')
+  seen = []
+  deadline = time.monotonic() + 5
+  while not seen and time.monotonic() < deadline:
+    seen = controls.poll()
+    time.sleep(0.05)
+  assert seen == [('seed', str(tmp_path / 'new.wav'), 'watch folder')]
+  time.sleep(0.6)
+  assert controls.poll() == []          # taken once
+
+
+@pytest.mark.slow
+def test_bad_stream_options_are_refused_in_one_line(tmp_path_factory):
+  work = _tiny_run(tmp_path_factory, 'column')
+  for opts, words in ((dict(seconds=-1.0), '--seconds'), (dict(streams=0), '--streams'),
+                      (dict(osc_port=70000), '--osc_port'), (dict(dream_noise=-1.0), 'noise'),
+                      (dict(watch_dir='/nonexistent/in'), '--watch_dir')):
+    with pytest.raises(ConfigError, match=words):
+      stream.stream(work, stream.StreamOptions(**opts), log=lambda *_: None)
+  with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+    taken.bind(('127.0.0.1', 0))
+    port = taken.getsockname()[1]
+    with pytest.raises(ConfigError, match='another port'):
+      stream.stream(work, stream.StreamOptions(osc_port=port, seconds=0.1), log=lambda *_: None)
+  assert not os.path.exists(os.path.join(work, 'streams'))    # nothing written
+
+
+def test_bench_realtime_table_format():
+  from audiolstm import bench_realtime  # pylint: disable=g-import-not-at-top
+  lines = []
+  rows = bench_realtime.realtime(['column'], [16], (1, 2), budget_s=0.05, log=lines.append)
+  assert lines[1].startswith('| approach | seg_len | samples/s, 1 stream | real time / stream, 1 |')
+  assert set(lines[2]) <= set('|- ')
+  assert re.fullmatch(r'\| column \| 16 \| [\d,]+ \| [\d.]+x \| [\d,]+ \| [\d.]+x \|', lines[3])
+  assert rows[0][0:2] == ('column', 16) and all(r > 0 for r in rows[0][2].values())
+
+
+# ------------------------------------------------------------------------------------------
+# The mode on tiny trained runs
+# ------------------------------------------------------------------------------------------
+_RUNS = {}
+
+
+def _tiny_run(tmp_path_factory, approach):
+  if approach not in _RUNS:
+    _RUNS[approach] = trained_tiny_run(tmp_path_factory.mktemp(f'stream_{approach}'), approach,
+                                       max_steps=40)
+  return _RUNS[approach]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('approach,streams', [('column', 1), ('fft', 2), ('vector', 1)])
+def test_stream_to_a_file_has_the_requested_length(tmp_path_factory, approach, streams):
+  work = _tiny_run(tmp_path_factory, approach)
+  lines = []
+  seconds = stream.stream(work, stream.StreamOptions(seconds=0.6, streams=streams),
+                          log=lines.append)
+  (path,) = [os.path.join(work, 'streams', f) for f in os.listdir(os.path.join(work, 'streams'))
+             if f.endswith('.wav')]
+  x, sr = sf.read(path, always_2d=True)
+  assert sr == SR and x.shape == (round(0.6 * SR), streams) and seconds == pytest.approx(0.6)
+  assert np.all(np.isfinite(x)) and np.max(np.abs(x)) > 0.01
+  assert np.max(np.abs(x[-1])) <= 0.002 * np.max(np.abs(x)) + 1e-4   # faded out at the end
+  stream.stream(work, stream.StreamOptions(seconds=0.2, streams=streams), log=lines.append)
+  assert len([f for f in os.listdir(os.path.join(work, 'streams')) if f.endswith('.wav')]) == 2
+
+
+@pytest.mark.slow
+def test_live_dreamer_dreams_as_sample_mode_and_its_noise_knob_changes_the_dream(
+    tmp_path_factory):
+  from audiolstm import inference  # pylint: disable=g-import-not-at-top
+  run = inference.load_run(_tiny_run(tmp_path_factory, 'column'), log=lambda *_: None)
+  buffers = inference.training_seeds(run, 2, 0)[0]
+  dreamer = stream.LiveDreamer(run, 2, seed=0)
+  dreamer.seed(buffers)
+  live = np.concatenate([dreamer.next(0.0), dreamer.next(0.0)], axis=1)
+  n = live.shape[1]
+  import jax  # pylint: disable=g-import-not-at-top
+  sample = inference.Dreamer(run, 2, n / SR)(buffers, jax.random.key(0))
+  np.testing.assert_allclose(live, sample[:, :n], atol=1e-6)
+  dreamer.seed(buffers)
+  noisy = np.concatenate([dreamer.next(0.05), dreamer.next(0.05)], axis=1)
+  assert np.max(np.abs(noisy - live)) > 0.01
+
+
+def _command(work, *flags):
+  return [sys.executable, '-m', 'audiolstm.main', '--mode=stream', f'--workdir={work}', *flags]
+
+
+@pytest.mark.slow
+def test_stream_to_stdout_is_a_wav_stream_of_the_requested_length(tmp_path_factory):
+  work = _tiny_run(tmp_path_factory, 'column')
+  p = subprocess.run(_command(work, '--out=-', '--seconds=0.4', '--streams=2'), cwd=ROOT,
+                     capture_output=True, timeout=120, check=False)
+  assert p.returncode == 0, p.stderr.decode()[-2000:]
+  data = p.stdout
+  assert data[:4] == b'RIFF' and data[40:44] == b'\xff\xff\xff\xff'
+  assert len(data) == wavstream.HEADER_BYTES + 4410 * 2 * 2
+  assert b'streamed 0.40 s to standard output' in p.stderr
+
+
+class _Lines:
+  """A subprocess's stderr lines, read by a thread; wait() for one that matches."""
+
+  def __init__(self, pipe):
+    self.lines = []
+    self.thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
+    self.thread.start()
+
+  def _read(self, pipe):
+    for line in iter(pipe.readline, b''):
+      self.lines.append(line.decode(errors='replace').rstrip('\n'))
+
+  def wait(self, pattern, timeout=90.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+      hits = [l for l in self.lines if re.search(pattern, l)]
+      if hits:
+        return hits
+      time.sleep(0.05)
+    raise AssertionError(f'no line matching {pattern!r} in:\n' + '\n'.join(self.lines[-30:]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_mid_stream_leaves_a_valid_file_of_everything(tmp_path_factory, tmp_path,
+                                                                    sig):
+  work = _tiny_run(tmp_path_factory, 'column')
+  out = str(tmp_path / 'live.wav')
+  p = subprocess.Popen(_command(work, f'--out={out}'), cwd=ROOT, stderr=subprocess.PIPE)
+  lines = _Lines(p.stderr)
+  try:
+    lines.wait(r'^streaming: \d')                       # a status line: it has been running
+    p.send_signal(sig)
+    assert p.wait(timeout=60) == 0
+  finally:
+    p.kill()
+  done = lines.wait(r'^streamed ')[0]
+  assert f'(stopped by {sig.name})' in done
+  x, _ = sf.read(out)
+  data = os.path.getsize(out) - wavstream.HEADER_BYTES
+  assert len(x) * 2 == data and len(x) > 0.5 * SR          # the header counts every sample
+  assert f'streamed {len(x) / SR:.2f} s' in done
+
+
+def _seam_steps(x, lines, fade):
+  """The largest sample step around each re-seed's crossfade (its start sample in the log)."""
+  seams = [int(m) for l in lines for m in re.findall(r're-seeded .* \(sample (\d+)\)', l)]
+  return seams, [np.max(np.abs(np.diff(x[max(0, s - 3):s + fade + 3]))) for s in seams]
+
+
+@pytest.mark.slow
+def test_watch_drop_and_osc_reseed_the_stream_and_bad_input_is_survived(tmp_path_factory,
+                                                                        tmp_path):
+  work = _tiny_run(tmp_path_factory, 'column')
+  watch, out = tmp_path / 'in', str(tmp_path / 'live.wav')
+  watch.mkdir()
+  seed_wav = os.path.join(os.path.dirname(work), 'in.wav')
+  with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+  lines = []
+  controller = threading.Thread(target=_drive, args=(lines, watch, seed_wav, port), daemon=True)
+  safety = threading.Timer(120, lambda: os.kill(os.getpid(), signal.SIGINT))
+  controller.start()
+  safety.start()
+  try:
+    stream.stream(work, stream.StreamOptions(out=out, watch_dir=str(watch), osc_port=port,
+                                             settle_s=0.2), log=lines.append)
+  finally:
+    safety.cancel()
+  controller.join(timeout=5)
+  text = '\n'.join(lines)
+  assert '(stopped by OSC /audiolstm/stop)' in lines[-1], text
+  assert re.search(r're-seeded from .*drop\.wav \(watch folder\)', text), text
+  assert re.search(r're-seeded from .*osc\.wav \(OSC\)', text), text
+  assert re.search(r'warning: not re-seeded from .*junk\.wav \(watch folder\)', text), text
+  assert re.search(r'warning: not re-seeded from /nonexistent\.wav \(OSC\)', text), text
+  assert text.count('warning: ignored the OSC message') == 2, text
+  assert 'warning: ignored a UDP packet' in text and 'dream noise set to 0.01 (OSC)' in text
+  x, _ = sf.read(out)
+  inp, _ = sf.read(seed_wav)
+  seams, steps = _seam_steps(x, lines, round(stream.FADE_S * SR))
+  assert len(seams) == 2 and max(steps) <= np.max(np.abs(np.diff(inp))), (seams, steps)
+
+
+def _drive(lines, watch, seed_wav, port):
+  """The controller of the OSC test: drops, messages, then stop (each after the last took)."""
+  from pythonosc.udp_client import SimpleUDPClient  # pylint: disable=g-import-not-at-top
+  osc = SimpleUDPClient('127.0.0.1', port)
+
+  def wait(pattern, count=1):
+    deadline = time.monotonic() + 60
+    while sum(bool(re.search(pattern, l)) for l in lines) < count:
+      if time.monotonic() > deadline:
+        return
+      time.sleep(0.05)
+
+  wait(r'^streaming ')
+  time.sleep(0.5)
+  shutil.copy(seed_wav, watch / '.drop.tmp')
+  os.replace(watch / '.drop.tmp', watch / 'drop.wav')
+  wait(r're-seeded from .*drop')
+  (watch / 'junk.wav').write_bytes(b'not audio' * 100)
+  wait(r'junk\.wav')
+  osc.send_message('/audiolstm/seed', '/nonexistent.wav')
+  osc.send_message('/audiolstm/noise', 'loud')
+  osc.send_message('/audiolstm/what', 1)
+  with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+    raw.sendto(b'garbage', ('127.0.0.1', port))
+  osc.send_message('/audiolstm/noise', 0.01)
+  wait(r'dream noise set to 0.01')
+  time.sleep(0.3)
+  osc.send_message('/audiolstm/noise', 0.0)      # noise has steps of its own: off for the seam
+  wait(r'dream noise set to 0 ')
+  shutil.copy(seed_wav, watch.parent / 'osc.wav')
+  osc.send_message('/audiolstm/seed', str(watch.parent / 'osc.wav'))
+  wait(r're-seeded from .*osc\.wav')
+  time.sleep(0.3)
+  osc.send_message('/audiolstm/stop', [])
