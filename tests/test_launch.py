@@ -97,12 +97,14 @@ def check_train_push(text, run, url):
 
 
 def test_tpu_dry_run(fake_path, tmp_path):
+  """Every worker trains with the work directory on the bucket: nothing pulled or pushed, no
+  warning (the slice is multi-host: v5litepod-16 has 4 workers)."""
   path, calls = fake_path
   result = run_script('launch/tpu_vm.sh', ['--dry-run', *TPU_ARGS], path, tmp_path)
   assert result.returncode == 0, result.stderr
   assert not calls.exists(), 'a dry run called gcloud'
   assert not list(tmp_path.glob('*.tar.gz')), 'a dry run packed the code'
-  assert '--workdir=gs://' not in result.stdout and 'gcsfs' not in result.stdout
+  assert 'rsync' not in result.stdout and '# warning' not in result.stdout
   cmds = commands(result.stdout)
   tpu = ['gcloud', 'compute', 'tpus', 'tpu-vm']
   assert cmds[0][:5] == tpu + ['describe']
@@ -115,45 +117,30 @@ def test_tpu_dry_run(fake_path, tmp_path):
   assert scp[5:7] == [str(tmp_path / 'audiolstm-src-audiolstm-pod.tar.gz'),
                       'audiolstm-pod:audiolstm-src.tar.gz']
   assert '--worker=all' in scp
-  install, pull, train = [c for c in cmds if c[:5] == tpu + ['ssh']]
+  install, train = [c for c in cmds if c[:5] == tpu + ['ssh']]
   assert cmds[-1] == train
   assert '--worker=all' in install and '--worker=all' in train
-  assert '--worker=0' in pull and '--worker=all' not in pull  # only worker 0's run is synced
-  assert shlex.split(remote(install))[-3:] == ['-e', '.', 'jax[tpu]']
+  assert shlex.split(remote(install))[-3:] == ['-e', '.[gcs]', 'jax[tpu]']
   assert 'pip install' in remote(install)
-  check_pull(remote(pull), 'audiolstm-pod', 'gs://my-bucket/runs/audiolstm-pod')
-  text = remote(train)
-  check_train_push(text, 'audiolstm-pod', 'gs://my-bucket/runs/audiolstm-pod')
-  assert 'agent-worker-number' in text  # the push runs on worker 0 only
-  words = shlex.split(text.split(';')[0])
+  words = shlex.split(remote(train))
   assert words[:4] == ['cd', '~/audiolstm', '&&', 'env']
   assert 'AUDIOLSTM_MULTIHOST=1' in words
   i = words.index('audiolstm.main')
-  assert words[i + 1:] == ['--config=configs/fft.py', '--workdir=$HOME/runs/audiolstm-pod',
+  assert words[i + 1:] == ['--config=configs/fft.py', '--workdir=gs://my-bucket/runs/audiolstm-pod',
                            '--config.max_steps=500', "--config.input_files=('audio/take 1.wav',)"]
-  # v5litepod-16 has 4 workers: the dry run says that its checkpoints are not synced whole.
-  warning = [line for line in result.stdout.splitlines() if line.startswith('# warning:')]
-  assert len(warning) == 1, result.stdout
-  assert 'v5litepod-16 is a multi-host slice (4 workers)' in warning[0]
-  assert 'need a filesystem shared by its workers' in warning[0]
-  assert "only worker 0's run directory is synced" in warning[0]
-  assert 'results: ~/runs/audiolstm-pod on worker 0' in result.stdout
+  assert '# results: gs://my-bucket/runs/audiolstm-pod, written as training goes' in result.stdout
 
 
-@pytest.mark.parametrize('accelerator,warning', [
-    ('v4-8', None), ('v5litepod-8', None), ('v6e-4', None), ('v5p-8', None), ('v2-8', None),
-    ('v4-16', 'multi-host slice (2 workers)'), ('v6e-16', 'multi-host slice (4 workers)'),
-    ('v4-32', 'multi-host slice (4 workers)'), ('tpu7x-8', 'not known here')])
-def test_tpu_multihost_warning(accelerator, warning, fake_path, tmp_path):
+@pytest.mark.parametrize('accelerator', ['v4-8', 'v4-16', 'v6e-16', 'v4-32', 'tpu7x-8'])
+def test_tpu_any_slice_no_warning(accelerator, fake_path, tmp_path):
+  """Single- and multi-host slices alike: the same commands, no warning."""
   args = [a if not a.startswith('--accelerator-type=') else f'--accelerator-type={accelerator}'
           for a in TPU_ARGS]
   result = run_script('launch/tpu_vm.sh', [*args, '--dry-run'], fake_path[0], tmp_path)
   assert result.returncode == 0, result.stderr
-  lines = [line for line in result.stdout.splitlines() if line.startswith('# warning:')]
-  if warning is None:
-    assert not lines and 'multi-host' not in result.stdout
-  else:
-    assert len(lines) == 1 and warning in lines[0] and 'shared' in lines[0]
+  assert '# warning' not in result.stdout and 'multi-host slice' not in result.stdout
+  train = commands(result.stdout)[-1]
+  assert '--worker=all' in train and '--workdir=gs://my-bucket/runs/audiolstm-pod' in remote(train)
 
 
 def test_gpu_dry_run(fake_path, tmp_path):
@@ -174,12 +161,11 @@ def test_gpu_dry_run(fake_path, tmp_path):
   install, pull, train = [c for c in cmds if c[:3] == ['gcloud', 'compute', 'ssh']]
   assert cmds[-1] == train
   assert 'nvidia-smi' in remote(install)
-  assert shlex.split(remote(install))[-3:] == ['-e', '.', 'jax[cuda12]']
+  assert shlex.split(remote(install))[-3:] == ['-e', '.[gcs]', 'jax[cuda12]']
   # The bucket's trailing / is dropped.
   check_pull(remote(pull), 'audiolstm-gpu', 'gs://my-bucket/runs/audiolstm-gpu')
   text = remote(train)
   check_train_push(text, 'audiolstm-gpu', 'gs://my-bucket/runs/audiolstm-gpu')
-  assert 'agent-worker-number' not in text
   words = shlex.split(text.split(';')[0])
   assert 'AUDIOLSTM_MULTIHOST=1' not in words
   assert words[words.index('audiolstm.main') + 1:] == [
@@ -187,14 +173,13 @@ def test_gpu_dry_run(fake_path, tmp_path):
       '--config.max_steps=500']
 
 
-@pytest.mark.parametrize('script', ['launch/tpu_vm.sh', 'launch/gpu_vm.sh'])
-def test_detach_and_old_local_workdir(script, fake_path, tmp_path):
+def test_gpu_detach_and_old_local_workdir(fake_path, tmp_path):
   """--detach runs training and the push with nohup and prints how to push by hand;
-  --local-workdir (the old option for the now only mode) is accepted and changes nothing."""
-  args = (TPU_ARGS if 'tpu' in script else GPU_ARGS)[:6] + ['--detach', '--run=exp1', '--dry-run']
-  result = run_script(script, args, fake_path[0], tmp_path)
+  --local-workdir (the old option for the default mode) is accepted and changes nothing."""
+  args = GPU_ARGS[:4] + ['--detach', '--run=exp1', '--dry-run']
+  result = run_script('launch/gpu_vm.sh', args, fake_path[0], tmp_path)
   assert result.returncode == 0, result.stderr
-  old = run_script(script, args + ['--local-workdir'], fake_path[0], tmp_path)
+  old = run_script('launch/gpu_vm.sh', args + ['--local-workdir'], fake_path[0], tmp_path)
   assert old.returncode == 0, old.stderr
   assert commands(old.stdout) == commands(result.stdout)
   assert '# --local-workdir: no longer needed' in old.stdout
@@ -211,7 +196,42 @@ def test_detach_and_old_local_workdir(script, fake_path, tmp_path):
   push = next(n for n in notes if 'to push it sooner' in n)
   manual = shlex.split(push.split(': ', 1)[1])
   assert remote(manual) == 'gcloud storage rsync -r ~/runs/exp1 gs://my-bucket/runs/exp1'
-  assert ('--worker=0' in manual) == ('tpu' in script)
+
+
+def test_tpu_detach_and_old_local_workdir(fake_path, tmp_path):
+  """--detach runs training with nohup (nothing to push: the run is on the bucket);
+  --local-workdir is accepted, said to be unused, and changes nothing."""
+  args = TPU_ARGS[:6] + ['--detach', '--run=exp1', '--dry-run']
+  result = run_script('launch/tpu_vm.sh', args, fake_path[0], tmp_path)
+  assert result.returncode == 0, result.stderr
+  old = run_script('launch/tpu_vm.sh', args + ['--local-workdir'], fake_path[0], tmp_path)
+  assert old.returncode == 0, old.stderr
+  assert commands(old.stdout) == commands(result.stdout)
+  assert '# --local-workdir: not used on a TPU VM' in old.stdout
+  text = remote(commands(result.stdout)[-1])
+  assert text.startswith('nohup bash -c ') and 'rsync' not in result.stdout
+  assert '--workdir=gs://my-bucket/runs/exp1' in shlex.split(text)[3]
+  assert any('tail -f ~/audiolstm-exp1.log' in n for n in result.stdout.splitlines()
+             if n.startswith('# follow it: '))
+
+
+@pytest.mark.parametrize('process', ['0', '1'])
+def test_gpu_workdir_on_bucket_several_vms(process, fake_path, tmp_path):
+  """--workdir-on-bucket: no pull, no push, the work directory is the bucket; with
+  --num-processes/--process-id/--coordinator-address each VM is one process of the run."""
+  args = [*GPU_ARGS, '--workdir-on-bucket', '--num-processes=2', f'--process-id={process}',
+          '--coordinator-address=10.128.0.2:8476', '--dry-run']
+  result = run_script('launch/gpu_vm.sh', args, fake_path[0], tmp_path)
+  assert result.returncode == 0, result.stderr
+  assert 'rsync' not in result.stdout
+  ssh = [c for c in commands(result.stdout) if c[:3] == ['gcloud', 'compute', 'ssh']]
+  assert len(ssh) == 2  # install, train
+  words = shlex.split(remote(ssh[-1]))
+  assert words[words.index('audiolstm.main') + 1:] == [
+      '--config=configs/vector.py:512', '--workdir=gs://my-bucket/runs/audiolstm-gpu',
+      '--coordinator_address=10.128.0.2:8476', '--num_processes=2', f'--process_id={process}',
+      '--config.max_steps=500']
+  assert '# results: gs://my-bucket/runs/audiolstm-gpu, written as training goes' in result.stdout
 
 
 @pytest.mark.parametrize('script,resource', [('launch/tpu_vm.sh', 'tpus tpu-vm'),
@@ -239,6 +259,14 @@ MISSING = [
      'not a Cloud Storage URL'),
     ('launch/tpu_vm.sh', TPU_ARGS + ['--config.max_steps'], '--config.FIELD=VALUE'),
     ('launch/tpu_vm.sh', TPU_ARGS + ['--workers=2'], 'unknown argument: --workers=2'),
+    ('launch/gpu_vm.sh', GPU_ARGS + ['--num-processes=2', '--process-id=0',
+                                     '--coordinator-address=10.0.0.2:8476'],
+     'several processes need --workdir-on-bucket'),
+    ('launch/gpu_vm.sh', GPU_ARGS + ['--workdir-on-bucket', '--num-processes=2',
+                                     '--process-id=2', '--coordinator-address=10.0.0.2:8476'],
+     '--num-processes=N and --process-id=I go together'),
+    ('launch/gpu_vm.sh', GPU_ARGS + ['--workdir-on-bucket', '--num-processes=2',
+                                     '--process-id=1'], '--coordinator-address=IP:PORT'),
     ('launch/tpu_vm.sh', ['--name'], '--name needs a value'),
     ('launch/gpu_vm.sh', [], 'missing --name'),
     ('launch/gpu_vm.sh', GPU_ARGS[:1], 'missing --zone'),
@@ -645,7 +673,7 @@ def test_remote_commands_run(fake_path, tmp_path, fake_vm):
   assert calls == [
       'python3 -m pip install -q --user uv',
       f'python3 -m uv venv --seed --python 3.11 {home}/venv',
-      'pip install -q -e . jax[cuda12]']
+      'pip install -q -e .[gcs] jax[cuda12]']
 
   rc, out, calls = sh(pull)
   assert rc == 0, out
@@ -696,23 +724,3 @@ def test_remote_pull_new_run_and_errors(fake_path, tmp_path, fake_vm):
   (home / 'PUSH_FAILS').write_text('')
   rc, out, calls = sh(train.replace('~/venv/bin/python', 'true'))
   assert rc == 1 and 'could not copy ~/runs/exp1 to gs://my-bucket/runs/exp1' in out
-
-
-@pytest.mark.parametrize('worker,pushes', [('0', True), ('1', False), (None, True)])
-def test_remote_tpu_push_on_worker0_only(worker, pushes, fake_path, tmp_path, fake_vm):
-  """On a TPU every worker trains; only worker 0 (metadata agent-worker-number; a worker that
-  cannot read it counts as 0) pushes its ~/runs/RUN."""
-  home, sh = fake_vm
-  _, pull, train = remote_texts('launch/tpu_vm.sh', TPU_ARGS[:6], fake_path, tmp_path)
-  if worker is not None:
-    (home / 'WORKER').write_text(worker)
-  assert sh(pull)[0] == 0
-  (home / 'audiolstm').mkdir()
-  (home / 'venv' / 'bin').mkdir(parents=True)
-  (home / 'venv' / 'bin' / 'python').symlink_to(home / 'bin' / 'nvidia-smi')  # exits 0
-  rc, out, calls = sh(train)
-  assert rc == 0, out
-  push = f'gcloud storage rsync -r {home}/runs/exp1 gs://my-bucket/runs/exp1'
-  assert calls[0].startswith('curl -sf -m 10 -H Metadata-Flavor:Google http://metadata.google.')
-  assert calls[0].endswith('/agent-worker-number')
-  assert calls[1:] == ([push] if pushes else [])
