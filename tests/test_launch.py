@@ -173,15 +173,22 @@ def test_gpu_dry_run(fake_path, tmp_path):
       '--config.max_steps=500']
 
 
+def detach_dry_runs(script, args, fake_path, tmp_path):
+  """The dry runs of `script` with --detach --run=exp1, without and with --local-workdir (the
+  same commands)."""
+  args = [*args, '--detach', '--run=exp1', '--dry-run']
+  result = run_script(script, args, fake_path[0], tmp_path)
+  assert result.returncode == 0, result.stderr
+  old = run_script(script, args + ['--local-workdir'], fake_path[0], tmp_path)
+  assert old.returncode == 0, old.stderr
+  assert commands(old.stdout) == commands(result.stdout)
+  return result, old
+
+
 def test_gpu_detach_and_old_local_workdir(fake_path, tmp_path):
   """--detach runs training and the push with nohup and prints how to push by hand;
   --local-workdir (the old option for the default mode) is accepted and changes nothing."""
-  args = GPU_ARGS[:4] + ['--detach', '--run=exp1', '--dry-run']
-  result = run_script('launch/gpu_vm.sh', args, fake_path[0], tmp_path)
-  assert result.returncode == 0, result.stderr
-  old = run_script('launch/gpu_vm.sh', args + ['--local-workdir'], fake_path[0], tmp_path)
-  assert old.returncode == 0, old.stderr
-  assert commands(old.stdout) == commands(result.stdout)
+  result, old = detach_dry_runs('launch/gpu_vm.sh', GPU_ARGS[:4], fake_path, tmp_path)
   assert '# --local-workdir: no longer needed' in old.stdout
   assert '--workdir=gs://' not in result.stdout
   cmds = commands(result.stdout)
@@ -201,12 +208,7 @@ def test_gpu_detach_and_old_local_workdir(fake_path, tmp_path):
 def test_tpu_detach_and_old_local_workdir(fake_path, tmp_path):
   """--detach runs training with nohup (nothing to push: the run is on the bucket);
   --local-workdir is accepted, said to be unused, and changes nothing."""
-  args = TPU_ARGS[:6] + ['--detach', '--run=exp1', '--dry-run']
-  result = run_script('launch/tpu_vm.sh', args, fake_path[0], tmp_path)
-  assert result.returncode == 0, result.stderr
-  old = run_script('launch/tpu_vm.sh', args + ['--local-workdir'], fake_path[0], tmp_path)
-  assert old.returncode == 0, old.stderr
-  assert commands(old.stdout) == commands(result.stdout)
+  result, old = detach_dry_runs('launch/tpu_vm.sh', TPU_ARGS[:6], fake_path, tmp_path)
   assert '# --local-workdir: not used on a TPU VM' in old.stdout
   text = remote(commands(result.stdout)[-1])
   assert text.startswith('nohup bash -c ') and 'rsync' not in result.stdout
