@@ -123,3 +123,17 @@ def test_two_processes_killed_mid_run_resume_to_the_same_result(one_process, tmp
   wait_ok(start_two(work, tmp_path, 'again'), tmp_path)
   assert 'resuming at iteration' in (tmp_path / 'again0.log').read_text()
   assert_same_run(one_process, work)
+
+
+@pytest.mark.parametrize('flags,message', [
+    (['--num_processes=2', '--process_id=2'], '--process_id=2 is outside 0..1'),
+    (['--num_processes=0'], '--num_processes=0: give the number of processes'),
+])
+def test_bad_process_flags_one_line_exit_2(flags, message, tmp_path):
+  r = subprocess.run([sys.executable, '-m', 'audiolstm.main', '--config=configs/vector.py',
+                      f'--workdir={tmp_path / "run"}', '--coordinator_address=localhost:1',
+                      *flags], cwd=ROOT, capture_output=True, text=True, timeout=120)
+  lines = r.stderr.strip().splitlines()
+  assert r.returncode == 2 and len(lines) == 1, r.stderr
+  assert lines[0].startswith(f'audiolstm: error: {message}'), r.stderr
+  assert not (tmp_path / 'run').exists()
