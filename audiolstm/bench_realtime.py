@@ -67,7 +67,8 @@ def _samples_per_step(run) -> int:
 
 def time_stream(run, streams: int, budget_s: float) -> float:
   """As time_bare, through the whole stream mode (stream.stream's loop writing a WAV to
-  /dev/null, its status line to /dev/null, a watched empty folder)."""
+  /dev/null, its status line to /dev/null, a watched empty folder, --reseed=auto's Stillness;
+  re-seeds themselves are not made, so that both time the same dream)."""
   from audiolstm import inference  # pylint: disable=g-import-not-at-top
   from audiolstm import live_control  # pylint: disable=g-import-not-at-top
   from audiolstm import stream  # pylint: disable=g-import-not-at-top
@@ -78,6 +79,7 @@ def time_stream(run, streams: int, budget_s: float) -> float:
     outputs = stream.Outputs([(wavstream.WavWriter.pipe(sink, streams, sr), slice(None))], 'null')
     controls = live_control.Controls(watch_dir=watch)
     dreamer, chain = stream.LiveDreamer(run, streams, 0), stream.Chain(run, streams, outputs, 0)
+    chain.stillness = stream.Stillness(run.sources.seed_audio, sr, streams)   # --reseed=auto
     status = stream.Status(sr, streams, stream=quiet)
     dreamer.seed(inference.training_seeds(run, streams, 0)[0])
     chain.new_seed()

@@ -8,7 +8,7 @@ r"""Command line: train on a recording and dream from it.
       [--dream_seconds=S] [--seed=K] [--dream_noise=STD]
   python -m audiolstm.main --mode=stream --workdir=RUN [--out=FILE.wav | --out=- | --out=DIR/]
       [--seconds=0] [--seed_file=melody.wav] [--watch_dir=IN] [--osc_port=9000]
-      [--dream_noise=STD] [--streams=1] [--seed=K]
+      [--dream_noise=STD] [--streams=1] [--seed=K] [--reseed=auto|off|SECONDS]
 
 Training again with the same --workdir resumes from its newest checkpoint; --restart starts
 afresh there, moving the earlier run aside into WORKDIR.before-restart-<time>/ (never deleted).
@@ -19,7 +19,7 @@ Each mode takes only its own flags; any other is refused (one line, exit 2) rath
           --learn, --multihost
   watch   --workdir, --watch_dir, --out_dir, --dream_seconds, --seed, --dream_noise, --multihost
   stream  --workdir, --out, --seconds, --seed_file, --watch_dir, --osc_port, --dream_noise,
-          --streams, --seed
+          --streams, --seed, --reseed
 Sample, watch and stream take the run's own config (RUN/config.json), so --config is a
 train-mode flag.
 
@@ -78,6 +78,9 @@ flags.DEFINE_integer('osc_port', None, 'stream: listen for OSC on 127.0.0.1:PORT
                      '(/audiolstm/seed <path>, /audiolstm/noise <float>, /audiolstm/stop).')
 flags.DEFINE_integer('streams', 1, 'stream: dreams side by side (channels of one WAV, or files '
                      'with --out=DIR/).')
+flags.DEFINE_string('reseed', 'auto', 'stream: re-seed from the training audio (crossfaded) when '
+                    'the dream has settled into silence or one held sound (auto), never (off), or '
+                    'every SECONDS.')
 flags.DEFINE_bool('restart', False, 'train: start afresh in a --workdir that holds an earlier '
                   'run, moving its outputs aside into WORKDIR.before-restart-<time>/ (never '
                   'deleted).')
@@ -116,6 +119,7 @@ MODE_FLAGS = {
     'seed_file': ('stream',),
     'osc_port': ('stream',),
     'streams': ('stream',),
+    'reseed': ('stream',),
 }
 _CONFIG_FIELDS = ('seed_files', 'dream_seconds', 'seed', 'dream_noise')  # also config fields
 
@@ -205,7 +209,7 @@ def main(argv):
       stream.stream(FLAGS.workdir, stream.StreamOptions(
           out=FLAGS.out, seconds=FLAGS.seconds, seed_file=FLAGS.seed_file,
           watch_dir=FLAGS.watch_dir, osc_port=FLAGS.osc_port, dream_noise=FLAGS.dream_noise,
-          streams=FLAGS.streams, seed=FLAGS.seed))
+          streams=FLAGS.streams, seed=FLAGS.seed, reseed=FLAGS.reseed))
     else:
       inference.watch(FLAGS.workdir, FLAGS.watch_dir, FLAGS.out_dir, FLAGS.dream_seconds,
                       FLAGS.seed, dream_noise=FLAGS.dream_noise)

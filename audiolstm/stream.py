@@ -2,13 +2,18 @@ r"""Stream mode: dream endlessly and live, written as it is dreamed, re-seeded w
 
   python -m audiolstm.main --mode=stream --workdir=RUN [--out=dream.wav | --out=- | --out=DIR/]
       [--seconds=0] [--seed_file=melody.wav] [--watch_dir=IN] [--osc_port=9000]
-      [--dream_noise=0.0] [--streams=1] [--seed=K]
+      [--dream_noise=0.0] [--streams=1] [--seed=K] [--reseed=auto|off|SECONDS]
 
 The dream runs in pieces of about PIECE_S seconds of audio (one jitted scan each, the next one
 always computing while the last is written), through the same audio as sample mode's dreams
 (synthesis.StreamSynth: the raw samples and their spectral floor, or the vocoder), a causal
 loudness (synthesis.Level) and a crossfade that holds back FADE_S seconds for re-seeds. Memory
 stays flat: nothing but those pieces is kept.
+
+A fixed model's dream settles within seconds (a note that fades out, or one held sound): with
+--reseed=auto (the default) `Stillness` notices and the stream is re-seeded from a random place of
+the training audio, crossfaded, as training re-seeds its dreams; --reseed=SECONDS re-seeds that
+often, --reseed=off never.
 
 Controls are read between pieces: a file that appears in --watch_dir (once its size has settled,
 as in watch mode) and the OSC messages on 127.0.0.1:--osc_port (live_control) re-seed every
@@ -58,7 +63,24 @@ class StreamOptions:
   dream_noise: float = None
   streams: int = 1
   seed: int = None
+  reseed: str = 'auto'        # 'auto' (when the dream settles), 'off', or every SECONDS
   settle_s: float = 1.0       # a watched file is taken once unchanged this long
+
+
+def parse_reseed(text: str) -> tuple:
+  """--reseed: (auto, every_s): 'auto' -> (True, 0), 'off' -> (False, 0), 'S' -> (False, S)
+  (ConfigError, one line, for anything else)."""
+  text = str(text).strip().lower()
+  if text in ('auto', 'off'):
+    return text == 'auto', 0.0
+  try:
+    every = float(text)
+  except ValueError:
+    every = math.nan
+  if not (math.isfinite(every) and every > 0):
+    raise ConfigError(f'--reseed={text} must be auto (re-seed from the training audio when the '
+                      'dream has settled), off, or a number of seconds > 0 (re-seed that often)')
+  return False, every
 
 
 def check_options(o: StreamOptions) -> None:
@@ -73,6 +95,73 @@ def check_options(o: StreamOptions) -> None:
   if o.watch_dir is not None and not os.path.isdir(o.watch_dir):
     raise ConfigError(f'--watch_dir={o.watch_dir!r} is not a directory: create it or give another')
   inference.check_dream_noise(o.dream_noise)
+  parse_reseed(o.reseed)
+
+
+class Stillness:
+  """Tells when a dream has settled, as a fixed model's dreams do within seconds (a note that
+  fades out, or one held sound), calibrated on the training audio itself.
+
+  Silent: the last SILENT_S of a stream is SILENT_DB under the training audio's level. Still:
+  its last WINDOW_S barely changes: the two halves' average log-mel spectra (the top CLIP_DB of
+  the window) differ by less than half of what the training audio's own windows differ by at
+  their 10th percentile (real recordings: 1-2 dB there; a held tone 0.02-0.3 dB, even under a
+  noise floor). Looked at every CHECK_S of audio; `reset` at each seed.
+  """
+
+  WINDOW_S, CHECK_S, SILENT_S = 1.0, 0.25, 0.5
+  SILENT_DB, CLIP_DB = -30.0, 30.0
+
+  def __init__(self, audio: np.ndarray, sample_rate: int, num_streams: int):
+    """audio: [N] the training audio."""
+    from audiolstm import evaluate  # pylint: disable=g-import-not-at-top  # librosa: slow import
+    self.mel_frames, self.sr = evaluate.mel_frames, sample_rate
+    self.mean_square = float(np.mean(np.square(audio))) or 1.0
+    frames, _ = evaluate.mel_frames(np.asarray(audio, np.float64), sample_rate)   # [F, 64]
+    per = max(2, round(self.WINDOW_S * sample_rate / evaluate.analysis_sizes(sample_rate)[1]))
+    changes = [self.change(frames[a:a + per])
+               for a in range(0, len(frames) - per + 1, max(1, per // 4))]
+    self.limit = 0.5 * float(np.percentile(changes, 10)) if changes else 0.5
+    self.buf = np.zeros((num_streams, 0), np.float32)
+    self.unchecked = 0
+
+  @classmethod
+  def change(cls, frames_db: np.ndarray) -> float:
+    """How much a window's sound changes: [F, 64] log-mel frames (dB) -> the RMS dB difference
+    of its halves' mean spectra, in the top CLIP_DB of the window."""
+    f = np.maximum(frames_db - np.max(frames_db), -cls.CLIP_DB)
+    h = len(f) // 2
+    return float(np.sqrt(np.mean(np.square(f[:h].mean(axis=0) - f[h:].mean(axis=0)))))
+
+  def reset(self) -> None:
+    self.buf, self.unchecked = self.buf[:, :0], 0
+
+  def push(self, audio: np.ndarray):
+    """[S, n] the stream's audio -> 'silent', 'still' or None (not settled, or not looked at)."""
+    w = round(self.WINDOW_S * self.sr)
+    self.buf = np.concatenate([self.buf, audio], axis=1)[:, -w:]
+    self.unchecked += audio.shape[1]
+    quiet = round(self.SILENT_S * self.sr)
+    if self.unchecked < self.CHECK_S * self.sr or self.buf.shape[1] < quiet:
+      return None
+    self.unchecked = 0
+    level = np.mean(np.square(self.buf[:, -quiet:]), axis=1) / self.mean_square
+    if np.any(level < 10 ** (self.SILENT_DB / 10)):
+      return 'silent'
+    if self.buf.shape[1] == w and min(
+        self.change(self.mel_frames(x.astype(np.float64), self.sr)[0]) for x in self.buf
+    ) < self.limit:
+      return 'still'
+    return None
+
+
+def random_training_seed(run: inference.TrainedRun, num_streams: int, key) -> np.ndarray:
+  """[S, input_span] seeds at random places of the training audio (seed mode 'random')."""
+  ds = sampling.dream_setup(run.config, run.sources, num_streams)
+  same = jnp.asarray(np.resize(run.same_offsets, num_streams))
+  offsets = sampling.seed_offsets(ds, config_lib.SEED_MODES.index('random'), key, same,
+                                  run.cursor)
+  return np.asarray(sampling.seed_buffers(ds, jnp.asarray(run.sources.seeds), offsets))
 
 
 class LiveDreamer:
@@ -205,6 +294,7 @@ class Chain:
     self.fade = Crossfade(num_streams, round(FADE_S * c.sample_rate))
     self.level = synthesis.Level.of(c, num_streams)
     self.written, self.target = 0, None   # target: the samples to write (None: until stopped)
+    self.stillness, self.settled, self.seeded_at = None, None, 0   # Stillness: see new_seed
 
   @property
   def held(self) -> int:
@@ -218,15 +308,21 @@ class Chain:
       n = self.fade.n
       audio = audio * np.where(to_end <= n, np.cos(0.5 * np.pi * (n - to_end + 0.5) / n), 1.0)
     if audio.shape[1]:
-      self.outputs.write(self.level(audio))
+      audio = self.level(audio)
+      self.outputs.write(audio)
       self.written += audio.shape[1]
+      if self.stillness is not None and self.settled is None:
+        self.settled = self.stillness.push(audio)
 
   def new_seed(self) -> int:
     """Begin a new dream (the old one's rest is faded out under it); returns the sample where
-    the crossfade begins."""
+    the crossfade begins. `settled` (what `stillness` says of the new dream) starts at None."""
     if self.synth is not None:
       self._emit(self.fade.push(self.synth.flush()))
       self.fade.reseed()
+    if self.stillness is not None:
+      self.stillness.reset()
+    self.settled, self.seeded_at = None, self.written
     self.synth = synthesis.StreamSynth(self.run.config, self.run.sources.scale, self.num_streams,
                                        self.rng)
     return self.written
@@ -256,13 +352,13 @@ class Status:
     self.tty = self.stream.isatty()
     self.t_last, self.done_last, self.showing = None, 0, False
 
-  def line(self, done: int, rate: float, noise: float) -> str:
+  def line(self, done: int, rate: float, noise: float, reseeds: int = 0) -> str:
     streams = f' per stream ({self.num_streams} streams)' if self.num_streams > 1 else ''
     warn = '  WARNING: below real time, a live player would run dry' if rate < 1 else ''
     return (f'streaming: {done / self.sample_rate:.1f} s dreamed, {rate:.2f}x real time'
-            f'{streams}, dream noise {noise:g}{warn}')
+            f'{streams}, dream noise {noise:g}, {reseeds} re-seeds{warn}')
 
-  def update(self, done: int, noise: float) -> None:
+  def update(self, done: int, noise: float, reseeds: int = 0) -> None:
     """`done` samples of each stream written so far (the first call starts the clock, after the
     compilation)."""
     now = time.perf_counter()
@@ -271,7 +367,7 @@ class Status:
     if now - self.t_last < self.every_s:
       return
     rate = (done - self.done_last) / self.sample_rate / (now - self.t_last)
-    text = self.line(done, rate, noise)
+    text = self.line(done, rate, noise, reseeds)
     self.stream.write(f'\r{text}\x1b[K' if self.tty else text + '\n')
     self.stream.flush()
     self.t_last, self.done_last, self.showing = now, done, self.tty
@@ -331,6 +427,8 @@ class _Live:
   """What the controls change while a stream runs."""
   noise: float
   stop: str = None       # why a control stopped the stream
+  reseeds: int = 0       # re-seeds so far (controls and --reseed)
+  settled: int = 0       # of them, --reseed=auto's (the dream had settled)
 
 
 def _control(event: tuple, run, o: StreamOptions, dreamer: LiveDreamer, chain: Chain,
@@ -347,6 +445,7 @@ def _control(event: tuple, run, o: StreamOptions, dreamer: LiveDreamer, chain: C
       return
     dreamer.seed(buffers)
     at = chain.new_seed()
+    live.reseeds += 1
     log(f're-seeded from {path} ({via}) at {at / sr:.2f} s (sample {at}), crossfading over '
         f'{FADE_S * 1000:.0f} ms')
   elif kind == 'noise':
@@ -373,6 +472,9 @@ def _stream(run, o: StreamOptions, buffers, seed: int, outputs: Outputs,
   dreamer, chain = LiveDreamer(run, o.streams, seed), Chain(run, o.streams, outputs, seed)
   live = _Live(noise=run.config.dream_noise if o.dream_noise is None else o.dream_noise)
   chain.target = target = round(o.seconds * sr) if o.seconds else None
+  auto, every = parse_reseed(o.reseed)
+  if auto:
+    chain.stillness = Stillness(run.sources.seed_audio, sr, o.streams)
   dreamer.seed(buffers)
   chain.new_seed()
   length = f'{o.seconds:g} s' if target else 'endless'
@@ -383,7 +485,13 @@ def _stream(run, o: StreamOptions, buffers, seed: int, outputs: Outputs,
       while not (stop.requested or live.stop) and (
           target is None or chain.written + chain.held < target):
         chain.push(dreamer.next(live.noise))
-        status.update(chain.written, live.noise)
+        status.update(chain.written, live.noise, live.reseeds)
+        if chain.settled or (every and chain.written - chain.seeded_at >= every * sr):
+          dreamer.seed(random_training_seed(
+              run, o.streams, jax.random.fold_in(jax.random.key(seed), live.reseeds)))
+          live.settled += bool(chain.settled)
+          chain.new_seed()
+          live.reseeds += 1
         for event in controls.poll():
           _control(event, run, o, dreamer, chain, live, say)
       chain.finish()
@@ -391,6 +499,6 @@ def _stream(run, o: StreamOptions, buffers, seed: int, outputs: Outputs,
       live.stop = 'the reader of standard output closing the pipe'
       _quiet_stdout()
   why = stop.requested or live.stop
-  say(f'streamed {chain.written / sr:.2f} s to {outputs.description}'
-      + (f' (stopped by {why})' if why else ''))
+  say(f'streamed {chain.written / sr:.2f} s to {outputs.description}, {live.reseeds} re-seeds '
+      f'({live.settled} when the dream had settled)' + (f' (stopped by {why})' if why else ''))
   return chain.written / sr

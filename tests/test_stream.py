@@ -192,6 +192,21 @@ def test_stream_to_a_file_has_the_requested_length(tmp_path_factory, approach, s
 
 
 @pytest.mark.slow
+def test_a_settled_dream_is_reseeded_without_a_click(tmp_path_factory, tmp_path):
+  work = _tiny_run(tmp_path_factory, 'column')
+  lines, out = [], str(tmp_path / 'auto.wav')
+  stream.stream(work, stream.StreamOptions(out=out, seconds=6.0), log=lines.append)
+  settled = int(re.search(r'\((\d+) when the dream had settled\)', lines[-1]).group(1))
+  assert settled >= 1, lines[-1]
+  x, _ = sf.read(out)
+  inp, _ = sf.read(os.path.join(os.path.dirname(work), 'in.wav'))
+  assert len(x) == 6 * SR and np.max(np.abs(np.diff(x))) <= np.max(np.abs(np.diff(inp)))
+  lines = []
+  stream.stream(work, stream.StreamOptions(out=out, seconds=3.0, reseed='1'), log=lines.append)
+  assert ', 2 re-seeds (0 when' in lines[-1] or ', 3 re-seeds (0 when' in lines[-1], lines[-1]
+
+
+@pytest.mark.slow
 def test_live_dreamer_dreams_as_sample_mode_and_its_noise_knob_changes_the_dream(
     tmp_path_factory):
   from audiolstm import inference  # pylint: disable=g-import-not-at-top
@@ -292,7 +307,7 @@ def test_watch_drop_and_osc_reseed_the_stream_and_bad_input_is_survived(tmp_path
   safety.start()
   try:
     stream.stream(work, stream.StreamOptions(out=out, watch_dir=str(watch), osc_port=port,
-                                             settle_s=0.2), log=lines.append)
+                                             settle_s=0.2, reseed='off'), log=lines.append)
   finally:
     safety.cancel()
   controller.join(timeout=5)
@@ -344,3 +359,26 @@ def _drive(lines, watch, seed_wav, port):
   wait(r're-seeded from .*osc\.wav')
   time.sleep(0.3)
   osc.send_message('/audiolstm/stop', [])
+
+
+def test_reseed_flag_parses_and_bad_values_are_refused():
+  assert stream.parse_reseed('auto') == (True, 0.0)
+  assert stream.parse_reseed('off') == (False, 0.0)
+  assert stream.parse_reseed('4.5') == (False, 4.5)
+  for bad in ('0', '-1', 'often', 'nan'):
+    with pytest.raises(ConfigError, match='--reseed'):
+      stream.parse_reseed(bad)
+
+
+def test_stillness_tells_a_held_tone_and_silence_from_changing_notes():
+  from audiolstm import bench  # pylint: disable=g-import-not-at-top
+  notes = bench.synthetic_signal(seconds=12.0)          # plucked notes every 1.25 s
+  def verdicts(x):
+    still = stream.Stillness(notes, SR, 1)
+    return {still.push(x[None, i:i + 1000]) for i in range(0, len(x), 1000)} - {None}
+  t = np.arange(4 * SR) / SR
+  held = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+  held += 1e-3 * np.random.default_rng(0).standard_normal(len(t)).astype(np.float32)
+  assert verdicts(held) == {'still'}
+  assert verdicts(np.zeros(2 * SR, np.float32)) == {'silent'}
+  assert verdicts(bench.synthetic_signal(seconds=8.0, seed=3)) == set()
