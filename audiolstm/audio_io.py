@@ -10,12 +10,15 @@ import contextlib
 import gc
 import io
 import os
+import shutil
 import stat
 import tempfile
 import warnings
 
 import numpy as np
 import soundfile as sf
+
+from audiolstm import files
 
 __all__ = [
     'AudioError',
@@ -147,6 +150,12 @@ def load_audio(path: str, sample_rate: int) -> np.ndarray:
   """
   sample_rate = _check_rate(sample_rate)
   path = os.fspath(path)
+  if files.is_url(path):  # gs://...: read from a local copy
+    if not files.exists(path):
+      raise AudioError(f'audio file not found: {path} (check the path in config.input_files / '
+                       'seed_files)')
+    with files.local_copy(path) as local:
+      return load_audio(local, sample_rate)
   _check_file(path)
   y = None
   try:
@@ -252,7 +261,8 @@ def atomic_file(path: str, suffix: str = '.tmp'):
 
   On success the temporary file is fsync'ed and `os.replace`'d over `path` (so a reader never
   sees half a file); on failure it is removed and the exception propagates. Parent directories
-  are created.
+  are created. A URL `path` (gs://...) is written to a local temporary file and uploaded in one
+  write when it is complete (see audiolstm.files).
 
   Args:
     path: the final file.
@@ -262,6 +272,9 @@ def atomic_file(path: str, suffix: str = '.tmp'):
     The temporary path (str): `.<basename>.<random><suffix>` in the same directory.
   """
   path = os.fspath(path)
+  if files.is_url(path):
+    yield from _uploaded_file(path, suffix)
+    return
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(
@@ -288,6 +301,18 @@ def atomic_file(path: str, suffix: str = '.tmp'):
       os.close(dfd)
   except OSError:
     pass
+
+
+def _uploaded_file(path: str, suffix: str):
+  """atomic_file for a URL: the file is written to a local temporary folder, then uploaded in
+  one write (an object appears whole or not at all; see audiolstm.files)."""
+  folder = tempfile.mkdtemp(prefix='audiolstm-upload-')
+  tmp = os.path.join(folder, os.path.basename(path) + suffix)
+  try:
+    yield tmp
+    files.upload(tmp, path)
+  finally:
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_text_atomic(path: str, text: str) -> str:
@@ -352,12 +377,12 @@ def unique_path(path: str) -> str:
     A path (str) where nothing exists, not even a broken symlink.
   """
   path = os.fspath(path)
-  if not os.path.lexists(path):
+  if not files.lexists(path):
     return path
   stem, ext = os.path.splitext(path)
   i = 1
   while True:
     candidate = f'{stem}-{i}{ext}'
-    if not os.path.lexists(candidate):
+    if not files.lexists(candidate):
       return candidate
     i += 1

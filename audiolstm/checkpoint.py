@@ -17,6 +17,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from audiolstm import audio_io
+from audiolstm import files
 
 
 def _saveable(state):
@@ -72,9 +73,9 @@ logging.getLogger('absl').addFilter(_DropDiskFullReports())
 def newest_complete_step(directory: str):
   """The newest step directory that orbax finished (renamed from its temporary name), without
   opening a manager (which writes); None if there is none."""
-  if not os.path.isdir(directory):
+  if not files.isdir(directory):
     return None
-  steps = [int(n) for n in os.listdir(directory) if n.isdigit()]
+  steps = [int(n) for n in files.listdir(directory) if n.isdigit()]
   return max(steps) if steps else None
 
 
@@ -82,7 +83,7 @@ class Checkpoints:
   """The checkpoints of one work directory (WORKDIR/checkpoints/<step>/)."""
 
   def __init__(self, directory: str, keep: int):
-    self.directory = os.path.abspath(directory)
+    self.directory = files.absolute(directory)  # a local path or a URL: orbax takes both
     self.keep = keep
     self._open()
 
@@ -138,10 +139,10 @@ class Checkpoints:
   def set_aside(self, step: int, folder: str) -> str:
     """Move checkpoint `step` out of the manager's sight into `folder` (never over an earlier
     one) and return its new path; the manager forgets it."""
-    os.makedirs(folder, exist_ok=True)
+    files.makedirs(folder)
     dest = audio_io.unique_path(os.path.join(folder, str(step)))
     self.manager.close()
-    os.rename(os.path.join(self.directory, str(step)), dest)
+    files.rename(os.path.join(self.directory, str(step)), dest)
     self._open()
     return dest
 

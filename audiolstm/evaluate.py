@@ -33,6 +33,7 @@ import soundfile as sf
 
 from audiolstm import anchors
 from audiolstm import audio_io
+from audiolstm import files
 from audiolstm import rundir
 from audiolstm import spectral
 from audiolstm.config import ConfigError
@@ -819,7 +820,7 @@ def load_run_config(workdir: str) -> dict:
   if not workdir:
     raise RunError('no work directory given: add --workdir=RUN (a directory made by '
                    'python -m audiolstm.main)')
-  if not os.path.isdir(workdir):
+  if not files.isdir(workdir):
     raise RunError(f'work directory not found: {workdir} (give a directory made by '
                    'python -m audiolstm.main)')
   try:
@@ -834,9 +835,9 @@ def load_run_config(workdir: str) -> dict:
 def dream_files(workdir: str) -> list:
   """Paths of the run's dreams (WORKDIR/dreams/*.wav), in name order."""
   d = os.path.join(workdir, 'dreams')
-  if not os.path.isdir(d):
+  if not files.isdir(d):
     return []
-  return [os.path.join(d, n) for n in sorted(os.listdir(d))
+  return [os.path.join(d, n) for n in sorted(files.listdir(d))
           if n.lower().endswith('.wav') and not n.startswith('.')]
 
 
@@ -904,7 +905,8 @@ def read_dream(path: str, sr: int) -> np.ndarray:
   Raises:
     soundfile.LibsndfileError: the file cannot be opened or decoded.
   """
-  data, file_sr = sf.read(path, dtype='float32', always_2d=True)
+  with files.local_copy(path) as local:  # a dream on a bucket is read from a local copy
+    data, file_sr = sf.read(local, dtype='float32', always_2d=True)
   x = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
   if file_sr != sr and len(x):
     import librosa  # pylint: disable=g-import-not-at-top
@@ -1034,8 +1036,7 @@ def write_scores(workdir: str, rows) -> str:
 
 def read_scores(path: str) -> list:
   """Rows of a scores.csv, typed like score_run's (floats, bools, ints)."""
-  with open(path, newline='') as f:
-    rows = list(csv.DictReader(f))
+  rows = list(csv.DictReader(io.StringIO(files.read_text(path, newline=''))))
   for row in rows:
     for k in ('iteration', 'stream'):
       row[k] = int(row[k]) if row.get(k, '').lstrip('-').isdigit() else -1

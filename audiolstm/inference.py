@@ -19,6 +19,7 @@ from audiolstm import audio_io
 from audiolstm import checkpoint
 from audiolstm import config as config_lib
 from audiolstm import dataset
+from audiolstm import files
 from audiolstm import models
 from audiolstm import outputs
 from audiolstm import rundir
@@ -51,14 +52,18 @@ def load_run(workdir: str, log=print) -> TrainedRun:
   has none; a note for each damaged newer one, which is skipped and left in place)."""
   if not workdir:
     raise ConfigError('--workdir is required: the work directory of a trained run')
-  path = os.path.abspath(workdir)
-  if not os.path.isfile(os.path.join(path, 'config.json')):
+  path = files.absolute(workdir)  # a local path or a URL (gs://bucket/run)
+  try:
+    found = files.exists(os.path.join(path, 'config.json'))
+  except (OSError, ImportError) as e:  # ImportError: no backend for the URL (gcsfs for gs://)
+    raise ConfigError(f'cannot read {workdir}: {files.why(e)}') from None
+  if not found:
     raise ConfigError(f'{workdir} holds no run (no config.json): train one first with '
                       f'python -m audiolstm.main --config=configs/fft.py --workdir={workdir}')
   prior = rundir.read_config_file(os.path.join(path, 'config.json'))
   c, g = config_lib.prepare(ml_collections.ConfigDict(prior))
   ckpt_dir = os.path.join(path, 'checkpoints')
-  if not os.path.isdir(ckpt_dir):
+  if not files.isdir(ckpt_dir):
     raise ConfigError(f'{workdir} has no checkpoints yet: let training save one (it does at the '
                       'end, on Ctrl-C, and every config.checkpoint_every iterations)')
   sources = dataset.load_sources(c, g)
@@ -218,8 +223,8 @@ def sample(workdir, seed_files=(), num_dreams=4, dream_seconds=None, out_dir=Non
   config_lib.check_dream_memory(c, run.sources.g, num_dreams, seconds,
                                 f'--num_dreams={num_dreams} x --dream_seconds={seconds:g}')
   buffers, labels, seed_audio = sample_seeds(run, seed_files, num_dreams, seed)
-  out_dir = os.path.abspath(out_dir or os.path.join(run.path, 'samples'))
-  os.makedirs(out_dir, exist_ok=True)
+  out_dir = files.absolute(out_dir or os.path.join(run.path, 'samples'))
+  files.makedirs(out_dir)
   try:
     with rundir.Lock(out_dir, '--out_dir', 'sample or watch'):
       return _sample(run, buffers, labels, seed_audio, seconds, out_dir, seed, log, dream_noise)

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from audiolstm import dataset
+from audiolstm import files
 from audiolstm import inference
 from audiolstm import outputs
 from audiolstm import rundir
@@ -115,8 +116,8 @@ def sample(workdir, num_dreams=4, dream_seconds=None, out_dir=None, seed=None, l
   run = inference.load_run(workdir, log)
   seed = run.config.seed if seed is None else seed
   seconds = run.config.dream_seconds if dream_seconds is None else dream_seconds
-  out_dir = os.path.abspath(out_dir or os.path.join(run.path, 'samples'))
-  os.makedirs(out_dir, exist_ok=True)
+  out_dir = files.absolute(out_dir or os.path.join(run.path, 'samples'))
+  files.makedirs(out_dir)
   try:
     with rundir.Lock(out_dir, '--out_dir', 'sample or watch'):
       return _sample(run, *_program_for(run, seconds), num_dreams, seconds, out_dir, seed, log)

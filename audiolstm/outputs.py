@@ -6,6 +6,7 @@ import time
 import numpy as np
 
 from audiolstm import audio_io
+from audiolstm import files
 from audiolstm import plots
 from audiolstm import synthesis
 
@@ -183,7 +184,7 @@ class DreamWriter:
     """
     sr = self.c.sample_rate
     audio = synthesis.to_audio(self.c, values, self.scale, rng)
-    os.makedirs(self.out_dir, exist_ok=True)
+    files.makedirs(self.out_dir)
     path = audio_io.write_wav(audio_io.unique_path(os.path.join(self.out_dir, name)), audio, sr)
     title = os.path.basename(path) + (' (seed above)' if seed_audio is not None else '')
     png = plots.spectrogram_png(os.path.splitext(path)[0] + '.png', audio, sr,

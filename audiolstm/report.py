@@ -14,6 +14,7 @@ it.
 import csv
 import datetime
 import html
+import io
 import json
 import math
 import os
@@ -23,6 +24,7 @@ import urllib.parse
 from audiolstm import anchors
 from audiolstm import audio_io
 from audiolstm import evaluate
+from audiolstm import files
 from audiolstm import plots
 from audiolstm import rundir
 from audiolstm.config import ConfigError
@@ -139,8 +141,7 @@ def _read_cache(path: str) -> list:
   """Rows of a scores.csv with every column of evaluate.CSV_FIELDS, else [] (missing, unreadable,
   or written by an older version: its dreams are simply scored again)."""
   try:
-    with open(path, newline='') as f:
-      header = next(csv.reader(f), [])
+    header = next(csv.reader(io.StringIO(files.read_text(path, newline=''))), [])
     if not set(evaluate.CSV_FIELDS) <= set(header):
       return []
     return evaluate.read_scores(path)
@@ -152,7 +153,7 @@ def _changed_since(path: str, cache: str) -> bool:
   """Whether the file at `path` was written after `cache` (its cached scores are stale: a dream
   replaced under the same name)."""
   try:
-    return os.stat(path).st_mtime_ns > os.stat(cache).st_mtime_ns
+    return files.mtime_ns(path) > files.mtime_ns(cache)
   except OSError:
     return False
 
@@ -189,7 +190,7 @@ def run_scores(workdir: str, names=None, reference=None, log=print) -> tuple:
             and not _changed_since(os.path.join(workdir, 'dreams', r['file']), cache)}
   found = {r['source']: r for r in cached if r['source'] != 'dream'}
   missing = [n for n in names if n not in dreams]
-  anchors_ok = all(a in found and os.path.isfile(os.path.join(workdir, found[a]['file']))
+  anchors_ok = all(a in found and files.isfile(os.path.join(workdir, found[a]['file']))
                    for a in anchors.ANCHOR_NAMES)
   note = ''
   if missing or not anchors_ok:
@@ -228,7 +229,7 @@ def ensure_spectrogram(workdir: str, wav: str, sr: int, stem=None, max_seconds=N
   rel = os.path.join('spectrograms', stem + '.png')
   png = os.path.join(workdir, rel)
   try:
-    if os.path.exists(png) and os.path.getmtime(png) >= os.path.getmtime(wav):
+    if files.exists(png) and files.mtime_ns(png) >= files.mtime_ns(wav):
       return rel
     x = evaluate.read_dream(wav, sr)
     if max_seconds is not None:
@@ -242,7 +243,7 @@ def ensure_spectrogram(workdir: str, wav: str, sr: int, stem=None, max_seconds=N
 def _input_spectrogram(workdir: str, reference=None) -> str:
   """Relative path of the training audio's spectrogram (first 30 s), or '' if unreadable."""
   rel = os.path.join('spectrograms', '_input.png')
-  if os.path.exists(os.path.join(workdir, rel)):
+  if files.exists(os.path.join(workdir, rel)):
     return rel
   try:
     audio, sr = evaluate.run_reference(workdir, reference)
@@ -290,7 +291,7 @@ def _score_row(workdir: str, row: dict, wav: str, sr: int, anchor: bool) -> str:
   name = os.path.basename(wav)
   flags = [n for n in evaluate.FLAG_NAMES if row.get(n)] + (['unreadable'] if row.get('error')
                                                             else [])
-  exists = os.path.isfile(wav)
+  exists = files.isfile(wav)
   if anchor:
     source = row['source']
     label = f'[{source}]'
@@ -376,7 +377,7 @@ def _page_head(workdir: str, config: dict, sr: int, num_dreams: int) -> list:
   parts = [f'<h1>audiolstm run {html.escape(os.path.basename(workdir))}</h1>',
            f'<p class="summary">{html.escape(" · ".join(summary))} &middot; report written '
            f'{datetime.datetime.now():%Y-%m-%d %H:%M}</p>', _config_table(config)]
-  if os.path.exists(os.path.join(workdir, 'loss.png')):
+  if files.exists(os.path.join(workdir, 'loss.png')):
     parts.append('<h2>Loss</h2><img src="loss.png" alt="training loss">')
   return parts
 
@@ -397,7 +398,7 @@ def write_report(workdir: str, reference=None, log=print) -> str:
     evaluate.RunError: workdir is not a run directory.
   """
   config = evaluate.load_run_config(workdir)
-  workdir = os.path.abspath(workdir)
+  workdir = files.absolute(workdir)
   sr = config.get('sample_rate')
   if not isinstance(sr, int) or sr <= 0:
     raise evaluate.RunError(f'{os.path.join(workdir, "config.json")} has no valid sample_rate')

@@ -1,8 +1,10 @@
 """The work directory: its config.json, metrics.jsonl, loss.png, dream WAV names and paths.
 
 Every file is written atomically (temporary file + rename) and dream names never collide, so a
-crash leaves nothing half-written and no run overwrites another's files. Light to import (no jax):
-the scoring, report and sweep tools read runs through it too.
+crash leaves nothing half-written and no run overwrites another's files. The work directory may
+be a local path or any URL etils.epath handles (gs://bucket/run): the file operations go through
+audiolstm.files, which says what is guaranteed on a bucket. Light to import (no jax): the
+scoring, report and sweep tools read runs through it too.
 """
 import datetime
 import errno
@@ -13,6 +15,7 @@ import re
 import time
 
 from audiolstm import audio_io
+from audiolstm import files
 from audiolstm import plots
 from audiolstm.config import ConfigError
 
@@ -90,8 +93,9 @@ class Lock:
     self._fd = None
 
   def acquire(self) -> 'Lock':
-    """Take the lock (ConfigError, one line, if a live process holds it)."""
-    while self._fd is None:
+    """Take the lock (ConfigError, one line, if a live process holds it). A folder on a URL has
+    no lock (an flock needs a local disk): nothing is done."""
+    while self._fd is None and not files.is_url(self.folder):
       fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
       try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -136,11 +140,10 @@ def default_workdir(approach: str, root: str = 'runs') -> str:
 def read_config_file(config_path: str, derived: bool = False):
   """The resolved config saved in a run's config.json, or None if there is none. Without
   `derived`, the '_' entries (iterations per epoch, spectral scale, ...) are left out."""
-  if not os.path.exists(config_path):
+  if not files.exists(config_path):
     return None
   try:
-    with open(config_path) as f:
-      record = json.load(f)
+    record = json.loads(files.read_text(config_path))
   except (OSError, ValueError) as e:
     raise ConfigError(f'cannot read {config_path}: {str(e).splitlines()[0]} (it is not a run '
                       'of audiolstm; give another --workdir)') from None
@@ -152,12 +155,11 @@ def read_config_file(config_path: str, derived: bool = False):
 def read_metrics(path: str) -> list:
   """The records (dicts) of a metrics.jsonl file, or of WORKDIR/metrics.jsonl when `path` is a
   directory; [] if there is none. A torn last line (a run killed mid-write) is left out."""
-  if os.path.isdir(path):
+  if files.isdir(path):
     path = os.path.join(path, 'metrics.jsonl')
-  if not os.path.exists(path):
+  if not files.exists(path):
     return []
-  with open(path) as f:
-    lines = [line for line in f if line.strip()]
+  lines = [line for line in files.read_text(path).split('\n') if line.strip()]
   records = []
   for i, line in enumerate(lines):
     try:
@@ -173,17 +175,14 @@ class RunDir:
   """A run's work directory (created if needed; an earlier run in it is resumed by the caller)."""
 
   def __init__(self, path: str, primary: bool = True):
-    if re.match(r'^[a-zA-Z][a-zA-Z0-9+.-]*://', path):
-      raise ConfigError(f'--workdir={path} is a URL: the work directory must be on a local (or '
-                        'mounted) disk; launch/*.sh keep it on the VM and sync it to the bucket')
-    self.path = os.path.abspath(path)
+    self.path = files.absolute(path)  # a local path, or a URL (gs://bucket/run)
     self.primary = primary  # only the primary process (0) writes
-    if os.path.exists(self.path) and not os.path.isdir(self.path):
-      raise ConfigError(f'--workdir={path} is a file, not a directory: give a directory path')
     try:
-      os.makedirs(self.dreams_dir, exist_ok=True)
-    except OSError as e:
-      raise ConfigError(f'cannot create the work directory {path}: {e.strerror}') from None
+      if files.exists(self.path) and not files.isdir(self.path):
+        raise ConfigError(f'--workdir={path} is a file, not a directory: give a directory path')
+      files.makedirs(self.dreams_dir)
+    except (OSError, ImportError) as e:  # ImportError: no backend for the URL (gcsfs for gs://)
+      raise ConfigError(f'cannot create the work directory {path}: {files.why(e)}') from None
     self.config_path = os.path.join(self.path, 'config.json')
     self.metrics_path = os.path.join(self.path, 'metrics.jsonl')
     self.plot_path = os.path.join(self.path, 'loss.png')
@@ -205,29 +204,29 @@ class RunDir:
     kept = [r for r in self.read_metrics()
             if r['step'] < step or (r['step'] == step and step % log_every == 0)]
     audio_io.write_text_atomic(self.metrics_path, ''.join(json.dumps(r) + '\n' for r in kept))
-    for name in os.listdir(self.dreams_dir):
+    for name in files.listdir(self.dreams_dir):
       m = _DREAM_STEP.search(name)
       if m and int(m.group(1)) > step:
-        os.remove(os.path.join(self.dreams_dir, name))
+        files.remove(os.path.join(self.dreams_dir, name))
 
   def history(self) -> tuple:
     """(metrics records, dream files) an earlier run left here: what a fresh start would lose."""
-    if not os.path.isdir(self.dreams_dir):
+    if not files.isdir(self.dreams_dir):
       return 0, 0
-    return len(self.read_metrics()), len(os.listdir(self.dreams_dir))
+    return len(self.read_metrics()), len(files.listdir(self.dreams_dir))
 
   def move_aside(self):
     """Move everything here but the lock into a new sibling WORKDIR.before-restart-<time>/ and
     return its path (None when there was nothing to move). Nothing is deleted."""
-    names = [n for n in os.listdir(self.path) if n != LOCK_NAME]
+    names = [n for n in files.listdir(self.path) if n != LOCK_NAME]
     if not names or not self.primary:
       return None
     stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
     aside = audio_io.unique_path(f'{self.path}.before-restart-{stamp}')
-    os.makedirs(aside)
+    files.makedirs(aside)
     for name in names:
-      os.rename(os.path.join(self.path, name), os.path.join(aside, name))
-    os.makedirs(self.dreams_dir, exist_ok=True)
+      files.rename(os.path.join(self.path, name), os.path.join(aside, name))
+    files.makedirs(self.dreams_dir)
     return aside
 
   @property
@@ -244,10 +243,7 @@ class RunDir:
   def append_metrics(self, records) -> None:
     if not records or not self.primary:
       return
-    with open(self.metrics_path, 'a') as f:
-      for r in records:
-        f.write(json.dumps(r) + '\n')
-      f.flush()
+    files.append_text(self.metrics_path, ''.join(json.dumps(r) + '\n' for r in records))
 
   def plot_loss(self, steps, losses, title: str, val=()) -> None:
     """loss.png: see plots.loss_png."""

@@ -10,15 +10,20 @@
 tensorboardX), for tests and notebooks.
 """
 import errno
-import glob
+import io
 import os
+import shutil
 import struct
+import tempfile
 import threading
+import time
 
 import numpy as np
 import tensorboardX
 from tensorboardX.proto import event_pb2
 from tensorboardX.record_writer import masked_crc32c
+
+from audiolstm import files
 
 
 def _as_uint8_image(image) -> np.ndarray:
@@ -28,7 +33,7 @@ def _as_uint8_image(image) -> np.ndarray:
   """
   if isinstance(image, (str, os.PathLike)):
     from PIL import Image  # pylint: disable=g-import-not-at-top  # tensorboardX needs it anyway
-    with Image.open(image) as im:
+    with Image.open(io.BytesIO(files.read_bytes(image)) if files.is_url(image) else image) as im:
       return np.asarray(im.convert('RGB'))
   a = np.asarray(image)
   if a.ndim == 2:
@@ -63,16 +68,34 @@ def _keep_disk_full_errors() -> None:
 
 
 class Writer:
-  """TensorBoard event files in `logdir`: scalars, audio clips and images by step."""
+  """TensorBoard event files in `logdir`: scalars, audio clips and images by step.
+
+  A URL `logdir` (gs://...) gets the event files written in a local temporary folder and
+  uploaded whole (audiolstm.files) at most every `flush_secs` by check() and at close().
+  """
 
   def __init__(self, logdir: str, flush_secs: int = 30, purge_step=None):
     """Event files in `logdir`; with `purge_step` (a resumed run's iteration) TensorBoard hides
     the events of earlier files at that step and later, which the resume writes again."""
-    os.makedirs(logdir, exist_ok=True)
-    self.logdir = logdir
+    self.logdir, self.flush_secs = logdir, flush_secs
+    if files.is_url(logdir):
+      self._local, self._uploaded = tempfile.mkdtemp(prefix='audiolstm-tb-'), time.monotonic()
+    else:
+      os.makedirs(logdir, exist_ok=True)
+      self._local = None
     _keep_disk_full_errors()
-    self._writer = tensorboardX.SummaryWriter(logdir=logdir, flush_secs=flush_secs,
-                                              purge_step=purge_step)
+    self._writer = tensorboardX.SummaryWriter(logdir=self._local or logdir,
+                                              flush_secs=flush_secs, purge_step=purge_step)
+
+  def _upload(self, force: bool = False) -> None:
+    """Upload the local event files of a URL logdir (every flush_secs, or now with `force`)."""
+    if self._local is None or (not force
+                               and time.monotonic() - self._uploaded < self.flush_secs):
+      return
+    self._writer.flush()
+    for name in os.listdir(self._local):
+      files.upload(os.path.join(self._local, name), os.path.join(self.logdir, name))
+    self._uploaded = time.monotonic()
 
   def scalars(self, step: int, values: dict) -> None:
     """One scalar per tag (tag: number or bool; non-numbers are an error) at `step`."""
@@ -97,9 +120,13 @@ class Writer:
     """Raise the OSError that ended the writer thread (a full disk), if one did."""
     if _WRITE_ERRORS:
       raise _WRITE_ERRORS.pop(0)
+    self._upload()
 
   def close(self) -> None:
     self._writer.close()
+    if self._local is not None:
+      self._upload(force=True)
+      shutil.rmtree(self._local, ignore_errors=True)
 
   def __enter__(self):
     return self
@@ -146,7 +173,9 @@ def read_records(path: str):
 
 def read_events(logdir: str) -> list:
   """Every Event (tensorboardX.proto.event_pb2.Event) of the event files in logdir, file by file."""
+  names = files.listdir(logdir) if files.isdir(logdir) else []
   events = []
-  for path in sorted(glob.glob(os.path.join(logdir, 'events.out.tfevents.*'))):
-    events += [event_pb2.Event.FromString(r) for r in read_records(path)]
+  for name in sorted(n for n in names if n.startswith('events.out.tfevents.')):
+    with files.local_copy(os.path.join(logdir, name)) as path:  # a URL: read from a local copy
+      events += [event_pb2.Event.FromString(r) for r in read_records(path)]
   return events

@@ -383,13 +383,11 @@ def read_results(workdir: str) -> dict:
     out['steps'] = records[-1].get('step', 0)
   vals = [r['val_loss'] for r in records if 'val_loss' in r]
   out['val_loss'] = vals[-1] if vals else None
-  path = os.path.join(workdir, 'config.json')
-  if os.path.exists(path):
-    try:
-      with open(path) as f:
-        out['total'] = json.load(f).get('_total_steps')
-    except ValueError:
-      pass
+  try:
+    config = rundir.read_config_file(os.path.join(workdir, 'config.json'), derived=True)
+  except ConfigError:  # not JSON: no total
+    config = None
+  out['total'] = config.get('_total_steps') if config else None
   return out
 
 
@@ -435,8 +433,9 @@ def score_summary(workdir: str) -> dict:
 
 def summarize(point: Point, workdir: str, status=None, seconds=None) -> dict:
   """One summary row: the point, its results and its status."""
+  from audiolstm import files  # pylint: disable=g-import-not-at-top  # no jax
   row = {'point': point.name, **point.overrides}
-  if not os.path.isdir(workdir):
+  if not files.isdir(workdir):
     return {**row, 'status': status or 'missing', 'dreams': 0, 'steps': 0, 'workdir': workdir}
   results = read_results(workdir)
   row.update(final_loss=results['final_loss'], val_loss=results['val_loss'],
