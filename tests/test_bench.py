@@ -90,3 +90,21 @@ def test_bench_shapes_and_signal():
   assert x.shape == (22050,) and x.dtype == np.float32
   assert 0.9 < np.max(np.abs(x)) * 1.05 <= 1.0 + 1e-4
   np.testing.assert_array_equal(x * 32768, np.round(x * 32768))  # int16 steps
+
+
+@pytest.mark.parametrize('args,words', [
+    (['--approaches=column,drum'], '--approaches: drum'),
+    (['--sizes=128,big'], 'comma lists of whole numbers'),
+    (['--realtime-streams=0'], '--realtime-streams >= 1'),
+    (['--budget=0'], '--budget must be > 0'),
+])
+def test_realtime_flags_are_checked(capsys, args, words):
+  with pytest.raises(SystemExit) as e:
+    bench.parse_args(['--realtime', *args])
+  assert e.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_realtime_flags_parse_into_lists():
+  a = bench.parse_args(['--realtime', '--approaches=fft', '--sizes=16,32',
+                        '--realtime-streams=1,4'])
+  assert (a.approaches, a.sizes, a.realtime_streams) == (['fft'], [16, 32], [1, 4])
