@@ -32,6 +32,7 @@ import numpy as np
 
 from audiolstm import audio_io
 from audiolstm import config as config_lib
+from audiolstm import files
 from audiolstm import inference
 from audiolstm import live_control
 from audiolstm import models
@@ -269,6 +270,9 @@ def open_outputs(run: inference.TrainedRun, o: StreamOptions, label: str) -> Out
   if o.out and wavstream.is_pipe_target(o.out):
     return Outputs([(wavstream.WavWriter.pipe(sys.stdout.buffer, n, sr), slice(None))],
                    'standard output')
+  if files.is_url(o.out or run.path):
+    raise ConfigError(f'a stream grows a WAV in place, which {o.out or run.path} (a URL) cannot '
+                      'do: give --out=FILE.wav on a local disk, or --out=- for stdout')
   try:
     if o.out and wavstream.is_dir_target(o.out):
       writers = [(_create(os.path.join(o.out, f'{name}_s{i}.wav'), 1, sr), slice(i, i + 1))

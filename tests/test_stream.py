@@ -140,7 +140,8 @@ def test_bad_stream_options_are_refused_in_one_line(tmp_path_factory):
   work = _tiny_run(tmp_path_factory, 'column')
   for opts, words in ((dict(seconds=-1.0), '--seconds'), (dict(streams=0), '--streams'),
                       (dict(osc_port=70000), '--osc_port'), (dict(dream_noise=-1.0), 'noise'),
-                      (dict(watch_dir='/nonexistent/in'), '--watch_dir')):
+                      (dict(watch_dir='/nonexistent/in'), '--watch_dir'),
+                      (dict(out='gs://bucket/live.wav', seconds=0.1), 'a URL')):
     with pytest.raises(ConfigError, match=words):
       stream.stream(work, stream.StreamOptions(**opts), log=lambda *_: None)
   with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
