@@ -96,7 +96,8 @@ def table_row(approach: str, size: int, rates: dict, sample_rate: int) -> str:
   """One markdown row: rates {streams: samples/s of each stream}."""
   cells = []
   for streams, per_stream in rates.items():
-    cells += [f'{per_stream * streams:,.0f}', f'{per_stream / sample_rate:.2f}x']
+    rtf = per_stream / sample_rate
+    cells += [f'{per_stream * streams:,.0f}', f'{rtf:.2f}x' if rtf >= 0.1 else f'{rtf:.2g}x']
   return f'| {approach} | {size} | ' + ' | '.join(cells) + ' |'
 
 

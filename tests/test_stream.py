@@ -158,7 +158,7 @@ def test_bench_realtime_table_format():
   rows = bench_realtime.realtime(['column'], [16], (1, 2), budget_s=0.05, log=lines.append)
   assert lines[1].startswith('| approach | seg_len | samples/s, 1 stream | real time / stream, 1 |')
   assert set(lines[2]) <= set('|- ')
-  assert re.fullmatch(r'\| column \| 16 \| [\d,]+ \| [\d.]+x \| [\d,]+ \| [\d.]+x \|', lines[3])
+  assert re.fullmatch(r'\| column \| 16 \| [\d,]+ \| [\d.e-]+x \| [\d,]+ \| [\d.e-]+x \|', lines[3])
   assert rows[0][0:2] == ('column', 16) and all(r > 0 for r in rows[0][2].values())
 
 
