@@ -1,7 +1,7 @@
 """Several JAX processes train as one: two real processes on localhost, each with 2 simulated CPU
 devices (jax.distributed, gloo collectives), against one process with 4 devices; then both killed
-with SIGKILL mid-run and started again. Everything runs through the command line."""
-import json
+with SIGKILL mid-run and started again, and one of them sent SIGTERM (both stop) and started
+again. Everything runs through the command line."""
 import os
 import signal
 import socket
@@ -14,12 +14,13 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
+from audiolstm import rundir
 from tests.helpers import TINY
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS, EVERY = 64, 16
 SETTINGS = {**TINY, 'num_train_streams': 4, 'num_dream_streams': 4, 'use_dropout': True,
-            'max_steps': STEPS, 'checkpoint_every': EVERY, 'dream_seconds': 0.03}
+            'max_steps': STEPS, 'checkpoint_every': EVERY, 'dream_seconds': 0.06}
 OVERRIDES = [f'--config.{k}={v}' for k, v in SETTINGS.items()]
 
 
@@ -67,9 +68,8 @@ def final_params(workdir) -> dict:
 
 
 def metrics(workdir) -> list:
-  """metrics.jsonl without the wall-clock 'time' of each record."""
-  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
-    return [{k: v for k, v in json.loads(line).items() if k != 'time'} for line in f]
+  """metrics.jsonl without the wall-clock 'time' of each record (a torn last line left out)."""
+  return [{k: v for k, v in r.items() if k != 'time'} for r in rundir.read_metrics(workdir)]
 
 
 def assert_same_run(a, b) -> None:
@@ -107,21 +107,35 @@ def test_two_processes_train_as_one_process_with_four_devices(one_process, tmp_p
                                                                     'done:'))
 
 
+def wait_until(done, procs) -> None:
+  """Until done() (every process still running meanwhile)."""
+  deadline = time.monotonic() + 300
+  while not done() and time.monotonic() < deadline:
+    assert all(p.poll() is None for p in procs), 'a process ended before the signal'
+    time.sleep(0.05)
+
+
 @pytest.mark.slow
-def test_two_processes_killed_mid_run_resume_to_the_same_result(one_process, tmp_path):
+def test_two_processes_killed_or_stopped_mid_run_resume_to_the_same_result(one_process,
+                                                                           tmp_path):
+  """SIGKILL to both mid-run, then SIGTERM to process 1 only (both stop at the same chunk
+  boundary, with a checkpoint), then to the end: the reference's result."""
   work = str(tmp_path / 'run')
   procs = start_two(work, tmp_path, 'first')
-  first_checkpoint = os.path.join(work, 'checkpoints', str(EVERY))
-  deadline = time.monotonic() + 300
-  while not os.path.isdir(first_checkpoint) and time.monotonic() < deadline:
-    assert all(p.poll() is None for p in procs), 'a process ended before the kill'
-    time.sleep(0.05)
+  wait_until(lambda: os.path.isdir(os.path.join(work, 'checkpoints', str(EVERY))), procs)
   for p in procs:
     p.send_signal(signal.SIGKILL)
   assert [p.wait(timeout=60) for p in procs] == [-signal.SIGKILL] * 2
   assert metrics(work)[-1]['step'] < STEPS  # killed mid-run
-  wait_ok(start_two(work, tmp_path, 'again'), tmp_path)
-  assert 'resuming at iteration' in (tmp_path / 'again0.log').read_text()
+  procs = start_two(work, tmp_path, 'again')
+  wait_until(lambda: metrics(work)[-1]['step'] > EVERY, procs)  # resumed, well before the end
+  procs[1].send_signal(signal.SIGTERM)
+  wait_ok(procs, tmp_path)
+  log = (tmp_path / 'again0.log').read_text()
+  assert 'resuming at iteration' in log and 'stopped by a signal to another process' in log
+  assert metrics(work)[-1]['step'] < STEPS  # stopped mid-run
+  wait_ok(start_two(work, tmp_path, 'last'), tmp_path)
+  assert 'resuming at iteration' in (tmp_path / 'last0.log').read_text()
   assert_same_run(one_process, work)
 
 
