@@ -3,8 +3,9 @@
 16-bit PCM, the format every player, DAW and pipe tool reads. A file's header is rewritten with
 the length so far at least every `header_every_s` seconds of wall time (and at the end), so it is
 a valid WAV of everything up to then even while it grows, or after the writer is killed. A pipe
-cannot seek back: its header gives the unknown length 0xFFFFFFFF in the RIFF and data sizes, as
-ffmpeg writes to pipes, which aplay, ffplay and sox read as "until the stream ends".
+cannot seek back: its header gives the unknown length 0xFFFFFFFF in the RIFF and data sizes, the
+convention of WAV on pipes, meant for players that read WAV from a pipe (aplay, ffplay, sox) as
+"until the stream ends"; libsndfile reads such a stream whole.
 """
 import os
 import struct

@@ -228,10 +228,16 @@ def test_live_dreamer_dreams_as_sample_mode_and_its_noise_knob_changes_the_dream
 @pytest.mark.slow
 def test_stream_to_a_folder_writes_one_mono_file_per_stream(tmp_path_factory, tmp_path):
   work = _tiny_run(tmp_path_factory, 'vector')
-  stream.stream(work, stream.StreamOptions(seconds=0.3, streams=3, out=str(tmp_path / 'o') + '/'),
-                log=lambda *_: None)
+  seed = os.path.join(os.path.dirname(work), 'in.wav')
+  stream.stream(work, stream.StreamOptions(seconds=0.3, streams=3, out=str(tmp_path / 'o') + '/',
+                                           seed_file=seed), log=lambda *_: None)
   names = sorted(os.listdir(tmp_path / 'o'))
   assert [n[-7:] for n in names] == ['_s0.wav', '_s1.wav', '_s2.wav'], names
+  assert all('_stream_in_it' in n for n in names), names       # named after the seed file
+  from audiolstm import audio_io  # pylint: disable=g-import-not-at-top
+  with pytest.raises(audio_io.AudioError, match='not found'):
+    stream.stream(work, stream.StreamOptions(seed_file=str(tmp_path / 'missing.wav')),
+                  log=lambda *_: None)
   for name in names:
     x, _ = sf.read(tmp_path / 'o' / name, always_2d=True)
     assert x.shape == (round(0.3 * SR), 1)
