@@ -45,15 +45,6 @@ def test_arguments_map_to_the_dissertation_geometry(name, arg):
   assert presets.lookup(importlib.import_module(f'configs.{name}').PRESETS, example or arg) == arg
 
 
-def test_fft_presets_keep_the_originals_dropout_settings():
-  """The quick default trains with dropout; the dissertation's fft examples had none."""
-  original = config_lib.resolve(importlib.import_module('configs.default').get_config())
-  for arg in importlib.import_module('configs.fft').PRESETS:
-    c = get('fft', arg)
-    assert (c.use_dropout, c.dropout_while_dreaming) == (
-        original.use_dropout, original.dropout_while_dreaming), arg
-
-
 def test_integer_arguments_work_from_python():
   assert get('vector', 512).seg_len == 512
   assert get('fft', 56).hop_size == 56
@@ -82,8 +73,7 @@ QUICK_DEFAULTS = {
     'transpose': dict(seg_len=128, num_unrollings=8, max_steps=200000, dream_seconds=2.0,
                       noisify=0.04, lr_final=0.05, spectral_floor_db=50.0),
     'fft': dict(seg_len=256, num_unrollings=16, hop_size=64, max_steps=30000, dream_seconds=8.0,
-                magnitude_power=0.3, lr_final=0.2, spectral_floor_db=30.0, use_dropout=True,
-                dropout_while_dreaming=False),
+                magnitude_power=0.3, lr_final=0.2, spectral_floor_db=30.0),
 }
 
 
