@@ -62,7 +62,8 @@ def parse_args(argv=None):
   p.add_argument('--sizes', default='128,256,512,1024,2048', help='realtime: seg_len, comma list')
   p.add_argument('--realtime-streams', default='1,8', help='realtime: stream counts, comma list')
   p.add_argument('--budget', type=float, default=2.0, help='realtime: timed seconds per cell')
-  p.add_argument('--overhead', action='store_true', help='realtime: stream mode vs bare loop')
+  p.add_argument('--overhead', action='store_true', help='realtime: stream mode vs its bare loop, '
+                 'for each of --approaches at its default size')
   a = p.parse_args(argv)
   if a.realtime:
     _parse_realtime(p, a)
@@ -333,8 +334,8 @@ def main(argv=None):
   if args.realtime:
     from audiolstm import bench_realtime  # pylint: disable=g-import-not-at-top
     bench_realtime.realtime(args.approaches, args.sizes, args.realtime_streams, args.budget)
-    if args.overhead:
-      bench_realtime.overhead()
+    for approach in args.approaches if args.overhead else ():
+      bench_realtime.overhead(approach)
   elif args.vocoder:
     run_vocoder(args)
   else:

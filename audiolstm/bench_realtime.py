@@ -20,9 +20,10 @@ CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SIZES = (128, 256, 512, 1024, 2048)
 
 
-def bench_run(approach: str, size: int, seed: int = 0):
-  """An inference.TrainedRun of configs/APPROACH.py at seg_len `size` (hidden_size scaled from
-  the config's), with random parameters and the benchmark signal as its audio."""
+def bench_run(approach: str, size: int = None, seed: int = 0):
+  """An inference.TrainedRun of configs/APPROACH.py at seg_len `size` (None: the config's own;
+  hidden_size scaled from the config's), with random parameters and the benchmark signal as its
+  audio."""
   import jax  # pylint: disable=g-import-not-at-top
   from audiolstm import bench  # pylint: disable=g-import-not-at-top
   from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
@@ -31,6 +32,7 @@ def bench_run(approach: str, size: int, seed: int = 0):
   from audiolstm import inference  # pylint: disable=g-import-not-at-top
   from audiolstm import train  # pylint: disable=g-import-not-at-top
   c = defaults.load_config_module(os.path.join(CONFIGS, f'{approach}.py')).get_config()
+  size = size or c.seg_len
   hidden = c.hidden_size or c.seg_len
   c.hidden_size = max(1, round(hidden * size / c.seg_len))
   if c.use_fft:
@@ -127,14 +129,15 @@ def realtime(approaches, sizes, stream_counts=(1, 8), budget_s: float = 2.0, log
   return rows
 
 
-def overhead(budget_s: float = 5.0, log=print) -> float:
-  """Print and return the stream mode's cost over the bare loop (default column model, 1
-  stream): 1 - stream rate / bare rate, each the best of three runs of budget_s."""
-  run = bench_run('column', 128)
+def overhead(approach: str = 'column', budget_s: float = 5.0, log=print) -> float:
+  """Print and return the stream mode's cost over the bare loop (the approach's default model,
+  1 stream): 1 - stream rate / bare rate, each the best of three runs of budget_s."""
+  run = bench_run(approach)
   bare = max(time_bare(run, 1, budget_s) for _ in range(3))
   full = max(time_stream(run, 1, budget_s) for _ in range(3))
   sr = run.config.sample_rate
   cost = 1.0 - full / bare
-  log(f'column seg_len 128, 1 stream: bare dream loop {bare / sr:.2f}x real time, whole stream '
-      f'mode {full / sr:.2f}x: streaming, status and controls cost {100 * cost:.1f} %')
+  log(f'{approach} seg_len {run.config.seg_len}, 1 stream: bare dream loop {bare / sr:.2f}x real '
+      f'time, whole stream mode {full / sr:.2f}x: streaming, status and controls cost '
+      f'{100 * cost:.1f} %')
   return cost

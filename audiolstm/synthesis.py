@@ -3,6 +3,8 @@
 `to_audio` makes a whole dream's audio; `StreamSynth` and `Level` make it piece by piece, for
 stream mode.
 """
+import functools
+
 import jax
 import numpy as np
 
@@ -64,9 +66,8 @@ class StreamSynth:
     if c.use_fft:
       self.phases = rng.uniform(0.0, 2 * np.pi, (num_streams, c.seg_len)).astype(np.float32)
       self.last = np.zeros((num_streams, 1, c.seg_len), np.float32)  # the frame before
-      self.frames_done = 0
-      self._vocode = jax.jit(jax.vmap(lambda frames, phases: vocoder.vocode(
-          frames, c.hop_size, phases, use_peaks=c.use_peaks, normalise=False)))
+      self.frames_done, self.piece_frames = 0, 1
+      self._vocode = _stream_vocoder(c.hop_size, bool(c.use_peaks))
 
   def _frames(self, values: np.ndarray) -> np.ndarray:
     """[S, k * seg_len] normalised values -> [S, k, seg_len] magnitudes as to_audio makes them."""
@@ -95,6 +96,7 @@ class StreamSynth:
     frames = self._frames(values)
     audio = self._vocode_after(frames)
     self.last, self.frames_done = frames[:, -1:], self.frames_done + frames.shape[1]
+    self.piece_frames = frames.shape[1]
     return audio
 
   def flush(self) -> np.ndarray:
@@ -102,7 +104,17 @@ class StreamSynth:
     if not self.c.use_fft:
       return np.zeros((self.num_streams, 0), np.float32) if self.gate is None else (
           self.gate.flush())
-    return self._vocode_after(np.zeros_like(self.last))
+    silent = np.zeros((self.num_streams, self.piece_frames, self.c.seg_len), np.float32)
+    return self._vocode_after(silent)[:, :self.c.hop_size]   # a piece's shape: no compilation
+
+
+@functools.lru_cache(maxsize=8)
+def _stream_vocoder(hop_size: int, use_peaks: bool):
+  """The jitted vocoder of StreamSynth, vmapped over streams: [S, T, N] frames, [S, N] phases ->
+  [S, (T + 1) * hop] unnormalised audio. One per setting, so that the StreamSynth of each re-seed
+  reuses its compilation."""
+  return jax.jit(jax.vmap(lambda frames, phases: vocoder.vocode(
+      frames, hop_size, phases, use_peaks=use_peaks, normalise=False)))
 
 
 class Level:
