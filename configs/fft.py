@@ -2,7 +2,7 @@
 magnitude spectra normalised to [0, 1]; the model predicts the next frame, and the channel vocoder
 turns predicted frames into audio (hop_size samples per dream step).
 
-Run:  python -m audiolstm.main --config=configs/fft.py         (about 50 s on a 2-core CPU)
+Run:  python -m audiolstm.main --config=configs/fft.py         (about 100 s on a 2-core CPU)
 
 Default: 256 bins (window 256, zero padded), hop 64, 16 frames per input matrix, 30000
 iterations (about 10 epochs of the bundled recording), two 8 s dream streams.
