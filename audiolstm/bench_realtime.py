@@ -58,13 +58,10 @@ def time_bare(run, streams: int, budget_s: float) -> float:
   values, t0 = 0, time.perf_counter()
   while values == 0 or time.perf_counter() - t0 < budget_s:
     values += dreamer.next(0.0).shape[1]
-  samples = values // run.sources.g.new_per_step * _samples_per_step(run)
-  return samples / (time.perf_counter() - t0)
-
-
-def _samples_per_step(run) -> int:
   from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
-  return config_lib.samples_per_dream_step(run.config, run.sources.g)
+  per_step = config_lib.samples_per_dream_step(run.config, run.sources.g)
+  samples = values // run.sources.g.new_per_step * per_step
+  return samples / (time.perf_counter() - t0)
 
 
 def time_stream(run, streams: int, budget_s: float) -> float:

@@ -12,6 +12,25 @@ from audiolstm import spectral
 from audiolstm import vocoder
 
 
+def magnitudes(c, values: np.ndarray, scale: float) -> np.ndarray:
+  """fft dream values -> the magnitude frames the vocoder gets (both to_audio and StreamSynth).
+
+  Args:
+    c: a resolved config (magnitude_power, spectral_floor_db, use_peaks).
+    values: [..., frames, seg_len] normalised (compressed) magnitudes.
+    scale: the sources' spectral scale.
+
+  Returns:
+    [..., frames, seg_len] float32 magnitudes; with spectral_floor_db, only the (peak-picked, with
+    use_peaks) partials within that many dB of their frame's peak.
+  """
+  frames = spectral.from_source_frames(values, scale, c.get('magnitude_power', 1.0))
+  if c.get('spectral_floor_db', 0.0) > 0:  # weak partials go, after peak picking
+    picked = np.asarray(vocoder.peaks(frames)) if c.use_peaks else frames
+    frames = spectral.drop_weak(picked, c.spectral_floor_db)
+  return frames
+
+
 def to_audio(c, values: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
   """One stream's dream values [steps * new_per_step] -> audio samples (float32).
 
@@ -32,11 +51,7 @@ def to_audio(c, values: np.ndarray, scale: float, rng: np.random.Generator) -> n
     [n] float32 audio: n = steps * new_per_step for raw audio, (frames + 1) * hop_size for fft.
   """
   if c.use_fft:
-    frames = spectral.from_source_frames(values.reshape(-1, c.seg_len), scale,
-                                         c.get('magnitude_power', 1.0))
-    if c.get('spectral_floor_db', 0.0) > 0:  # weak partials go, after peak picking
-      picked = np.asarray(vocoder.peaks(frames)) if c.use_peaks else frames
-      frames = spectral.drop_weak(picked, c.spectral_floor_db)
+    frames = magnitudes(c, values.reshape(-1, c.seg_len), scale)
     phases = rng.uniform(0.0, 2 * np.pi, c.seg_len).astype(np.float32)
     audio = np.asarray(vocoder.vocode(frames, c.hop_size, phases, use_peaks=c.use_peaks))
     return 0.9 * audio
@@ -69,16 +84,6 @@ class StreamSynth:
       self.frames_done, self.piece_frames = 0, 1
       self._vocode = _stream_vocoder(c.hop_size, bool(c.use_peaks))
 
-  def _frames(self, values: np.ndarray) -> np.ndarray:
-    """[S, k * seg_len] normalised values -> [S, k, seg_len] magnitudes as to_audio makes them."""
-    c = self.c
-    frames = spectral.from_source_frames(values.reshape(len(values), -1, c.seg_len), self.scale,
-                                         c.get('magnitude_power', 1.0))
-    if c.get('spectral_floor_db', 0.0) > 0:
-      picked = np.asarray(vocoder.peaks(frames)) if c.use_peaks else frames
-      frames = spectral.drop_weak(picked, c.spectral_floor_db)
-    return frames
-
   def _vocode_after(self, frames: np.ndarray) -> np.ndarray:
     """[S, k, N] frames after self.last -> [S, k * hop] audio of their k segments."""
     hop, n = self.c.hop_size, self.c.seg_len
@@ -93,7 +98,7 @@ class StreamSynth:
     values = np.nan_to_num(np.asarray(values, np.float32))
     if not self.c.use_fft:
       return values if self.gate is None else self.gate.push(values)
-    frames = self._frames(values)
+    frames = magnitudes(self.c, values.reshape(len(values), -1, self.c.seg_len), self.scale)
     audio = self._vocode_after(frames)
     self.last, self.frames_done = frames[:, -1:], self.frames_done + frames.shape[1]
     self.piece_frames = frames.shape[1]

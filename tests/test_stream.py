@@ -99,7 +99,7 @@ def test_stream_synth_fft_pieces_join_into_the_vocoders_sum():
   pieces = [synth.push(values[:, i * c.seg_len:(i + k) * c.seg_len])
             for i, k in ((0, 3), (3, 5), (8, 3))] + [synth.flush()]
   out = np.concatenate(pieces, axis=1)
-  frames = synth._frames(values)  # pylint: disable=protected-access
+  frames = synthesis.magnitudes(c, values.reshape(2, -1, c.seg_len), 0.5)
   want = np.stack([np.asarray(vocoder.vocode(frames[k], c.hop_size, phases[k],
                                              use_peaks=c.use_peaks, normalise=False))
                    for k in range(2)])
