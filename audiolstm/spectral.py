@@ -199,18 +199,25 @@ def spectral_scale(frames: np.ndarray) -> float:
   return scale
 
 
+MAX_SOURCE_VALUE = 4.0   # a diverging dream's values are capped here (the training audio's are <= 1)
+
+
 def from_source_frames(values: np.ndarray, scale: float, power: float = 1.0) -> np.ndarray:
   """Model values back to magnitudes: the inverse of normalise(frames ** power, scale).
 
   Args:
-    values: [frames, bins] normalised (compressed) magnitudes; negatives count as 0.
+    values: [frames, bins] normalised (compressed) magnitudes; negatives and non-finite values
+      count as 0 (+inf as MAX_SOURCE_VALUE), and values over MAX_SOURCE_VALUE (a dream that
+      diverged) as that, so the magnitudes stay finite.
     scale: the normalisation scale.
     power: the compression exponent the model learned (1 = linear magnitudes).
 
   Returns:
-    [frames, bins] float32 magnitudes (computed in float64).
+    [frames, bins] float32 finite magnitudes (computed in float64).
   """
-  mags = np.power(np.maximum(np.asarray(values, np.float64), 0.0) * scale, 1.0 / power)
+  values = np.nan_to_num(np.asarray(values, np.float64), nan=0.0, posinf=MAX_SOURCE_VALUE,
+                         neginf=0.0)
+  mags = np.power(np.clip(values, 0.0, MAX_SOURCE_VALUE) * scale, 1.0 / power)
   return mags.astype(np.float32)
 
 

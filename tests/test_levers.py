@@ -333,3 +333,12 @@ def test_score_run_marks_a_tail_that_was_trained_on(tmp_path, synth_audio, fract
   unseen = rows[0]
   assert unseen['source'] == 'unseen' and unseen['kind'] == kind
   assert [r['kind'] for r in rows[1:4]] == ['anchor'] * 3
+
+
+def test_from_source_frames_of_a_diverged_dream_are_finite():
+  """NaN counts as 0, +inf and huge values as MAX_SOURCE_VALUE: the vocoder gets finite frames."""
+  values = np.array([[np.nan, np.inf, 1e30], [-np.inf, 0.5, spectral.MAX_SOURCE_VALUE]],
+                    np.float32)
+  got = spectral.from_source_frames(values, 2.0, 0.3)
+  top = (spectral.MAX_SOURCE_VALUE * 2.0) ** (1 / 0.3)
+  np.testing.assert_allclose(got, [[0.0, top, top], [0.0, 1.0, top]], rtol=1e-6)
