@@ -17,6 +17,7 @@ from audiolstm import spectral
 from audiolstm import synthesis
 from audiolstm import tb
 from audiolstm import train
+from audiolstm import vocoder
 from tests.helpers import tiny_config
 
 SR = 11025
@@ -90,9 +91,9 @@ def test_drop_weak_equals_loop(floor_db):
 # ------------------------------------------------------------------ the floor in to_audio (fft)
 
 
-def fft_config(floor_db):
-  c = resolved('fft', spectral_floor_db=floor_db)
-  assert c.use_peaks and c.use_fft
+def fft_config(floor_db, use_peaks=True):
+  c = resolved('fft', spectral_floor_db=floor_db, use_peaks=use_peaks)
+  assert c.use_peaks == use_peaks and c.use_fft
   return c
 
 
@@ -140,6 +141,24 @@ def test_floor_is_applied_after_peak_picking():
   off = fft_config(0.0)
   want = synthesis.to_audio(off, to_values(off, frames), 1.0, np.random.default_rng(1))
   np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)  # the only peak is kept as it is
+
+
+def test_without_peak_picking_the_floor_keeps_every_bin_within_it():
+  """use_peaks off (the fft default): a partial's whole main lobe within the floor is sounded
+  and the bins under it are dropped, as drop_weak does, before the vocoder (no peak picking)."""
+  c = fft_config(30.0, use_peaks=False)
+  n = c.seg_len
+  frames = np.full((4, n), 1e-3)          # a -60 dB floor of hash under ...
+  k = n // 2
+  frames[:, k - 1:k + 2] = [0.5, 1.0, 0.5]  # ... one partial's main lobe (-6 dB either side)
+  got = synthesis.to_audio(c, to_values(c, frames), 1.0, np.random.default_rng(3))
+  kept = np.where(frames >= 10 ** (-30 / 20), frames, 0.0)
+  phases = np.random.default_rng(3).uniform(0.0, 2 * np.pi, n).astype(np.float32)
+  want = 0.9 * np.asarray(vocoder.vocode(kept, c.hop_size, phases, use_peaks=False))
+  np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+  peaks = synthesis.to_audio(fft_config(30.0), to_values(c, frames), 1.0,
+                             np.random.default_rng(3))
+  assert np.max(np.abs(got - peaks)) > 1e-2     # peak picking would sound bin k alone
 
 
 def test_raw_floor_removes_the_hash_under_a_note_and_keeps_the_note():

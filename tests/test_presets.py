@@ -72,8 +72,9 @@ QUICK_DEFAULTS = {
                    noisify=0.01, lr_final=0.05),
     'transpose': dict(seg_len=128, num_unrollings=8, max_steps=200000, dream_seconds=2.0,
                       noisify=0.04, lr_final=0.05, spectral_floor_db=50.0),
-    'fft': dict(seg_len=256, num_unrollings=16, hop_size=64, max_steps=30000, dream_seconds=8.0,
-                magnitude_power=0.3, lr_final=0.2, spectral_floor_db=30.0, num_layers=2),
+    'fft': dict(seg_len=256, num_unrollings=16, hop_size=64, max_steps=12000, dream_seconds=8.0,
+                magnitude_power=0.3, lr_final=0.2, spectral_floor_db=30.0, num_layers=2,
+                noisify=0.03, use_peaks=False),
 }
 
 
