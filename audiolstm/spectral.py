@@ -215,9 +215,8 @@ def from_source_frames(values: np.ndarray, scale: float, power: float = 1.0) -> 
   Returns:
     [frames, bins] float32 finite magnitudes (computed in float64).
   """
-  values = np.nan_to_num(np.asarray(values, np.float64), nan=0.0, posinf=MAX_SOURCE_VALUE,
-                         neginf=0.0)
-  mags = np.power(np.clip(values, 0.0, MAX_SOURCE_VALUE) * scale, 1.0 / power)
+  values = np.clip(np.nan_to_num(np.asarray(values, np.float64), nan=0.0), 0.0, MAX_SOURCE_VALUE)
+  mags = np.power(values * scale, 1.0 / power)
   return mags.astype(np.float32)
 
 
