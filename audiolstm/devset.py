@@ -10,7 +10,10 @@ each with FluidSynth and stores it at 11025 Hz, mono, peak -1 dBFS:
   python -m audiolstm.devset --out=devset --judge=runs/devset   # + train, score: table.md
 
 Each case is marked `tune` (used to choose settings) or `check` (kept unseen until the end);
-the bundled recording (audiolstm/data/default.wav) is a tune case too. `cases()` lists them.
+the bundled recording (audiolstm/data/default.wav) is a tune case too. A third split, `holdout`
+(harp, violin, marimba, clarinet, oboe, trumpet, saxophone), is no part of the development set:
+instruments the defaults were never tuned on, judged only with --split=holdout. `cases()` lists
+them all.
 Everything is deterministic: the same command writes the same files.
 """
 import dataclasses
@@ -51,7 +54,7 @@ class Case:
   name: str
   program: int       # General MIDI program (0 piano, 24 nylon, 25 steel, 42 cello, 73 flute)
   bpm: float
-  split: str         # 'tune' or 'check'
+  split: str         # 'tune', 'check' or 'holdout'
   notes: tuple       # Notes
 
 
@@ -243,7 +246,8 @@ def humanize(notes, rng, timing=0.03, velocity=10, cents=8.0) -> tuple:
 
 
 def cases() -> tuple:
-  """The development set's pieces (20-40 s each), in a fixed order."""
+  """The development set's pieces (20-40 s each), in a fixed order: `tune` and `check`, then
+  `holdout`."""
   rng = np.random.default_rng(20261201)
   pop, minor, jazz = _PROGRESSIONS['pop'], _PROGRESSIONS['minor'], _PROGRESSIONS['jazz']
   return (
@@ -259,6 +263,30 @@ def cases() -> tuple:
            humanize(melody(62, jazz, 10, rng, beats=(0.5, 0.5, 1, 0.5, 0.5, 1), octave=24), rng)),
       Case('piano_arpeggio', 0, 84, 'check',
            humanize(arpeggios(53, pop, 10, (0, 2, 4, 5, 4, 2), 2 / 3) + bass(53, pop, 10), rng)),
+  ) + _holdout_cases()
+
+
+def _holdout_cases() -> tuple:
+  """The `holdout` pieces: instruments the defaults were never tuned on (harp, violin, marimba and
+  four winds), judged only with --split=holdout."""
+  rng = np.random.default_rng(777)
+  pop, minor, jazz = _PROGRESSIONS['pop'], _PROGRESSIONS['minor'], _PROGRESSIONS['jazz']
+  return (
+      Case('harp_arpeggio', 46, 90, 'holdout',
+           humanize(arpeggios(55, pop, 10, (0, 2, 4, 3, 5, 1), 0.5), rng)),
+      Case('violin_melody', 40, 80, 'holdout',
+           humanize(melody(55, minor, 10, rng, beats=(1.5, 0.5, 1, 1), octave=12), rng)),
+      Case('marimba_melody', 12, 110, 'holdout',
+           humanize(melody(60, jazz, 14, rng) + bass(60, jazz, 14), rng)),
+      Case('clarinet_melody', 71, 76, 'holdout',
+           humanize(melody(50, pop, 9, rng, beats=(2, 1, 1, 2, 2), octave=12), rng)),
+      Case('oboe_melody', 68, 84, 'holdout',
+           humanize(melody(62, minor, 10, rng, beats=(1, 1, 0.5, 0.5, 1), octave=12), rng)),
+      Case('trumpet_melody', 56, 100, 'holdout',
+           humanize(melody(58, pop, 12, rng, beats=(0.5, 0.5, 1, 1, 1), octave=12), rng)),
+      Case('sax_melody', 65, 88, 'holdout',
+           humanize(melody(51, jazz, 10, rng, beats=(1.5, 0.5, 1, 1), octave=12)
+                    + bass(51, jazz, 10), rng)),
   )
 
 
@@ -318,7 +346,7 @@ def recordings(out_dir: str, split: str = 'all') -> list:
 
   Args:
     out_dir: where `render` wrote them.
-    split: 'tune', 'check' or 'all'.
+    split: 'tune', 'check', 'all' (both: the development set) or 'holdout'.
 
   Returns:
     [(name, WAV path)] of that split: ('bundled', audio_io.DEFAULT_AUDIO) for 'tune' and 'all',
@@ -326,7 +354,7 @@ def recordings(out_dir: str, split: str = 'all') -> list:
   """
   rows = [('bundled', audio_io.DEFAULT_AUDIO, 'tune')]
   rows += [(c.name, os.path.join(out_dir, c.name + '.wav'), c.split) for c in cases()]
-  return [(n, p) for n, p, s in rows if split in ('all', s)]
+  return [(n, p) for n, p, s in rows if split == s or (split == 'all' and s != 'holdout')]
 
 
 APPROACHES = ('column', 'transpose', 'vector', 'fft')
@@ -402,7 +430,7 @@ def judge(runs: str, out_dir: str, approaches=APPROACHES, split='all', log=print
     runs: the directory of the runs (RUNS/<approach>/<name>) and of table.md.
     out_dir: where `render` wrote the recordings.
     approaches: the approaches to train.
-    split: the recordings: 'tune', 'check' or 'all'.
+    split: the recordings: 'tune', 'check', 'all' (both) or 'holdout' (see recordings).
     log: called with one line per step (training started, each summary's table row).
 
   Returns:
@@ -438,8 +466,9 @@ def main(argv=None) -> int:
                       'kept), score them and write RUNS/table.md')
   parser.add_argument('--approaches', default=','.join(APPROACHES),
                       help='comma-separated approaches for --judge')
-  parser.add_argument('--split', default='all', choices=('all', 'tune', 'check'),
-                      help='recordings for --judge')
+  parser.add_argument('--split', default='all', choices=('all', 'tune', 'check', 'holdout'),
+                      help='recordings for --judge: all (the development set: tune and check), '
+                      'or the holdout pieces (instruments never tuned on)')
   args = parser.parse_args(argv)
   bad = [a for a in args.approaches.split(',') if a not in APPROACHES]
   if bad:

@@ -134,7 +134,7 @@ def test_cases_are_deterministic_and_20_to_40_s_long():
   cases = devset.cases()
   assert cases == devset.cases()
   names = [c.name for c in cases]
-  assert len(set(names)) == len(names) and {c.split for c in cases} == {'tune', 'check'}
+  assert len(set(names)) == len(names) and {c.split for c in cases} == {'tune', 'check', 'holdout'}
   for c in cases:
     seconds = max(n.start + n.length for n in c.notes) * 60 / c.bpm
     assert 20 <= seconds <= 40, (c.name, seconds)
@@ -151,7 +151,10 @@ def test_cases_are_deterministic_and_20_to_40_s_long():
 def test_recordings_lists_the_bundled_one_first(tmp_path):
   rows = devset.recordings(str(tmp_path))
   assert rows[0] == ('bundled', audio_io.DEFAULT_AUDIO)
-  assert [n for n, _ in rows[1:]] == [c.name for c in devset.cases()]
+  assert [n for n, _ in rows[1:]] == [c.name for c in devset.cases() if c.split != 'holdout']
+  holdout = devset.recordings(str(tmp_path), 'holdout')       # not the development set's
+  assert [n for n, _ in holdout] == [c.name for c in devset.cases() if c.split == 'holdout']
+  assert len(holdout) == 7 and not {n for n, _ in holdout} & {n for n, _ in rows}
   check = devset.recordings(str(tmp_path), 'check')
   assert [n for n, _ in check] == [c.name for c in devset.cases() if c.split == 'check']
   assert all(p == str(tmp_path / f'{n}.wav') for n, p in check)
