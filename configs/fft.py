@@ -29,6 +29,8 @@ dB, no clicks, nothing copied. Magnitudes learned ** 0.3, a learning rate decayi
 input noise 0.03, a vocoder that sounds every bin within 30 dB of its frame's peak. What a
 listener hears: dense, breathy textures of the instrument's partials with note-like attacks every
 second or so; the timbre is the recording's, the notes are not separate as column's are.
+It passes on all seven holdout pieces too, never tuned on (devset --split=holdout: harp, violin,
+marimba, clarinet, oboe, trumpet, saxophone): flatness 0.40-1.7, frame distance 10.6-14.8 dB.
 
 Cost per iteration: measured on a 2-core CPU (python -m audiolstm.main ... --config.max_steps=50
 and the same jitted chunk loop timed after compilation, best of five chunks) while other
