@@ -354,7 +354,13 @@ def recordings(out_dir: str, split: str = 'all') -> list:
   """
   rows = [('bundled', audio_io.DEFAULT_AUDIO, 'tune')]
   rows += [(c.name, os.path.join(out_dir, c.name + '.wav'), c.split) for c in cases()]
-  return [(n, p) for n, p, s in rows if split == s or (split == 'all' and s != 'holdout')]
+  return [(n, p) for n, p, s in rows if in_split(s, split)]
+
+
+def in_split(case_split: str, split: str) -> bool:
+  """Whether a piece marked `case_split` is among the recordings of `split` ('all': tune and
+  check, the development set; 'tune', 'check' or 'holdout': those alone)."""
+  return case_split == split or (split == 'all' and case_split != 'holdout')
 
 
 APPROACHES = ('column', 'transpose', 'vector', 'fft')
@@ -455,7 +461,8 @@ def judge(runs: str, out_dir: str, approaches=APPROACHES, split='all', log=print
 
 
 def main(argv=None) -> int:
-  """Render every case into --out (default: devset); with --judge=RUNS also train and score."""
+  """Render the cases of --split into --out (default: devset); with --judge=RUNS also train and
+  score."""
   import argparse  # pylint: disable=g-import-not-at-top
   from audiolstm import cli  # pylint: disable=g-import-not-at-top
   parser = cli.ArgumentParser(prog='python -m audiolstm.devset', description=__doc__.split(
@@ -467,8 +474,8 @@ def main(argv=None) -> int:
   parser.add_argument('--approaches', default=','.join(APPROACHES),
                       help='comma-separated approaches for --judge')
   parser.add_argument('--split', default='all', choices=('all', 'tune', 'check', 'holdout'),
-                      help='recordings for --judge: all (the development set: tune and check), '
-                      'or the holdout pieces (instruments never tuned on)')
+                      help='pieces to render and judge: all (the development set: tune and '
+                      'check), or the holdout pieces (instruments never tuned on)')
   args = parser.parse_args(argv)
   bad = [a for a in args.approaches.split(',') if a not in APPROACHES]
   if bad:
@@ -480,7 +487,7 @@ def main(argv=None) -> int:
   except ValueError as e:
     cli.error(str(e), prog='audiolstm.devset')
     return 2
-  for case in cases():
+  for case in (c for c in cases() if in_split(c.split, args.split)):
     path = render(case, args.out, tools)
     seconds = len(audio_io.load_audio(path, SAMPLE_RATE)) / SAMPLE_RATE
     print(f'{path}  {seconds:5.1f} s  {case.split}')
