@@ -18,7 +18,8 @@ APPROACHES = ('vector', 'column', 'transpose', 'fft')
 SEED_MODES = ('same', 'random', 'advance')
 # Fields added after runs were first saved, with the value that keeps the behaviour from before:
 # a run's config.json without one means that value (resolve fills it in).
-ADDED_FIELDS = {'dream_noise': 0.0, 'lr_final': 1.0, 'magnitude_power': 1.0, 'spectral_floor_db': 0.0}
+ADDED_FIELDS = {'dream_ema': 0.0, 'dream_noise': 0.0, 'lr_final': 1.0, 'magnitude_power': 1.0,
+                'spectral_floor_db': 0.0}
 
 
 DREAM_MEMORY_LIMIT_GIB = 4.0  # the dreams of a run (or of one sampling) may hold at most this
@@ -186,6 +187,10 @@ def _validate_amounts(c) -> None:
          and math.isfinite(c.dream_noise) and c.dream_noise >= 0,
          f'config.dream_noise={c.dream_noise!r} must be a number >= 0 (the std of the noise added '
          'to each predicted value while dreaming; 0 turns it off)')
+  _check(isinstance(c.dream_ema, (int, float)) and not isinstance(c.dream_ema, bool)
+         and 0 <= c.dream_ema < 1, f'config.dream_ema={c.dream_ema!r}: use 0 <= d < 1 (the decay '
+         'per iteration of the moving average of the params that concurrent dreams use; 0 = the '
+         'current params)')
   _check(0 < c.magnitude_power <= 1, f'config.magnitude_power={c.magnitude_power!r}: use 0 < p <= 1 '
          '(the model learns magnitudes ** p; 1 = linear magnitudes, as the original)')
   _check(c.spectral_floor_db >= 0, f'config.spectral_floor_db={c.spectral_floor_db!r} must be >= 0 '

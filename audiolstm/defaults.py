@@ -100,6 +100,7 @@ def _dreaming_fields(c) -> None:
   c.seed_advance = ('random', 'same', 'advance')  # seed modes, cycled dream after dream
   c.dropout_while_dreaming = True  # as in the original (only matters with use_dropout)
   c.dream_noise = 0.0           # std of Gaussian noise on each predicted value fed back (0 = off)
+  c.dream_ema = 0.0             # dreams use a moving average of the params, this decay (0 = off)
   c.audio_freq = 0              # sequential dream every N iterations (0 = never)
   c.seq_dream_seconds = 2.0     # length of each sequential dream
 

@@ -85,7 +85,7 @@ def load_run(workdir: str, log=print) -> TrainedRun:
     log(f'note: checkpoint {damaged} of {workdir} is damaged ({why}): dreaming from iteration '
         f'{step} instead (the damaged one is left in place)')
   return TrainedRun(path=path, config=c, sources=sources, model=program.model,
-                    params=state.params, same_offsets=np.asarray(state.same_offsets),
+                    params=train.dream_params(state), same_offsets=np.asarray(state.same_offsets),
                     cursor=int(slicing.cursors(g, step, sources.iters_per_epoch)), step=step,
                     program=program, state=state)
 

@@ -17,6 +17,7 @@ import functools
 import json
 import os
 import time
+from typing import Any
 
 import flax
 import jax
@@ -52,6 +53,7 @@ class State:
   dream_offsets: jax.Array  # [S] int32: seed offsets of the current dreams
   same_offsets: jax.Array   # [S] int32: each stream's fixed seed offset for 'same'
   rng: jax.Array            # base key; each step folds in its step number
+  dream_params: Any = None  # with config.dream_ema > 0: the moving average the dreams use
 
 
 @flax.struct.dataclass
@@ -81,6 +83,7 @@ class Setup:
   stream_starts: tuple = (0,)  # each training stream's segment start in the source
   val_iters: int = 0        # iterations per epoch of the validation split (0 = off)
   val_steps: int = 0        # iterations per validation loss
+  dream_ema: float = 0.0    # decay of the dream params' moving average (0: dream with params)
 
 
 def make_setup(c, sources) -> Setup:
@@ -93,7 +96,7 @@ def make_setup(c, sources) -> Setup:
                regularization=bool(c.regularization), reg_amount=float(c.reg_amount),
                use_dropout=bool(c.use_dropout), chunk_size=int(c.chunk_size),
                stream_starts=tuple(sources.stream_starts), val_iters=sources.val_iters,
-               val_steps=min(c.eval_steps, sources.val_iters))
+               val_steps=min(c.eval_steps, sources.val_iters), dream_ema=float(c.dream_ema))
 
 
 def _keys(rng, step):
@@ -117,7 +120,7 @@ def init_state(model, tx, setup: Setup, data: DeviceData, rng) -> State:
                dream_buffers=sampling.seed_buffers(ds, data.seeds, offsets),
                dream_carry=jnp.zeros((ds.num_streams, *carry.shape[1:]), jnp.float32),
                dream_count=zero, dream_pos=zero, dream_offsets=offsets, same_offsets=same,
-               rng=rng)
+               rng=rng, dream_params=params if setup.dream_ema > 0 else None)
 
 
 def stream_cursors(setup: Setup, step):
@@ -166,15 +169,33 @@ def train_step(model, tx, setup: Setup, state: State, data: DeviceData):
                        step=state.step + 1), loss
 
 
+def dream_params(state: State) -> dict:
+  """The params every dream uses: their moving average (config.dream_ema > 0), else the params."""
+  return state.params if state.dream_params is None else state.dream_params
+
+
+def average_params(setup: Setup, state: State) -> State:
+  """The state with the dreams' moving average moved toward the current params (when on).
+
+  dream_params <- dream_ema * dream_params + (1 - dream_ema) * params: a dream is made by a model
+  that changes smoothly from step to step instead of jumping with every Adam update, whose
+  small changes become broadband noise in a dream made one sample at a time.
+  """
+  if state.dream_params is None:
+    return state
+  return state.replace(dream_params=optax.incremental_update(
+      state.params, state.dream_params, 1.0 - setup.dream_ema))
+
+
 def dream_step(model, setup: Setup, state: State, data: DeviceData, step, cursor):
-  """Dream step `step` of every stream with the current params; reseeds finished dreams.
+  """Dream step `step` of every stream with dream_params(state); reseeds finished dreams.
 
   `cursor` is the training cursor of that step (for 'advance' seeds).
   Returns (state, new values [S, new_per_step]).
   """
   ds = setup.dream
   _, _, dream_rng, seed_rng = _keys(state.rng, step)
-  buffers, dcarry, new = sampling.sample_step(model, ds, state.params, state.dream_buffers,
+  buffers, dcarry, new = sampling.sample_step(model, ds, dream_params(state), state.dream_buffers,
                                               state.dream_carry, dream_rng)
   pos = state.dream_pos + 1
   done = pos >= setup.dream_len
@@ -196,6 +217,7 @@ def concurrent_step(model, tx, setup: Setup, state: State, data: DeviceData):
   """
   step, offsets = state.step, state.dream_offsets
   state, loss = train_step(model, tx, setup, state, data)
+  state = average_params(setup, state)
   if not setup.concurrent:
     return state, (loss, jnp.zeros((setup.dream.num_streams, setup.g.new_per_step)),
                    offsets)
@@ -555,11 +577,12 @@ def write_dreams(p: PreparedRun, writer: outputs.DreamWriter, kind: str, count: 
 
 
 def sequential_dream(p: PreparedRun, writer: outputs.DreamWriter, step: int) -> None:
-  """Dream from a fresh seed with the parameters at `step`, without training, and write it."""
+  """Dream from a fresh seed with the dream params at `step`, without training, and write it."""
   c, host = p.c, p.host
   cursor = int(slicing.cursors(p.program.setup.g, step, p.sources.iters_per_epoch))
   values, offsets = p.program.sequential_dream(
-      p.state.params, p.data.seeds, jax.random.fold_in(jax.random.key(c.seed + 1), host.seq_count),
+      dream_params(p.state), p.data.seeds,
+      jax.random.fold_in(jax.random.key(c.seed + 1), host.seq_count),
       host.seq_count, p.state.same_offsets, cursor, models.zero_carry(c, (c.num_dream_streams,)))
   write_dreams(p, writer, 'sequential', host.seq_count, step,
                sampling.to_stream_values(sharding_lib.to_host(values)),

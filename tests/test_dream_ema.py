@@ -1,0 +1,78 @@
+"""dream_ema: concurrent (and sequential and sample-mode) dreams use a moving average of the params
+instead of the params of the step (off at 0, as the original)."""
+import functools
+import json
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from audiolstm import config as config_lib
+from audiolstm import sampling
+from audiolstm import train
+from tests.helpers import build_program
+from tests.helpers import tiny_config
+from tests.helpers import trained_tiny_run
+
+
+def test_config_field_validated_and_filled_in_for_older_runs():
+  c = config_lib.resolve(tiny_config('column'))
+  for ok in (0.0, 0.5, 0.999):
+    c.dream_ema = ok
+    config_lib.validate(c)
+  for bad in (-0.1, 1.0, 1.5, float('nan'), True):
+    c.dream_ema = bad
+    with pytest.raises(config_lib.ConfigError, match=r'^config\.dream_ema=.*: use 0 <= d < 1 '
+                       r'[^\n]*$'):
+      config_lib.validate(c)
+  # A config.json saved before the field existed resolves to 0 (dreams use the params).
+  old = tiny_config('column').to_dict()
+  del old['dream_ema']
+  c = config_lib.resolve(ml_collections.ConfigDict(old))
+  config_lib.validate(c)
+  assert c.dream_ema == 0.0
+  prior = json.loads(json.dumps(c.to_dict(), default=list))
+  del prior['dream_ema']
+  train.check_resumable(prior, c)
+  with pytest.raises(config_lib.ConfigError, match='dream_ema'):
+    train.check_resumable({**prior, 'dream_ema': 0.9}, c)
+
+
+def test_off_keeps_no_copy_of_the_params(synth_audio):
+  _, _, _, _, state = build_program('column', synth_audio, dream_ema=0.0)
+  assert state.dream_params is None
+  assert train.dream_params(state) is state.params
+
+
+@pytest.mark.parametrize('approach', ['column', 'vector'])
+def test_dreams_use_the_moving_average_of_the_params(approach, synth_audio):
+  decay = 0.75
+  _, _, program, data, state = build_program(approach, synth_audio, dream_ema=decay)
+  model, tx, setup = program.model, program.tx, program.setup
+  step = jax.jit(functools.partial(train.concurrent_step, model, tx, setup))
+  average = jax.tree.map(np.asarray, state.params)  # starts at the initial params
+  for _ in range(3):
+    before = jax.tree.map(jnp.array, state)
+    state, (_, new, _) = step(state, data)
+    # NumPy reference: average <- decay * average + (1 - decay) * the step's new params.
+    average = jax.tree.map(lambda a, p: decay * a + (1 - decay) * np.asarray(p), average,
+                           state.params)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
+                 state.dream_params, average)
+    dream_key = train._keys(before.rng, before.step)[2]  # pylint: disable=protected-access
+    *_, expected = sampling.sample_step(model, setup.dream, average, before.dream_buffers,
+                                        before.dream_carry, dream_key)
+    np.testing.assert_allclose(new, expected, rtol=1e-5, atol=1e-7)
+  # The average lags the params: a dream with the params themselves differs.
+  assert not all(jax.tree.leaves(jax.tree.map(np.allclose, state.dream_params, state.params)))
+
+
+def test_checkpoint_keeps_the_average_and_sample_mode_dreams_with_it(tmp_path):
+  from audiolstm import inference  # pylint: disable=g-import-not-at-top
+  work = trained_tiny_run(tmp_path, 'column', dream_ema=0.9, max_steps=20)
+  run = inference.load_run(work, log=lambda *_: None)
+  assert run.state.dream_params is not None
+  jax.tree.map(np.testing.assert_array_equal, run.params, run.state.dream_params)
+  assert not all(jax.tree.leaves(jax.tree.map(np.array_equal, run.params, run.state.params)))
