@@ -26,9 +26,9 @@ piano arpeggio to Low resemblance. Plucked notes with their harmonics. On the se
 pieces, never tuned on (devset --split=holdout), it passes on four: on the harp, the clarinet and
 the oboe its dreams dissolve into noise after a second or so (flatness 2.3-2.5 > 2; a 45 dB floor
 would pass two of them but costs the plucked pieces 1.2-2.4 dB of frame distance). With
---config.dream_ema=0.999 (the dreams use a moving average of the params, not each iteration's) it
-passes on all seven holdout pieces and the development set (oboe 2.5 -> 1.8, harp 2.5 -> 1.8): use it
-for held notes. Not the default: the plucked pieces lose their onsets (one note that holds or
+--config.dream_ema=0.999 (the dreams use a moving average of the params, not each iteration's)
+it passes on all seven holdout pieces and the development set (oboe 2.5 -> 1.8, harp 2.5 -> 1.8):
+use it for held notes. Not the default: the plucked pieces lose their onsets (one note that holds or
 decays; nylon stasis 0.18 -> 0.33, resemblance High -> Medium).
 
 Cost per iteration: measured on a 2-core CPU (python -m audiolstm.main ... --config.max_steps=50
