@@ -189,7 +189,7 @@ def _validate_amounts(c) -> None:
          'to each predicted value while dreaming; 0 turns it off)')
   _check(isinstance(c.dream_ema, (int, float)) and not isinstance(c.dream_ema, bool)
          and 0 <= c.dream_ema < 1, f'config.dream_ema={c.dream_ema!r}: use 0 <= d < 1 (the decay '
-         'per iteration of the moving average of the params that concurrent dreams use; 0 = the '
+         'per iteration of the moving average of the params that the dreams use; 0 = the '
          'current params)')
   _check(0 < c.magnitude_power <= 1, f'config.magnitude_power={c.magnitude_power!r}: use 0 < p <= 1 '
          '(the model learns magnitudes ** p; 1 = linear magnitudes, as the original)')
