@@ -60,3 +60,33 @@ def tiny_config(approach, **overrides):
   for k, v in {**TINY, **overrides}.items():
     c[k] = v
   return c
+
+
+def check_added_field(approach, field, ok, bad, message, other):
+  """Checks a config field added after runs were first saved (config.ADDED_FIELDS): the values
+  `ok` validate, each of `bad` is refused with one line matching the regex `message`; a
+  config.json without the field resolves to its ADDED_FIELDS value and resumes, and one saved
+  with `other` is refused under the default."""
+  import json  # pylint: disable=g-import-not-at-top
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  import pytest  # pylint: disable=g-import-not-at-top
+  from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
+  from audiolstm import train  # pylint: disable=g-import-not-at-top
+  c = config_lib.resolve(tiny_config(approach))
+  for value in ok:
+    c[field] = value
+    config_lib.validate(c)
+  for value in bad:
+    c[field] = value
+    with pytest.raises(config_lib.ConfigError, match=message):
+      config_lib.validate(c)
+  old = tiny_config(approach).to_dict()
+  del old[field]
+  c = config_lib.resolve(ml_collections.ConfigDict(old))
+  config_lib.validate(c)
+  assert c[field] == config_lib.ADDED_FIELDS[field]
+  prior = json.loads(json.dumps(c.to_dict(), default=list))
+  del prior[field]
+  train.check_resumable(prior, c)
+  with pytest.raises(config_lib.ConfigError, match=field):
+    train.check_resumable({**prior, field: other}, c)

@@ -1,43 +1,24 @@
 """dream_ema: concurrent (and sequential and sample-mode) dreams use a moving average of the params
 instead of the params of the step (off at 0, as the original)."""
 import functools
-import json
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
-from audiolstm import config as config_lib
 from audiolstm import sampling
 from audiolstm import train
 from tests.helpers import build_program
+from tests.helpers import check_added_field
 from tests.helpers import tiny_config
 from tests.helpers import trained_tiny_run
 
 
 def test_config_field_validated_and_filled_in_for_older_runs():
-  c = config_lib.resolve(tiny_config('column'))
-  for ok in (0.0, 0.5, 0.999):
-    c.dream_ema = ok
-    config_lib.validate(c)
-  for bad in (-0.1, 1.0, 1.5, float('nan'), True):
-    c.dream_ema = bad
-    with pytest.raises(config_lib.ConfigError, match=r'^config\.dream_ema=.*: use 0 <= d < 1 '
-                       r'[^\n]*$'):
-      config_lib.validate(c)
-  # A config.json saved before the field existed resolves to 0 (dreams use the params).
-  old = tiny_config('column').to_dict()
-  del old['dream_ema']
-  c = config_lib.resolve(ml_collections.ConfigDict(old))
-  config_lib.validate(c)
-  assert c.dream_ema == 0.0
-  prior = json.loads(json.dumps(c.to_dict(), default=list))
-  del prior['dream_ema']
-  train.check_resumable(prior, c)
-  with pytest.raises(config_lib.ConfigError, match='dream_ema'):
-    train.check_resumable({**prior, 'dream_ema': 0.9}, c)
+  check_added_field('column', 'dream_ema', ok=(0.0, 0.5, 0.999),
+                    bad=(-0.1, 1.0, 1.5, float('nan'), True),
+                    message=r'^config\.dream_ema=.*: use 0 <= d < 1 [^\n]*$', other=0.9)
 
 
 def test_off_keeps_no_copy_of_the_params(synth_audio):
