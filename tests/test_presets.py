@@ -69,7 +69,7 @@ QUICK_DEFAULTS = {
                    dream_seconds=10.0, num_dream_streams=1, lr_final=0.05, noisify=0.01,
                    spectral_floor_db=40.0),
     'column': dict(seg_len=128, num_unrollings=8, max_steps=200000, dream_seconds=2.0,
-                   noisify=0.01, lr_final=0.05),
+                   noisify=0.01, lr_final=0.15),
     'transpose': dict(seg_len=128, num_unrollings=8, max_steps=200000, dream_seconds=2.0,
                       noisify=0.04, lr_final=0.05, spectral_floor_db=50.0,
                       dream_ema=0.999),
