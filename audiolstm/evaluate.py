@@ -5,7 +5,8 @@ not match the input literally. Listening stays the judge; these numbers only hel
 dreams worth listening to, and the broken ones, at a glance:
 
   artifacts    discontinuity, clicks_per_s, flatness_ratio   (lower is better; ~1 = like input)
-  resemblance  spectral_distance_db, chroma_distance        (lower = resembles the input more)
+  resemblance  spectral_distance_db, chroma_distance, frame_distance_db, motion_excess, stasis,
+               loop                                         (lower = resembles the input more)
   novelty      max_ncc, longest_match_s                     (lower = less literal copying)
   flags        silent, constant, clipped, nan               (True = broken dream)
 
@@ -52,6 +53,13 @@ LOUD_DB = 50.0           # frames within this of the loudest bin count in the fr
 MOTION_LAGS_S = (0.05, 0.1, 0.2, 0.3, 0.5)   # lags of the motion curve
 STASIS_HIGH = 0.1        # stasis this far over real playing's: resemblance at most Medium
 STASIS_LOW = 0.4         # ... this far: Low (a drone)
+LOOP_LAG_S = 1.0         # loop: each window is compared with the dream this much later ...
+LOOP_WINDOW_S = 0.5      # ... in windows this long, every LOOP_HOP_S ...
+LOOP_HOP_S = 0.25
+LOOP_SEARCH_S = 0.025    # ... at the best shift within this either way (any waveform's phase)
+LOOP_QUIET_DB = 40.0     # windows this far under the dream's loudest do not count
+LOOP_HIGH = 0.2          # loop this far over real playing's: resemblance at most Medium
+LOOP_LOW = 0.4           # ... this far: Low (one waveform repeated: a buzz)
 MOTION_EXCERPTS = 8      # reference excerpts of a dream's length for its motion curve
 MOTION_PAIR_FRAMES = 1500  # frames used for the mean distance of any two frames
 NEAREST_FRAMES = 6000    # reference frames searched for the nearest (about 2 min at 11025 Hz)
@@ -106,6 +114,12 @@ SCORES = (
           'the input\'s over 0.05-0.5 s (mean of max(0, ln(r_input / r_dream)) over the lags). '
           '0 = it moves as much as the input; a drone that holds one sound scores 0.3 and more. '
           'Judged against the unseen tail\'s and a literal excerpt\'s own stasis.'),
+    Score('loop', 'resemblance', 'lower', 'loop',
+          'Waveform repetition: the median over the dream\'s 0.5 s windows (every 0.25 s) of the '
+          'best |normalised cross-correlation| with the dream 1 s later, at any shift within '
+          '25 ms. Near 0 = a second later the waveform is new, as in playing; near 1 = one '
+          'waveform repeats (a held buzz, such as a vector dream that repeats its last row). '
+          'Judged against the unseen tail\'s and a literal excerpt\'s own loop.'),
     Score('max_ncc', 'novelty', 'lower', 'ncc',
           'Best |normalised cross-correlation| (0..1) between any 0.5 s window of the dream and '
           'any stretch of the training audio. ~1 = that window is a literal copy; lower = more '
@@ -456,6 +470,45 @@ def _flags(raw: np.ndarray, x: np.ndarray) -> dict:
   }
 
 
+def loop_score(x: np.ndarray, sr: int, max_windows: int = 128) -> float:
+  """The loop score of x (see SCORES): how alike each window and the audio LOOP_LAG_S later are.
+
+  Windows of LOOP_WINDOW_S every LOOP_HOP_S; each is cross-correlated (one batched FFT product)
+  with the stretch LOOP_LAG_S later, LOOP_SEARCH_S longer on both sides, and normalised with
+  running energy sums; windows LOOP_QUIET_DB under the loudest do not count.
+
+  Args:
+    x: [n] finite signal.
+    sr: its sample rate in Hz.
+    max_windows: windows transformed at a time (memory bound only).
+
+  Returns:
+    The median best |NCC| (0..1); nan when x is too short for one window pair, or silent.
+  """
+  lag, w = int(round(LOOP_LAG_S * sr)), int(round(LOOP_WINDOW_S * sr))
+  s, hop = int(round(LOOP_SEARCH_S * sr)), max(1, int(round(LOOP_HOP_S * sr)))
+  starts = np.arange(s, len(x) - lag - w - s + 1, hop)
+  if len(starts) == 0:
+    return math.nan
+  a_idx = starts[:, None] + np.arange(w)                         # [W, w]
+  b_idx = starts[:, None] + (lag - s) + np.arange(w + 2 * s)     # [W, w + 2s]
+  energy_a = np.sum(np.square(x[a_idx]), axis=1)                 # [W]
+  if not np.max(energy_a) > 0:
+    return math.nan
+  n_fft = scipy.fft.next_fast_len(2 * w + 2 * s)
+  best = []
+  for c0 in range(0, len(starts), max_windows):
+    a, b = x[a_idx[c0:c0 + max_windows]], x[b_idx[c0:c0 + max_windows]]
+    corr = scipy.fft.irfft(scipy.fft.rfft(b, n_fft) * np.conj(scipy.fft.rfft(a, n_fft)),
+                           n_fft)[:, :2 * s + 1]                 # [W', 2s + 1]: sum b[k+i] a[i]
+    cum = np.concatenate([np.zeros((len(b), 1)), np.cumsum(np.square(b), axis=1)], axis=1)
+    energy_b = cum[:, w:w + 2 * s + 1] - cum[:, :2 * s + 1]      # [W', 2s + 1]
+    norm = np.sqrt(energy_a[c0:c0 + max_windows, None] * energy_b)
+    best.append(np.max(np.abs(corr) / np.maximum(norm, 1e-30), axis=1))
+  loud = energy_a > np.max(energy_a) * 10 ** (-LOOP_QUIET_DB / 10)
+  return float(np.median(np.minimum(np.concatenate(best), 1.0)[loud]))
+
+
 def window_starts(n: int, w: int, hop: int) -> np.ndarray:
   """Starts [K] of the length-w windows of an n-sample signal: every hop, and one at the end.
 
@@ -595,6 +648,7 @@ def score_audio(dream: np.ndarray, reference, sr: int, *, window_s: float = 0.5,
   ref_motion = ref.motion(len(f.frames_db))
   out['motion_excess'] = motion_excess(f.motion, ref_motion) if np.any(f.loud) else math.nan
   out['stasis'] = motion_excess(f.motion, ref_motion, -1.0) if np.any(f.loud) else math.nan
+  out['loop'] = loop_score(x, sr)
   w = min(int(round(window_s * sr)), len(x), len(ref.audio))
   if w >= 2 and np.any(x):
     hop = max(1, int(round(hop_s * sr)))
@@ -624,14 +678,24 @@ class Calibration:
   """
   unseen: dict
   noise: dict
-  copy: dict = None     # a literal excerpt of the training part (for the stasis limit)
+  copy: dict = None     # a literal excerpt of the training part (for the stasis and loop limits)
+
+  def real_playing(self, name: str) -> float:
+    """Score `name` of real playing: the larger of the unseen tail's and the excerpt's (0 when
+    neither is finite)."""
+    values = [d.get(name, math.nan) for d in (self.unseen, self.copy or {})]
+    values = [v for v in values if isinstance(v, float) and math.isfinite(v)]
+    return max(values) if values else 0.0
 
   @property
   def stasis_limit(self) -> float:
     """The stasis of real playing: the larger of the unseen tail's and the excerpt's."""
-    values = [d.get('stasis', math.nan) for d in (self.unseen, self.copy or {})]
-    values = [v for v in values if math.isfinite(v)]
-    return max(values) if values else 0.0
+    return self.real_playing('stasis')
+
+  @property
+  def loop_limit(self) -> float:
+    """The loop score of real playing: the larger of the unseen tail's and the excerpt's."""
+    return self.real_playing('loop')
 
   @property
   def copy_threshold(self) -> float:
@@ -692,10 +756,12 @@ def resemblance_level(row: dict, cal: Calibration) -> str:
   """'High' when both timbre (frame_distance_db) and motion (motion_excess) lie within the first
   third of the way from the unseen tail's scores to noise's, 'Medium' within two thirds, else
   'Low'; at most 'Medium' for a dream that moves less than real playing (stasis over its limit
-  + STASIS_HIGH) and 'Low' for a drone (over the limit + STASIS_LOW).
+  + STASIS_HIGH) or repeats its waveform more (loop over its limit + LOOP_HIGH), and 'Low' for
+  a drone (stasis over the limit + STASIS_LOW) or a buzz (loop over the limit + LOOP_LOW).
 
   Args:
-    row: one score row (frame_distance_db, motion_excess and stasis).
+    row: one score row (frame_distance_db, motion_excess, stasis and loop; a loop of nan, a
+      dream too short to tell, counts as 0).
     cal: the recording's Calibration.
 
   Returns:
@@ -705,10 +771,12 @@ def resemblance_level(row: dict, cal: Calibration) -> str:
               for k in ('frame_distance_db', 'motion_excess'))
   stasis = row.get('stasis', 0.0)
   stasis = stasis if math.isfinite(stasis) else math.inf
+  loop = row.get('loop', math.nan)
+  loop = loop if isinstance(loop, float) and math.isfinite(loop) else 0.0
   level = 'High' if worst <= 1 / 3 else 'Medium' if worst <= 2 / 3 else 'Low'
-  if stasis > cal.stasis_limit + STASIS_LOW:
+  if stasis > cal.stasis_limit + STASIS_LOW or loop > cal.loop_limit + LOOP_LOW:
     return 'Low'
-  if stasis > cal.stasis_limit + STASIS_HIGH:
+  if stasis > cal.stasis_limit + STASIS_HIGH or loop > cal.loop_limit + LOOP_HIGH:
     return 'Medium' if level == 'High' else level
   return level
 
@@ -1049,7 +1117,7 @@ def read_scores(path: str) -> list:
 
 
 TABLE_SCORES = ('clicks_per_s', 'flatness_ratio', 'discontinuity', 'frame_distance_db',
-                'motion_excess', 'stasis', 'spectral_distance_db', 'chroma_distance', 'max_ncc', 'copied_s',
+                'motion_excess', 'stasis', 'loop', 'spectral_distance_db', 'chroma_distance', 'max_ncc', 'copied_s',
                 'longest_match_s')
 
 

@@ -407,6 +407,48 @@ def test_shuffled_grains_move_faster_than_the_music(melody):
   assert grains['motion_excess'] > 2.5 * later['motion_excess']
 
 
+def loop_by_loops(x, sr):
+  """loop_score with a Python loop over the windows and np.correlate (the reference)."""
+  lag, w = int(round(evaluate.LOOP_LAG_S * sr)), int(round(evaluate.LOOP_WINDOW_S * sr))
+  s, hop = int(round(evaluate.LOOP_SEARCH_S * sr)), int(round(evaluate.LOOP_HOP_S * sr))
+  best, energy = [], []
+  for t in range(s, len(x) - lag - w - s + 1, hop):
+    a, b = x[t:t + w], x[t + lag - s:t + lag + w + s]
+    corr = np.correlate(b, a, 'valid')                                  # [2s + 1]
+    energy_b = np.convolve(b * b, np.ones(w), 'valid')
+    best.append(min(1.0, np.max(np.abs(corr) / np.sqrt(np.dot(a, a) * energy_b))))
+    energy.append(np.dot(a, a))
+  energy = np.array(energy)
+  return float(np.median(np.array(best)[energy > energy.max() * 10 ** (-evaluate.LOOP_QUIET_DB
+                                                                       / 10)]))
+
+
+@pytest.mark.parametrize('max_windows', [128, 3])
+def test_loop_score_equals_loops(melody, max_windows):
+  x = melody[0][:5 * SR]
+  quiet_start = np.concatenate([1e-4 * x[:SR], x[SR:]])   # quiet windows do not count
+  for signal in (x, quiet_start):
+    assert evaluate.loop_score(signal, SR, max_windows) == pytest.approx(
+        loop_by_loops(signal, SR), abs=1e-9)
+  assert math.isnan(evaluate.loop_score(x[:SR], SR))      # too short for a window and its later
+  assert math.isnan(evaluate.loop_score(np.zeros(4 * SR), SR))
+
+
+def test_a_repeated_row_buzzes_and_music_does_not(melody):
+  """A dream that repeats one 128-sample row (a vector model's fixed point) loops; the music, its
+  grains and noise do not."""
+  x, ref = melody
+  rng = np.random.default_rng(1)
+  row = x[3 * SR:3 * SR + 128]
+  buzz = np.tile(row, 4 * SR // 128) * np.linspace(1, 0.6, 4 * SR // 128 * 128)  # fading
+  scores = {name: evaluate.score_audio(sig, ref, SR)['loop'] for name, sig in (
+      ('buzz', buzz), ('music', audio_io.load_audio(audio_io.DEFAULT_AUDIO, SR)[12 * SR:16 * SR]),
+      ('grains', anchors.grains_anchor(x, 4 * SR, SR)), ('noise', rng.standard_normal(4 * SR)))}
+  assert scores['buzz'] > 0.99, scores
+  assert max(scores['grains'], scores['noise']) < 0.3, scores
+  assert scores['music'] < 0.8, scores
+
+
 # ----------------------------------------------------------------------------- verdicts
 
 
@@ -445,6 +487,12 @@ def test_verdict_rules_on_constructed_rows(anchor_rows):
   assert evaluate.artifacts_level(dict(good, clicks_per_s=2.5), cal) == 'Medium'   # <= 3 / s
   assert evaluate.artifacts_level(dict(good, clicks_per_s=3.5), cal) == 'Low'
   assert evaluate.resemblance_level(dict(good, frame_distance_db=math.nan), cal) == 'Low'
+  # A waveform repeated more than real playing repeats: at most Medium, then Low (a buzz).
+  loop = cal.loop_limit
+  assert evaluate.resemblance_level(dict(good, loop=loop + 0.15), cal) == 'High'
+  assert evaluate.resemblance_level(dict(good, loop=loop + 0.3), cal) == 'Medium'
+  assert evaluate.resemblance_level(dict(good, loop=loop + 0.5), cal) == 'Low'
+  assert evaluate.resemblance_level(dict(good, loop=math.nan), cal) == 'High'  # too short
   assert evaluate.novelty_level(dict(good, copied_s=1.0), cal) == 'Low'
   assert evaluate.novelty_level(dict(good, copied_s=0.5), cal) == 'Medium'
   assert evaluate.novelty_level(dict(good, copied_s=0.0, longest_match_s=0.0), cal) == 'High'
