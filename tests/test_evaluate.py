@@ -487,12 +487,9 @@ def test_verdict_rules_on_constructed_rows(anchor_rows):
   assert evaluate.artifacts_level(dict(good, clicks_per_s=2.5), cal) == 'Medium'   # <= 3 / s
   assert evaluate.artifacts_level(dict(good, clicks_per_s=3.5), cal) == 'Low'
   assert evaluate.resemblance_level(dict(good, frame_distance_db=math.nan), cal) == 'Low'
-  # A waveform repeated more than real playing repeats: at most Medium, then Low (a buzz).
-  loop = cal.loop_limit
-  assert evaluate.resemblance_level(dict(good, loop=loop + 0.15), cal) == 'High'
-  assert evaluate.resemblance_level(dict(good, loop=loop + 0.3), cal) == 'Medium'
-  assert evaluate.resemblance_level(dict(good, loop=loop + 0.5), cal) == 'Low'
-  assert evaluate.resemblance_level(dict(good, loop=math.nan), cal) == 'High'  # too short
+  # The loop score is reported, not a verdict rule: a buzz-like 0.99 leaves resemblance High.
+  for loop in (0.99, math.nan):
+    assert evaluate.resemblance_level(dict(good, loop=loop), cal) == 'High'
   assert evaluate.novelty_level(dict(good, copied_s=1.0), cal) == 'Low'
   assert evaluate.novelty_level(dict(good, copied_s=0.5), cal) == 'Medium'
   assert evaluate.novelty_level(dict(good, copied_s=0.0, longest_match_s=0.0), cal) == 'High'
