@@ -1,6 +1,17 @@
 """Fixtures shared by the tests (the shared helpers are in tests/helpers.py)."""
-import numpy as np
-import pytest
+import atexit
+import os
+import shutil
+import tempfile
+
+# Each test process (pytest-xdist runs several) compiles librosa's numba kernels into a cache of its
+# own, which the CLI runs it starts inherit: parallel workers filling one cold cache can mix the
+# files of two compilations and crash with a segfault (numba/numba#10128).
+os.environ['NUMBA_CACHE_DIR'] = tempfile.mkdtemp(prefix='audiolstm-test-numba-')
+atexit.register(shutil.rmtree, os.environ['NUMBA_CACHE_DIR'], ignore_errors=True)
+
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position  # after the cache
+import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 @pytest.fixture
