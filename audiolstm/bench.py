@@ -178,12 +178,16 @@ def bench_config(args, chunk_size):
   c.use_dropout = False
   c.seed = args.seed
   c.seed_advance = ('random',)
-  c.dream_seconds = 3600.0       # the references never reseed a dream within a run
+  c.dream_seconds = 1.0          # set below, once the step's length is known
   c.chunk_size = chunk_size
   c.concurrent = True
   c, g = config_lib.prepare(c)
-  # --dream-only: one sequential dream of exactly `iters` steps.
   per_step = config_lib.samples_per_dream_step(c, g)
+  # The references never reseed a dream within a run: each dream lasts the whole run (warmup,
+  # timed iterations and one to spare), and no longer, so that many streams stay under the
+  # dream-memory limit (an hour of 8 column streams would not).
+  c.dream_seconds = max(1.0, (args.warmup + args.iters + 1) * per_step / c.sample_rate)
+  # --dream-only: one sequential dream of exactly `iters` steps.
   c.seq_dream_seconds = (args.iters - 0.5) * per_step / c.sample_rate
   config_lib.validate(c)
   return c, g

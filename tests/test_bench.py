@@ -92,6 +92,18 @@ def test_bench_shapes_and_signal():
   np.testing.assert_array_equal(x * 32768, np.round(x * 32768))  # int16 steps
 
 
+def test_bench_dreams_last_the_run_and_many_streams_fit_the_memory_limit():
+  # 8 dissertation-sized column streams: an hour-long dream each was over the dream-memory limit.
+  args = bench.parse_args(['--approach', 'column', '--streams', '8', '--iters', '200',
+                           '--warmup', '10'])
+  c, g = bench.bench_config(args, chunk_size=200)
+  per_step = config_lib.samples_per_dream_step(c, g)
+  assert c.num_dream_streams == 8 and c.seg_len == 2048
+  assert c.dream_seconds * c.sample_rate >= (10 + 200) * per_step  # never reseeded in the run
+  assert c.dream_seconds == 1.0      # and no longer than needed (211 steps of 1 sample)
+  config_lib.validate(c)
+
+
 @pytest.mark.parametrize('args,words', [
     (['--approaches=column,drum'], '--approaches: drum'),
     (['--sizes=128,big'], 'comma lists of whole numbers'),
