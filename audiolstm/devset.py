@@ -366,7 +366,7 @@ def in_split(case_split: str, split: str) -> bool:
 APPROACHES = ('column', 'transpose', 'vector', 'fft')
 SUMMARY_COLUMNS = (('clicks_per_s', 'clicks/s'), ('flatness_ratio', 'flatness'),
                    ('frame_distance_db', 'frame dB'), ('motion_excess', 'motion'),
-                   ('stasis', 'stasis'), ('loop', 'loop'),
+                   ('stasis', 'stasis'), ('loop', 'loop'), ('row_lock', 'lock'),
                    ('spectral_distance_db', 'spec dB'), ('chroma_distance', 'chroma'),
                    ('max_ncc', 'max_ncc'), ('copied_s', 'copied s'))
 

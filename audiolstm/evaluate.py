@@ -4,11 +4,12 @@ A good dream is (1) relatively free from artifacts, (2) obviously resembles the 
 not match the input literally. Listening stays the judge; these numbers only help to find the
 dreams worth listening to, and the broken ones, at a glance:
 
-  artifacts    discontinuity, clicks_per_s, flatness_ratio   (lower is better; ~1 = like input)
+  artifacts    discontinuity, clicks_per_s, flatness_ratio,  (lower is better; ~1 = like input)
+               row_lock (vector runs)
   resemblance  spectral_distance_db, chroma_distance, frame_distance_db, motion_excess, stasis,
                loop                                         (lower = resembles the input more)
   novelty      max_ncc, longest_match_s                     (lower = less literal copying)
-  flags        silent, constant, clipped, nan               (True = broken dream)
+  flags        silent, constant, clipped, nan, locked       (True = broken dream)
 
 `score_audio(dream, reference, sr)` scores one signal against the training audio;
 `score_run(workdir)` scores every WAV in WORKDIR/dreams against the run's input, and
@@ -58,6 +59,10 @@ LOOP_WINDOW_S = 0.5      # ... in windows this long, every LOOP_HOP_S ...
 LOOP_HOP_S = 0.25
 LOOP_SEARCH_S = 0.025    # ... at the best shift within this either way (any waveform's phase)
 LOOP_QUIET_DB = 40.0     # windows this far under the dream's loudest do not count
+ROW_LOCK_WINDOW_S = 0.25  # row lock: windows this long (every half window) ...
+ROW_LOCK_ROWS = 4         # ... against the audio 1 to this many rows later:
+ROW_LOCK_NCC = 0.98       # a window that repeats at least this closely is locked ...
+LOCKED_FRACTION = 0.5     # ... and a dream with at least this fraction of them is flagged
 MOTION_EXCERPTS = 8      # reference excerpts of a dream's length for its motion curve
 MOTION_PAIR_FRAMES = 1500  # frames used for the mean distance of any two frames
 NEAREST_FRAMES = 6000    # reference frames searched for the nearest (about 2 min at 11025 Hz)
@@ -118,6 +123,13 @@ SCORES = (
           '25 ms. Near 0 = a second later the waveform is new, as in playing; near 1 = one '
           'waveform repeats (a held buzz, such as a vector dream that repeats its last row). '
           'Compare it with the unseen tail\'s and the excerpt\'s own loop (not a verdict rule).'),
+    Score('row_lock', 'artifacts', 'lower', 'lock',
+          'Vector runs only (nan for the other approaches): the fraction of the dream\'s loud '
+          f'0.25 s windows that repeat themselves (NCC >= {ROW_LOCK_NCC:g}) one to '
+          f'{ROW_LOCK_ROWS} rows of seg_len samples later: a dream settled into one row, or a '
+          'short cycle of rows, played over and over, a buzz at sample_rate / seg_len Hz and its '
+          'harmonics whatever the recording\'s notes. Real playing scores 0 (the anchors of '
+          'fourteen recordings all did); 0 is best.'),
     Score('max_ncc', 'novelty', 'lower', 'ncc',
           'Best |normalised cross-correlation| (0..1) between any 0.5 s window of the dream and '
           'any stretch of the training audio. ~1 = that window is a literal copy; lower = more '
@@ -139,6 +151,9 @@ SCORES = (
           f'{CONSTANT_FRACTION:.0%} of the samples: a DC offset, silence or a stuck dream.'),
     Score('clipped', 'flag', 'false', 'clipped',
           f'{CLIP_RUN} or more samples in a row at full scale (|x| >= {CLIP_LEVEL:g}).'),
+    Score('locked', 'flag', 'false', 'locked',
+          f'row_lock >= {LOCKED_FRACTION:g}: at least half of the dream is one row (or a cycle '
+          f'of up to {ROW_LOCK_ROWS}) repeated, a buzz at the row rate (vector runs only).'),
     Score('nan', 'flag', 'false', 'nan', 'Non-finite samples (NaN/inf) in the file or after '
           'decoding (the other scores are computed with them set to 0).'),
 )
@@ -455,8 +470,9 @@ def _clicks(x: np.ndarray, threshold: float, sr: int) -> int:
   return 1 + int(np.count_nonzero(np.diff(hits) > CLICK_GAP_S * sr))
 
 
-def _flags(raw: np.ndarray, x: np.ndarray) -> dict:
-  """The boolean flags of a dream: raw [n] as read (may hold NaN), x [n] its finite version."""
+def _flags(raw: np.ndarray, x: np.ndarray, row_lock: float = math.nan) -> dict:
+  """The boolean flags of a dream: raw [n] as read (may hold NaN), x [n] its finite version,
+  row_lock its row_lock score (nan: not a vector run)."""
   full = np.concatenate([np.abs(x) >= CLIP_LEVEL, np.zeros(CLIP_RUN, bool)]).astype(np.int32)
   runs = np.convolve(full, np.ones(CLIP_RUN, np.int32), mode='valid')     # [n + 1]
   still = np.abs(np.diff(x)) < FROZEN_STEP
@@ -464,6 +480,7 @@ def _flags(raw: np.ndarray, x: np.ndarray) -> dict:
       'silent': bool(len(x) == 0 or np.max(np.abs(x)) < SILENT_PEAK),
       'constant': bool(len(x) < 2 or np.mean(still) >= CONSTANT_FRACTION),
       'clipped': bool(np.max(runs) >= CLIP_RUN),
+      'locked': bool(row_lock >= LOCKED_FRACTION),
       'nan': bool(not np.all(np.isfinite(raw))),
   }
 
@@ -505,6 +522,50 @@ def loop_score(x: np.ndarray, sr: int, max_windows: int = 128) -> float:
     best.append(np.max(np.abs(corr) / np.maximum(norm, 1e-30), axis=1))
   loud = energy_a > np.max(energy_a) * 10 ** (-LOOP_QUIET_DB / 10)
   return float(np.median(np.minimum(np.concatenate(best), 1.0)[loud]))
+
+
+def row_lock_curve(x: np.ndarray, sr: int, row_len: int) -> np.ndarray:
+  """How exactly each 0.25 s window of x repeats itself 1-4 rows of row_len samples later.
+
+  A vector dream that settles into one row (or a cycle of up to four rows) repeats it exactly,
+  a buzz at sr / row_len Hz whatever the recording's pitches; real playing changes from one
+  window to the next. Windows of ROW_LOCK_WINDOW_S every half window; windows LOOP_QUIET_DB
+  under the loudest are left out.
+
+  Args:
+    x: [n] finite signal.
+    sr: its sample rate in Hz.
+    row_len: samples per dream row (> 0).
+
+  Returns:
+    [W] for each loud window the largest NCC (signed, -1..1) with x k * row_len samples later,
+    k = 1..ROW_LOCK_ROWS; empty when x is too short or silent.
+  """
+  w = int(round(ROW_LOCK_WINDOW_S * sr))
+  span = ROW_LOCK_ROWS * row_len
+  starts = np.arange(0, len(x) - w - span + 1, max(1, w // 2))
+  if len(starts) == 0:
+    return np.zeros(0)
+  cum_sq = np.concatenate([[0.0], np.cumsum(np.square(x))])
+  energy = lambda first: cum_sq[first + w] - cum_sq[first]       # [W] windowed sums
+  best = np.full(len(starts), -1.0)
+  for k in range(1, ROW_LOCK_ROWS + 1):
+    lag = k * row_len
+    cum = np.concatenate([[0.0], np.cumsum(x[:-lag] * x[lag:])])
+    dot = cum[starts + w] - cum[starts]
+    norm = np.sqrt(energy(starts) * energy(starts + lag))
+    best = np.maximum(best, dot / np.maximum(norm, 1e-30))
+  e = energy(starts)
+  if not np.max(e) > 0:
+    return np.zeros(0)
+  return np.minimum(best, 1.0)[e > np.max(e) * 10 ** (-LOOP_QUIET_DB / 10)]
+
+
+def row_lock(x: np.ndarray, sr: int, row_len: int) -> float:
+  """The row_lock score (see SCORES): the fraction of row_lock_curve's windows at or over
+  ROW_LOCK_NCC; nan without rows (row_len 0) or loud windows."""
+  curve = row_lock_curve(x, sr, row_len) if row_len > 0 else np.zeros(0)
+  return float(np.mean(curve >= ROW_LOCK_NCC)) if len(curve) else math.nan
 
 
 def window_starts(n: int, w: int, hop: int) -> np.ndarray:
@@ -607,7 +668,7 @@ def longest_match(starts: np.ndarray, ncc: np.ndarray, cont: np.ndarray, w: int,
 
 def score_audio(dream: np.ndarray, reference, sr: int, *, window_s: float = 0.5,
                 hop_s: float = 0.125, ncc_threshold: float = 0.9,
-                copy_threshold: float = 0.9) -> dict:
+                copy_threshold: float = 0.9, row_len: int = 0) -> dict:
   """Objective proxies of a dream's quality (see SCORES for each score's meaning and direction).
 
   Args:
@@ -619,6 +680,7 @@ def score_audio(dream: np.ndarray, reference, sr: int, *, window_s: float = 0.5,
     hop_s: hop between those windows.
     ncc_threshold: |NCC| above which a window counts as a literal match (longest_match_s).
     copy_threshold: |NCC| above which a window copies (copied_s): calibrate_copying gives it.
+    row_len: samples per dream row of a vector run (row_lock, the locked flag); 0: no rows.
 
   Returns:
     {score name: float or bool} in the order of SCORE_NAMES; scores that are undefined (e.g. the
@@ -647,6 +709,7 @@ def score_audio(dream: np.ndarray, reference, sr: int, *, window_s: float = 0.5,
   out['motion_excess'] = motion_excess(f.motion, ref_motion) if np.any(f.loud) else math.nan
   out['stasis'] = motion_excess(f.motion, ref_motion, -1.0) if np.any(f.loud) else math.nan
   out['loop'] = loop_score(x, sr)
+  out['row_lock'] = row_lock(x, sr, row_len)
   w = min(int(round(window_s * sr)), len(x), len(ref.audio))
   if w >= 2 and np.any(x):
     hop = max(1, int(round(hop_s * sr)))
@@ -660,7 +723,7 @@ def score_audio(dream: np.ndarray, reference, sr: int, *, window_s: float = 0.5,
                          else math.nan)
   else:
     out.update(max_ncc=0.0, longest_match_s=0.0, copied_s=0.0, match_at_s=math.nan)
-  out.update(_flags(raw, x))
+  out.update(_flags(raw, x, out['row_lock']))
   return {k: (v if isinstance(v, bool) else float(v)) for k, v in
           ((name, out[name]) for name in SCORE_NAMES)}
 
@@ -886,6 +949,15 @@ def load_run_config(workdir: str) -> dict:
   return config
 
 
+def dream_row_length(config: dict) -> int:
+  """Samples per dream row of a run's config (row_lock): seg_len for the vector approach, whose
+  dreams are rows of raw samples; 0 for the others (one sample per step, or vocoded frames)."""
+  try:
+    return int(config['seg_len']) if config.get('approach') == 'vector' else 0
+  except (KeyError, TypeError, ValueError):
+    return 0
+
+
 def dream_files(workdir: str) -> list:
   """Paths of the run's dreams (WORKDIR/dreams/*.wav), in name order."""
   d = os.path.join(workdir, 'dreams')
@@ -978,7 +1050,8 @@ def _unreadable(row: dict, e: Exception) -> dict:
   return row
 
 
-def score_anchors(workdir: str, split, sr: int, length: int, ref: Reference) -> tuple:
+def score_anchors(workdir: str, split, sr: int, length: int, ref: Reference,
+                  row_len: int = 0) -> tuple:
   """Score the four anchors of a recording and write them to WORKDIR/anchors/<name>.wav.
 
   Args:
@@ -987,6 +1060,7 @@ def score_anchors(workdir: str, split, sr: int, length: int, ref: Reference) -> 
     sr: sample rate.
     length: samples of the made anchors (the dreams' typical length).
     ref: the prepared training part.
+    row_len: the run's dream row length (row_lock; 0: not a vector run).
 
   Returns:
     (anchor rows in anchors.ANCHOR_NAMES order, their Calibration).
@@ -995,15 +1069,15 @@ def score_anchors(workdir: str, split, sr: int, length: int, ref: Reference) -> 
   # A tail that was trained on is judged against the audio before it, as if it were unseen.
   tail_ref = (prepare_reference(split.train[:len(split.train) - len(split.unseen)], sr)
               if split.seen else ref)
-  unseen = score_audio(made['unseen'], tail_ref, sr)
-  cal = Calibration(unseen=unseen, noise=score_audio(made['noise'], ref, sr),
-                    copy=score_audio(made['copy'], ref, sr))
+  unseen = score_audio(made['unseen'], tail_ref, sr, row_len=row_len)
+  cal = Calibration(unseen=unseen, noise=score_audio(made['noise'], ref, sr, row_len=row_len),
+                    copy=score_audio(made['copy'], ref, sr, row_len=row_len))
   rows = []
   for name in anchors.ANCHOR_NAMES:
     path = audio_io.write_wav(os.path.join(workdir, 'anchors', name + '.wav'),
                               np.clip(made[name], -1, 1), sr)
     scores = score_audio(made[name], tail_ref if name == 'unseen' else ref, sr,
-                         copy_threshold=cal.copy_threshold)
+                         copy_threshold=cal.copy_threshold, row_len=row_len)
     rows.append({'source': name, 'file': os.path.relpath(path, workdir), 'approach': '',
                  'kind': 'seen tail' if name == 'unseen' and split.seen else 'anchor',
                  'seed_mode': '', 'iteration': -1, 'stream': -1, **scores, 'error': ''})
@@ -1050,9 +1124,11 @@ def score_run(workdir: str, reference=None, names=None, with_anchors: bool = Tru
     rows.append((row, x))
     lengths.append(len(x))
   length = int(np.median(lengths)) if lengths else int(ANCHOR_SECONDS * sr)
-  anchor_rows, cal = score_anchors(workdir, split, sr, length, ref)
+  row_len = dream_row_length(load_run_config(workdir))
+  anchor_rows, cal = score_anchors(workdir, split, sr, length, ref, row_len)
   dreams = [r if isinstance(r, dict) else {**r[0], **score_audio(
-      r[1], ref, sr, copy_threshold=cal.copy_threshold), 'error': ''} for r in rows]
+      r[1], ref, sr, copy_threshold=cal.copy_threshold, row_len=row_len), 'error': ''}
+            for r in rows]
   dreams.sort(key=lambda r: (r['iteration'], r['kind'], r['stream'], r['file']))
   return add_verdicts((anchor_rows if with_anchors else []) + dreams, cal)
 
@@ -1103,8 +1179,8 @@ def read_scores(path: str) -> list:
 
 
 TABLE_SCORES = ('clicks_per_s', 'flatness_ratio', 'discontinuity', 'frame_distance_db',
-                'motion_excess', 'stasis', 'loop', 'spectral_distance_db', 'chroma_distance', 'max_ncc', 'copied_s',
-                'longest_match_s')
+                'motion_excess', 'stasis', 'loop', 'row_lock', 'spectral_distance_db',
+                'chroma_distance', 'max_ncc', 'copied_s', 'longest_match_s')
 
 
 def _label(row: dict) -> str:

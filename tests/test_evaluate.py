@@ -449,6 +449,68 @@ def test_a_repeated_row_buzzes_and_music_does_not(melody):
   assert scores['music'] < 0.8, scores
 
 
+def row_lock_by_loops(x, sr, row_len):
+  """row_lock_curve with a Python loop over windows and row lags and np.dot (the reference)."""
+  w = int(round(evaluate.ROW_LOCK_WINDOW_S * sr))
+  span = evaluate.ROW_LOCK_ROWS * row_len
+  best, energy = [], []
+  for t in range(0, len(x) - w - span + 1, w // 2):
+    a = x[t:t + w]
+    nccs = [np.dot(a, x[t + k * row_len:t + k * row_len + w])
+            / np.sqrt(np.dot(a, a) * np.sum(np.square(x[t + k * row_len:t + k * row_len + w])))
+            for k in range(1, evaluate.ROW_LOCK_ROWS + 1)]
+    best.append(min(1.0, max(nccs)))
+    energy.append(np.dot(a, a))
+  energy = np.array(energy)
+  quiet = energy <= energy.max() * 10 ** (-evaluate.LOOP_QUIET_DB / 10)
+  return np.array(best)[~quiet]
+
+
+def test_row_lock_curve_equals_loops(melody):
+  x = melody[0][:3 * SR]
+  quiet_start = np.concatenate([1e-4 * x[:SR], x[SR:]])   # quiet windows do not count
+  for signal in (x, quiet_start):
+    for row_len in (128, 100):
+      np.testing.assert_allclose(evaluate.row_lock_curve(signal, SR, row_len),
+                                 row_lock_by_loops(signal, SR, row_len), atol=1e-9)
+  assert len(evaluate.row_lock_curve(np.zeros(2 * SR), SR, 128)) == 0
+  assert math.isnan(evaluate.row_lock(x, SR, 0))          # no rows: not a vector run
+  assert math.isnan(evaluate.row_lock(x[:1000], SR, 128))  # too short for one window
+
+
+def test_a_locked_row_is_flagged_and_music_is_not(melody):
+  """A dream that settles into one 128-sample row, or a cycle of two, repeated (a vector model's
+  fixed point) is locked; the music, its grains, noise and a pure tone are not, nor is the same
+  buzz judged without rows (not a vector run)."""
+  x, ref = melody
+  row = x[3 * SR:3 * SR + 256]
+  n = 4 * SR // 256 * 256
+  settles = np.concatenate([x[5 * SR:6 * SR], np.tile(row[:128], 3 * SR // 128)])  # after 1 s
+  cycle = np.tile(row, n // 256) * np.linspace(1, 0.6, n)           # two rows, fading
+  t = np.arange(4 * SR) / SR
+  signals = {'settles': settles, 'cycle': cycle,
+             'music': audio_io.load_audio(audio_io.DEFAULT_AUDIO, SR)[12 * SR:16 * SR],
+             'grains': anchors.grains_anchor(x, 4 * SR, SR),
+             'noise': np.random.default_rng(1).standard_normal(4 * SR),
+             'tone': 0.5 * np.sin(2 * np.pi * 440.0 * t)}
+  s = {k: evaluate.score_audio(v, ref, SR, row_len=128) for k, v in signals.items()}
+  assert 0.6 < s['settles']['row_lock'] < 0.85 and s['cycle']['row_lock'] == 1.0, s
+  assert s['settles']['locked'] and s['cycle']['locked']
+  for k in ('music', 'grains', 'noise', 'tone'):
+    assert s[k]['row_lock'] == 0.0 and not s[k]['locked'], (k, s[k]['row_lock'])
+  without_rows = evaluate.score_audio(cycle, ref, SR)
+  assert math.isnan(without_rows['row_lock']) and not without_rows['locked']
+  assert evaluate.artifacts_level({**s['cycle'], 'error': ''},
+                                  evaluate.Calibration(unseen=s['music'], noise=s['noise'])) == 'Low'
+
+
+def test_dream_row_length_is_seg_len_for_vector_runs_only():
+  assert evaluate.dream_row_length({'approach': 'vector', 'seg_len': 128}) == 128
+  assert evaluate.dream_row_length({'approach': 'fft', 'seg_len': 256}) == 0
+  assert evaluate.dream_row_length({'approach': 'column', 'seg_len': 128}) == 0
+  assert evaluate.dream_row_length({'approach': 'vector'}) == 0   # an odd config.json
+
+
 # ----------------------------------------------------------------------------- verdicts
 
 
