@@ -63,7 +63,7 @@ def test_zero_noise_is_the_noise_free_step(synth_audio):
 
 @pytest.mark.slow
 def test_noise_gives_each_key_its_own_dream(synth_audio):
-  _, program, _, state = build('vector', synth_audio)  # no dropout: deterministic
+  _, program, _, state = build('vector', synth_audio, use_dropout=False)  # deterministic
   ds = program.setup.dream
   noisy = dataclasses.replace(ds, dream_noise=0.05)
 
@@ -116,8 +116,8 @@ def run_without_dropout(tmp_path_factory):
   audio = (0.5 * np.sin(2 * np.pi * 220 * t) + 0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
   wav = audio_io.write_wav(str(tmp / 'in.wav'), audio, 11025)
   workdir = str(tmp / 'run')
-  train.train_and_evaluate(tiny_config('vector', max_steps=10, input_files=(wav,)), workdir,
-                           log=lambda _: None)
+  train.train_and_evaluate(tiny_config('vector', max_steps=10, input_files=(wav,),
+                                       use_dropout=False), workdir, log=lambda _: None)
   return workdir, wav
 
 
