@@ -3,6 +3,7 @@ second one stops at once (but never in the middle of a checkpoint save)."""
 import contextlib
 import signal
 import socket
+import sys
 import threading
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -46,9 +47,18 @@ class StopSignals:
     self._forced = None
     self._wake = None
     self._previous_wake = -1
+    self._previous_hook = None
+
+  def _unraisable(self, info):
+    """sys.unraisablehook while installed: a StopNow raised where Python cannot propagate it (a
+    __del__ or weakref callback the second signal landed in) is dropped silently, as the loop's
+    next check raises it again (critical()); anything else goes to the previous hook."""
+    if not isinstance(info.exc_value, StopNow):
+      self._previous_hook(info)
 
   def __enter__(self):
     if threading.current_thread() is threading.main_thread():
+      self._previous_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
       self._wake = socket.socketpair()
       for s in self._wake:
         s.setblocking(False)
@@ -97,6 +107,8 @@ class StopSignals:
   def __exit__(self, *exc):
     for sig, handler in self._previous.items():
       signal.signal(sig, handler)
+    if self._previous_hook is not None:
+      sys.unraisablehook, self._previous_hook = self._previous_hook, None
     if self._wake is not None:
       signal.set_wakeup_fd(self._previous_wake)
       for s in self._wake:

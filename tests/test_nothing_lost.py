@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 
 import jax
 import ml_collections
@@ -545,6 +546,33 @@ def test_a_second_signal_waits_for_a_save_then_stops_at_once():
       os.kill(os.getpid(), signal.SIGTERM)
       for _ in range(100):  # the second stops at once, wherever the main thread is
         time.sleep(0.01)
+
+
+def test_a_stop_swallowed_by_a_callback_is_silent_and_raised_again(monkeypatch):
+  """A second signal that lands in a weakref callback (or a __del__) cannot propagate there:
+  Python hands the StopNow to sys.unraisablehook, which must not print a traceback under the
+  one-line error, and the loop's next critical() raises it again."""
+  reported = []
+  monkeypatch.setattr(sys, 'unraisablehook', lambda info: reported.append(info.exc_value))
+  hook = sys.unraisablehook
+
+  class Thing:
+    pass
+
+  def second_signal(_):
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.05)   # the handler runs here, inside the callback
+
+  with signals.StopSignals() as stop:
+    os.kill(os.getpid(), signal.SIGINT)
+    thing = Thing()
+    ref = weakref.ref(thing, second_signal)
+    del thing          # the callback runs: its StopNow is swallowed
+    assert ref() is None
+    with pytest.raises(signals.StopNow):
+      with stop.critical():
+        pass
+  assert sys.unraisablehook is hook and not reported
 
 
 @pytest.mark.slow
