@@ -128,8 +128,8 @@ SCORES = (
           f'0.25 s windows that repeat themselves (NCC >= {ROW_LOCK_NCC:g}) one to '
           f'{ROW_LOCK_ROWS} rows of seg_len samples later: a dream settled into one row, or a '
           'short cycle of rows, played over and over, a buzz at sample_rate / seg_len Hz and its '
-          'harmonics whatever the recording\'s notes. Real playing scores 0 (the anchors of '
-          'fourteen recordings all did); 0 is best.'),
+          'harmonics whatever the recording\'s notes. Real playing scores about 0 (the anchors of '
+          'fourteen recordings: at most 0.013); 0 is best.'),
     Score('max_ncc', 'novelty', 'lower', 'ncc',
           'Best |normalised cross-correlation| (0..1) between any 0.5 s window of the dream and '
           'any stretch of the training audio. ~1 = that window is a literal copy; lower = more '
