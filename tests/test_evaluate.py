@@ -500,8 +500,8 @@ def test_a_locked_row_is_flagged_and_music_is_not(melody):
     assert s[k]['row_lock'] == 0.0 and not s[k]['locked'], (k, s[k]['row_lock'])
   without_rows = evaluate.score_audio(cycle, ref, SR)
   assert math.isnan(without_rows['row_lock']) and not without_rows['locked']
-  assert evaluate.artifacts_level({**s['cycle'], 'error': ''},
-                                  evaluate.Calibration(unseen=s['music'], noise=s['noise'])) == 'Low'
+  cal = evaluate.Calibration(unseen=s['music'], noise=s['noise'])
+  assert evaluate.artifacts_level({**s['cycle'], 'error': ''}, cal) == 'Low'
 
 
 def test_dream_row_length_is_seg_len_for_vector_runs_only():
