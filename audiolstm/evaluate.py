@@ -548,16 +548,15 @@ def row_lock_curve(x: np.ndarray, sr: int, row_len: int) -> np.ndarray:
     return np.zeros(0)
   cum_sq = np.concatenate([[0.0], np.cumsum(np.square(x))])
   energy = lambda first: cum_sq[first + w] - cum_sq[first]       # [W] windowed sums
+  e = energy(starts)
+  if not np.max(e) > 0:
+    return np.zeros(0)
   best = np.full(len(starts), -1.0)
   for k in range(1, ROW_LOCK_ROWS + 1):
     lag = k * row_len
     cum = np.concatenate([[0.0], np.cumsum(x[:-lag] * x[lag:])])
     dot = cum[starts + w] - cum[starts]
-    norm = np.sqrt(energy(starts) * energy(starts + lag))
-    best = np.maximum(best, dot / np.maximum(norm, 1e-30))
-  e = energy(starts)
-  if not np.max(e) > 0:
-    return np.zeros(0)
+    best = np.maximum(best, dot / np.maximum(np.sqrt(e * energy(starts + lag)), 1e-30))
   return np.minimum(best, 1.0)[e > np.max(e) * 10 ** (-LOOP_QUIET_DB / 10)]
 
 
@@ -1105,8 +1104,9 @@ def score_run(workdir: str, reference=None, names=None, with_anchors: bool = Tru
     RunError: not a run directory; audio_io.AudioError: the training audio cannot be read.
   """
   audio, sr = run_reference(workdir, reference)
+  config = load_run_config(workdir)
   split = anchors.split_recording(np.asarray(audio, np.float64),
-                                  n_val=held_out_samples(load_run_config(workdir), len(audio)))
+                                  n_val=held_out_samples(config, len(audio)))
   ref = prepare_reference(split.train, sr)
   paths = dream_files(workdir)
   if names is not None:
@@ -1124,7 +1124,7 @@ def score_run(workdir: str, reference=None, names=None, with_anchors: bool = Tru
     rows.append((row, x))
     lengths.append(len(x))
   length = int(np.median(lengths)) if lengths else int(ANCHOR_SECONDS * sr)
-  row_len = dream_row_length(load_run_config(workdir))
+  row_len = dream_row_length(config)
   anchor_rows, cal = score_anchors(workdir, split, sr, length, ref, row_len)
   dreams = [r if isinstance(r, dict) else {**r[0], **score_audio(
       r[1], ref, sr, copy_threshold=cal.copy_threshold, row_len=row_len), 'error': ''}

@@ -71,7 +71,7 @@ def get_config(arg=None):
   c.noisify = 0.01             # input noise: the model learns to correct small errors it is fed
   c.use_dropout = True         # dropout on the cell's output, 2 %, in training and dreaming: a
   c.input_keep_prob = 1.0      # dream that settles into one row repeated (a buzz at 86 Hz) is
-  c.output_keep_prob = 0.98    # kept moving (row_lock 0.44-0.95 -> 0-0.28 on the development set)
+  c.output_keep_prob = 0.98    # kept moving (row_lock 0.44-0.95 -> 0-0.33 on the development set)
   c.spectral_floor_db = 25.0   # each dream frame keeps the bins within 25 dB of its peak: the
                                # noise the dropout adds goes with the error under the notes
   return presets.apply(c, PRESETS, arg, 'configs/vector.py')

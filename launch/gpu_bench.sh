@@ -8,9 +8,9 @@
 # dreaming one second of audio (11025 steps) at the dissertation's size with 1 and 4 streams,
 # training iterations per second at the dissertation's size, the vocoder, then stream mode's
 # real-time table at the default sizes. Each command has its own time limit (BENCH_LIMIT_S,
-# default 150 s; twice that for the table); a failed or cut command is logged and the rest still run. The last lines are a
-# summary: one line per command with its key numbers. DREAM_STEPS and TRAIN_ITERS shrink the work
-# for a quick try on a CPU.
+# default 150 s; twice that for the table); a failed or cut command is logged and the rest still
+# run. The last lines are a summary: one line per command with its key numbers. DREAM_STEPS and
+# TRAIN_ITERS shrink the work for a quick try on a CPU.
 set -u
 log=${1:-gpu_bench.log}
 py=${PYTHON:-python3}
@@ -43,19 +43,19 @@ bench() {   # bench NAME LIMIT_S ARGS...
 
 for approach in column transpose; do
   for streams in 1 4; do
-    bench "dream $approach x$streams" "$limit" --approach "$approach" --dream-only --streams "$streams" \
-      --iters "$steps"
+    bench "dream $approach x$streams" "$limit" --approach "$approach" --dream-only \
+      --streams "$streams" --iters "$steps"
   done
 done
-JAX_DEFAULT_MATMUL_PRECISION=highest bench "dream column x1 fp32-highest" "$limit" --approach column \
-  --dream-only --iters "$steps"
+JAX_DEFAULT_MATMUL_PRECISION=highest bench "dream column x1 fp32-highest" "$limit" \
+  --approach column --dream-only --iters "$steps"
 for approach in vector column transpose fft; do
   bench "train $approach" "$limit" --approach "$approach" --iters "$iters" --warmup 10
 done
 bench "train column x8" "$limit" --approach column --streams 8 --iters "$iters" --warmup 10
 bench "vocoder" "$limit" --vocoder
-bench "realtime" "$((2 * limit))" --realtime --approaches vector,column,transpose,fft --sizes 128,512,2048 \
-  --realtime-streams 1,4 --budget 1
+bench "realtime" "$((2 * limit))" --realtime --approaches vector,column,transpose,fft \
+  --sizes 128,512,2048 --realtime-streams 1,4 --budget 1
 grep -A 20 '^dream speed on' "$log" | grep '^|' || true
 
 echo "## summary" | tee -a "$log"
