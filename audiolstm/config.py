@@ -19,7 +19,7 @@ SEED_MODES = ('same', 'random', 'advance')
 # Fields added after runs were first saved, with the value that keeps the behaviour from before:
 # a run's config.json without one means that value (resolve fills it in).
 ADDED_FIELDS = {'dream_ema': 0.0, 'dream_noise': 0.0, 'lr_final': 1.0, 'magnitude_power': 1.0,
-                'spectral_floor_db': 0.0}
+                'spectral_floor_db': 0.0, 'spectral_floor_match': 0.0}
 
 
 DREAM_MEMORY_LIMIT_GIB = 4.0  # the dreams of a run (or of one sampling) may hold at most this
@@ -195,6 +195,15 @@ def _validate_amounts(c) -> None:
          '(the model learns magnitudes ** p; 1 = linear magnitudes, as the original)')
   _check(c.spectral_floor_db >= 0, f'config.spectral_floor_db={c.spectral_floor_db!r} must be >= 0 '
          '(dB below each frame\'s peak under which the dreams drop a bin; 0 = off)')
+  _check(isinstance(c.spectral_floor_match, (int, float))
+         and not isinstance(c.spectral_floor_match, bool) and math.isfinite(c.spectral_floor_match)
+         and c.spectral_floor_match >= 0, f'config.spectral_floor_match='
+         f'{c.spectral_floor_match!r} must be a number >= 0 (the dream\'s flatness allowed, as a '
+         'multiple of the recording\'s; 0 = off)')
+  _check(not c.spectral_floor_match or (not c.use_fft and c.spectral_floor_db > 0),
+         f'config.spectral_floor_match={c.spectral_floor_match!r} needs a raw-audio approach '
+         '(vector, column, transpose) and config.spectral_floor_db > 0 (the deepest floor tried); '
+         'set spectral_floor_match=0 or spectral_floor_db=50')
   for name in ('dream_seconds', 'seq_dream_seconds'):
     _check(c[name] > 0 and math.isfinite(c[name]),
            f'config.{name}={c[name]!r} must be a finite number > 0')

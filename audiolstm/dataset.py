@@ -5,6 +5,7 @@ Raw-audio approaches slice the samples directly. The magnitude-spectrum approach
 over the training data; seed files keep that scale.
 """
 import dataclasses
+import math
 
 import numpy as np
 
@@ -33,6 +34,7 @@ class Sources:
   val_iters: int = 0
   notes: tuple = ()               # things the user should know (e.g. validation turned off)
   g: config_lib.Geometry = None   # the geometry they were sliced for
+  flatness: float = math.nan      # the training audio's spectral flatness (spectral_floor_match)
 
 
 def to_source(c, audio, scale=None):
@@ -132,7 +134,14 @@ def load_sources(c, g: config_lib.Geometry, load=audio_io.load_many) -> Sources:
                  stream_starts=tuple(k * segment for k in range(streams)), seed_audio=seed_audio,
                  val_inputs=val_inputs, val_labels=val_labels,
                  val_iters=slicing.iterations_per_epoch(g, len(val_inputs)) if n_val else 0,
-                 notes=tuple(notes), g=g)
+                 notes=tuple(notes), g=g, flatness=_flatness(c, train_audio))
+
+
+def _flatness(c, audio: np.ndarray) -> float:
+  """spectral.flatness of the training audio [n] where spectral_floor_match needs it, else nan."""
+  if c.use_fft or not c.get('spectral_floor_match', 0.0) > 0:
+    return math.nan
+  return spectral.flatness(audio, c.sample_rate)
 
 
 def validation_samples(c, g: config_lib.Geometry, num_samples: int) -> int:

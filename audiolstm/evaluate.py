@@ -47,8 +47,8 @@ CLIP_LEVEL = 0.999       # |x| at or above this is full scale ...
 CLIP_RUN = 3             # ... and this many full-scale samples in a row: clipped
 ANCHOR_SECONDS = 4.0     # anchors' length when a run has no dreams yet
 CLICK_GAP_S = 0.005      # threshold crossings closer than this are one click
-FLATNESS_FLOOR_DB = 60.0  # flatness: bins are floored this far below their frame's peak
-                         # (differences further down are masked, inaudible under the peak)
+FLATNESS_FLOOR_DB = spectral.FLATNESS_FLOOR_DB  # flatness: bins are floored this far below
+                         # their frame's peak (differences further down are masked, inaudible)
 FLOOR_DB = 80.0          # log-mel frames are floored this far below the loudest bin
 LOUD_DB = 50.0           # frames within this of the loudest bin count in the frame distance
 MOTION_LAGS_S = (0.05, 0.1, 0.2, 0.3, 0.5)   # lags of the motion curve
@@ -175,10 +175,7 @@ class RunError(ValueError):
 # ----------------------------------------------------------------------------- spectra
 
 
-def analysis_sizes(sr: int) -> tuple:
-  """(n_fft, hop) of the spectral scores: ~93 ms Hann frames (1024 at 11025 Hz), 75 % overlap."""
-  n_fft = 2 ** int(round(math.log2(0.093 * sr)))
-  return n_fft, n_fft // 4
+analysis_sizes = spectral.analysis_sizes
 
 
 def spectral_stats(audio: np.ndarray, n_fft: int, hop: int, max_frames: int = 2048,
@@ -202,8 +199,7 @@ def spectral_stats(audio: np.ndarray, n_fft: int, hop: int, max_frames: int = 20
       bands.append(power @ mel_fb.T)
     total += np.sum(power, axis=0)
     energies.append(np.sum(power, axis=1))
-    p = power + (10 ** (-FLATNESS_FLOOR_DB / 10) * np.max(power, axis=1, keepdims=True) + 1e-300)
-    flatness.append(np.exp(np.mean(np.log(p), axis=1)) / np.mean(p, axis=1))
+    flatness.append(spectral.frame_flatness(power, FLATNESS_FLOOR_DB))
   energies = np.concatenate(energies)
   out = (total / len(energies), energies, np.concatenate(flatness))
   return out + (np.concatenate(bands),) if mel_fb is not None else out
@@ -242,10 +238,7 @@ def _features(x: np.ndarray, sr: int) -> _Features:
   rough = float(np.mean(np.square(np.diff(x))) / ms) if ms > 0 and len(x) > 1 else math.nan
   mel_fb, chroma_fb = _filterbanks(sr, n_fft)
   mean_power, energy, frame_flatness, mel_power = spectral_stats(x, n_fft, hop, mel_fb=mel_fb)
-  loud = energy > 1e-6 * np.max(energy) if np.max(energy) > 0 else np.zeros(len(energy), bool)
-  # Geometric mean over the frames: an arithmetic mean is ruled by the few most noise-like
-  # (quietest) frames, so a literal excerpt of a recording could score 7x the whole.
-  flatness = float(np.exp(np.mean(np.log(frame_flatness[loud])))) if np.any(loud) else math.nan
+  flatness = spectral.mean_flatness(frame_flatness, energy)  # over the loud frames
   mel = mel_fb @ mean_power                                    # [64]
   if np.sum(mel) > 0:
     mel = mel / np.sum(mel)

@@ -247,7 +247,7 @@ def _sample(run: TrainedRun, buffers, labels, seed_audio, seconds: float, out_di
         '...')
     values = dreamer(buffers, jax.random.key(seed),
                      lambda done, total: progress.update(done, force=done == total), stop=stop)
-    writer = outputs.DreamWriter(c, run.sources.scale, out_dir)
+    writer = outputs.DreamWriter(c, run.sources.scale, out_dir, flatness=run.sources.flatness)
     paths = [_write(writer, f'{c.approach}_sample_{labels[i]}_{i:03d}.wav', values[i], seed, i,
                     seed_audio[i]) for i in range(num_dreams)]
   dt = time.perf_counter() - t0
@@ -368,7 +368,8 @@ def _watch(run: TrainedRun, watch_dir, out_dir, seconds, seed, poll_s, settle_s,
   log(f'watching {os.path.abspath(watch_dir)} (model of {run.path}, iteration {run.step}{noise}); '
       f'dreams of {seconds:g} s go to {os.path.abspath(out_dir)}; Ctrl-C stops'
       + (f' ({len(done.done)} file(s) already done there)' if done.done else ''))
-  writer = outputs.DreamWriter(run.config, run.sources.scale, out_dir)
+  writer = outputs.DreamWriter(run.config, run.sources.scale, out_dir,
+                               flatness=run.sources.flatness)
   gone = False
   with signals.StopSignals() as stop:
     while not stop.requested and (max_files is None or taken < max_files):

@@ -133,7 +133,7 @@ def _sample(run, c, program, num_dreams, seconds, out_dir, seed, log) -> list:
   rounds = -(-num_dreams // streams)
   data = train.device_data(run.sources, program.mesh)
   state = run.state.replace(rng=jax.random.fold_in(run.state.rng, seed))
-  writer = outputs.DreamWriter(c, run.sources.scale, out_dir)
+  writer = outputs.DreamWriter(c, run.sources.scale, out_dir, flatness=run.sources.flatness)
   progress = outputs.Progress(rounds * setup.dream_len, log, every_s=1.0, label='step',
                               unit='it')
   log(f'dreaming {num_dreams} x {seconds:g} s from {run.path} (iteration {run.step}), learning '

@@ -1,5 +1,6 @@
 """What a training run writes as it goes: whole dreams from per-step values, metrics records,
 progress lines."""
+import math
 import os
 import time
 
@@ -165,9 +166,11 @@ class DreamWriter:
   """Writes dreams into a folder: the WAV (never over an earlier file), its spectrogram PNG with
   the seed's above it, and, given a TensorBoard writer, the audio and the picture there too."""
 
-  def __init__(self, c, scale: float, out_dir: str, board=None):
-    """c: the run's resolved config; scale: its spectral scale (dataset.Sources.scale)."""
+  def __init__(self, c, scale: float, out_dir: str, board=None, flatness: float = math.nan):
+    """c: the run's resolved config; scale: its spectral scale (dataset.Sources.scale);
+    flatness: its recording's spectral flatness (dataset.Sources.flatness)."""
     self.c, self.scale, self.out_dir, self.board = c, scale, out_dir, board
+    self.flatness = flatness
     self.paths = []
 
   def write(self, name: str, values: np.ndarray, rng: np.random.Generator, seed_audio=None,
@@ -183,7 +186,7 @@ class DreamWriter:
       step: TensorBoard step.
     """
     sr = self.c.sample_rate
-    audio = synthesis.to_audio(self.c, values, self.scale, rng)
+    audio = synthesis.to_audio(self.c, values, self.scale, rng, self.flatness)
     files.makedirs(self.out_dir)
     path = audio_io.write_wav(audio_io.unique_path(os.path.join(self.out_dir, name)), audio, sr)
     title = os.path.basename(path) + (' (seed above)' if seed_audio is not None else '')

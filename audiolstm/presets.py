@@ -11,9 +11,9 @@ anything else raises PresetError, whose one-line message lists the valid argumen
 # Settings that our quick defaults tune for sound (issue 10) but the dissertation did not have: a
 # preset restores these values (the original's behaviour) before setting its own fields.
 ORIGINAL_SETTINGS = {'noisify': 0.0, 'lr_final': 1.0, 'magnitude_power': 1.0, 'hidden_size': 0,
-                     'spectral_floor_db': 0.0, 'dream_noise': 0.0, 'output_activation': 'linear',
-                     'use_peaks': True, 'dream_ema': 0.0, 'use_dropout': False,
-                     'input_keep_prob': 0.9, 'output_keep_prob': 0.9}
+                     'spectral_floor_db': 0.0, 'spectral_floor_match': 0.0, 'dream_noise': 0.0,
+                     'output_activation': 'linear', 'use_peaks': True, 'dream_ema': 0.0,
+                     'use_dropout': False, 'input_keep_prob': 0.9, 'output_keep_prob': 0.9}
 
 
 class PresetError(LookupError):

@@ -18,6 +18,7 @@ frames, with all n_fft // 2 + 1 bins (bin k at k * sr / n_fft).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -144,6 +145,63 @@ def power_batches(
     yield np.square(np.abs(np.fft.rfft(frames[b : b + max_frames] * window, axis=-1)))
 
 
+def analysis_sizes(sr: int) -> tuple:
+  """(n_fft, hop) of the spectral scores: ~93 ms Hann frames (1024 at 11025 Hz), 75 % overlap."""
+  n_fft = 2 ** int(round(math.log2(0.093 * sr)))
+  return n_fft, n_fft // 4
+
+
+def frame_flatness(power: np.ndarray, floor_db: float) -> np.ndarray:
+  """Spectral flatness of each frame: geometric / arithmetic mean of its power, every bin first
+  raised by a floor `floor_db` below the frame's peak (differences further down are masked).
+
+  Args:
+    power: [frames, bins] power spectra (power_batches).
+    floor_db: the floor's depth below each frame's peak bin, in dB.
+
+  Returns:
+    [frames] float64 flatness in (0, 1] (1: white noise's flat spectrum).
+  """
+  p = power + (10 ** (-floor_db / 10) * np.max(power, axis=1, keepdims=True) + 1e-300)
+  return np.exp(np.mean(np.log(p), axis=1)) / np.mean(p, axis=1)
+
+
+def mean_flatness(flatness: np.ndarray, energies: np.ndarray) -> float:
+  """The geometric mean of frame_flatness over the frames within 60 dB of the loudest (an
+  arithmetic mean is ruled by the few most noise-like, quietest, frames); nan if none is.
+
+  Args:
+    flatness: [frames] frame_flatness.
+    energies: [frames] each frame's summed power.
+  """
+  loud = energies > 1e-6 * np.max(energies, initial=0.0)
+  return float(np.exp(np.mean(np.log(flatness[loud])))) if np.any(loud) else math.nan
+
+
+FLATNESS_FLOOR_DB = 60.0  # flatness: bins are floored this far below their frame's peak
+
+
+def flatness(audio: np.ndarray, sr: int) -> float:
+  """How noise-like a signal is: mean_flatness of its analysis spectrogram (analysis_sizes),
+  the score evaluate reports as flatness_ratio over the recording's.
+
+  Args:
+    audio: [n] samples (its mean is removed first).
+    sr: the sample rate in Hz.
+
+  Returns:
+    The flatness in (0, 1]; nan for silence.
+  """
+  n_fft, hop = analysis_sizes(sr)
+  x = np.asarray(audio, np.float64)
+  x = x - np.mean(x) if len(x) else x
+  flat, energies = [], []
+  for power in power_batches(x, n_fft, hop):
+    flat.append(frame_flatness(power, FLATNESS_FLOOR_DB))
+    energies.append(np.sum(power, axis=1))
+  return mean_flatness(np.concatenate(flat), np.concatenate(energies))
+
+
 def power_spectrogram(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
   """|STFT|^2 of Hann-windowed frames, centred (n_fft // 2 zeros each side).
 
@@ -241,7 +299,7 @@ def _gate_frame(sample_rate: int) -> int:
   return 2 ** int(round(np.log2(0.046 * sample_rate)))
 
 
-def drop_weak_audio(audio: np.ndarray, floor_db: float, sample_rate: int) -> np.ndarray:
+def drop_weak_audio(audio: np.ndarray, floor_db, sample_rate: int) -> np.ndarray:
   """Audio with each short-time frame's weak bins removed: `drop_weak` for raw-audio dreams.
 
   A Hann STFT of about 46 ms frames (512 at 11025 Hz) with 75 % overlap; the bins more than
@@ -251,7 +309,8 @@ def drop_weak_audio(audio: np.ndarray, floor_db: float, sample_rate: int) -> np.
 
   Args:
     audio: [..., n] float32 samples (each row on its own).
-    floor_db: how far below its frame's largest a bin may lie, in dB (> 0).
+    floor_db: how far below its frame's largest a bin may lie, in dB (> 0): one number, or [...]
+      one per row of audio.
     sample_rate: the audio's rate in Hz (sets the frame length).
 
   Returns:
@@ -264,10 +323,44 @@ def drop_weak_audio(audio: np.ndarray, floor_db: float, sample_rate: int) -> np.
     return x
   overlap = 3 * n_fft // 4
   _, _, z = scipy.signal.stft(x, nperseg=n_fft, noverlap=overlap)       # [..., bins, frames]
-  kept = drop_weak(np.abs(z).swapaxes(-1, -2), floor_db).swapaxes(-1, -2) > 0
+  floors = np.asarray(floor_db, np.float64)[..., None, None]            # [..., 1, 1]
+  kept = drop_weak(np.abs(z).swapaxes(-1, -2), floors).swapaxes(-1, -2) > 0
   _, y = scipy.signal.istft(z * kept, nperseg=n_fft, noverlap=overlap)
   y = np.asarray(y[..., :x.shape[-1]], np.float32)
   return np.pad(y, [(0, 0)] * (x.ndim - 1) + [(0, x.shape[-1] - y.shape[-1])])
+
+
+MATCH_STEP_DB = 5.0         # matched_floor tries the floors deepest_db, deepest_db - 5, ...
+MATCH_SHALLOWEST_DB = 10.0  # ... down to this one
+
+
+def matched_floor(audio: np.ndarray, deepest_db: float, sample_rate: int,
+                  target: float) -> tuple:
+  """The deepest gate that leaves a dream no more noise-like than `target`: drop_weak_audio at
+  deepest_db, deepest_db - MATCH_STEP_DB, ... down to MATCH_SHALLOWEST_DB, the first whose
+  result's `flatness` is at most `target` (the shallowest when none is).
+
+  A model's prediction error is a hiss of about the same level on every recording, while
+  recordings differ in how much noise they hold themselves (a piano's hammers and dense partials,
+  a guitar's clean ones): a fixed floor thins the one or leaves hiss on the other.
+
+  Args:
+    audio: [n] float32 samples (one dream).
+    deepest_db: the deepest floor tried, in dB (> 0).
+    sample_rate: the audio's rate in Hz.
+    target: the flatness wanted (e.g. 2 x the recording's); nan: the deepest floor.
+
+  Returns:
+    (the floor chosen in dB, [n] float32 the audio gated at it).
+  """
+  floors = np.arange(deepest_db, MATCH_SHALLOWEST_DB - 1e-9, -MATCH_STEP_DB)
+  floors = floors if len(floors) and math.isfinite(target) else np.array([deepest_db])
+  x = np.asarray(audio, np.float32)
+  gated = drop_weak_audio(np.broadcast_to(x, (len(floors), len(x))), floors, sample_rate)  # [K, n]
+  for floor, y in zip(floors, gated):
+    if not flatness(y, sample_rate) > target:  # quiet enough, or silent (nan)
+      return float(floor), y
+  return float(floors[-1]), gated[-1]
 
 
 class DropWeakStream:
@@ -279,7 +372,8 @@ class DropWeakStream:
   audio can change. Memory stays at about two frames per stream.
   """
 
-  def __init__(self, num_streams: int, floor_db: float, sample_rate: int):
+  def __init__(self, num_streams: int, floor_db, sample_rate: int):
+    """floor_db: drop_weak_audio's, one number or [num_streams] one per stream."""
     self.floor_db, self.sample_rate = floor_db, sample_rate
     self.n_fft = _gate_frame(sample_rate)
     self.hop = self.n_fft // 4

@@ -328,7 +328,7 @@ class Chain:
       self.stillness.reset()
     self.settled, self.seeded_at = None, self.written
     self.synth = synthesis.StreamSynth(self.run.config, self.run.sources.scale, self.num_streams,
-                                       self.rng)
+                                       self.rng, self.run.sources.flatness)
     return self.written
 
   def push(self, values: np.ndarray) -> None:

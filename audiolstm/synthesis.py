@@ -4,6 +4,7 @@
 stream mode.
 """
 import functools
+import math
 
 import jax
 import numpy as np
@@ -31,11 +32,13 @@ def magnitudes(c, values: np.ndarray, scale: float) -> np.ndarray:
   return frames
 
 
-def to_audio(c, values: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
+def to_audio(c, values: np.ndarray, scale: float, rng: np.random.Generator,
+             flatness: float = math.nan) -> np.ndarray:
   """One stream's dream values [steps * new_per_step] -> audio samples (float32).
 
   Raw approaches: the values are samples (scaled down if they exceed [-1, 1]; with
-  spectral_floor_db, each short-time frame's bins that far below its peak are removed). fft: the
+  spectral_floor_db, each short-time frame's bins that far below its peak are removed, and with
+  spectral_floor_match that floor is the deepest tried: gate_floor). fft: the
   values are normalised magnitude frames; they are rescaled and turned into audio by the vocoder
   (with spectral_floor_db, keeping only the partials within that many dB of the frame's peak).
 
@@ -46,6 +49,8 @@ def to_audio(c, values: np.ndarray, scale: float, rng: np.random.Generator) -> n
       flattened normalised magnitudes).
     scale: the fft normalisation of the sources (dataset.Sources.scale; unused for raw audio).
     rng: draws the vocoder's random start phases (fft only).
+    flatness: the recording's spectral flatness (dataset.Sources.flatness), the measure of
+      spectral_floor_match (raw audio only).
 
   Returns:
     [n] float32 audio: n = steps * new_per_step for raw audio, (frames + 1) * hop_size for fft.
@@ -57,26 +62,52 @@ def to_audio(c, values: np.ndarray, scale: float, rng: np.random.Generator) -> n
     return 0.9 * audio
   audio = np.nan_to_num(values.astype(np.float32))
   if c.get('spectral_floor_db', 0.0) > 0:  # the prediction error's broadband hash goes
-    audio = spectral.drop_weak_audio(audio, c.spectral_floor_db, c.sample_rate)
+    audio = gate_floor(c, audio, flatness)[1]
   peak = float(np.max(np.abs(audio))) if audio.size else 0.0
   return audio * (0.99 / peak) if peak > 0.99 else audio
+
+
+def gate_floor(c, audio: np.ndarray, flatness: float) -> tuple:
+  """A raw dream through its spectral gate: at spectral_floor_db, or with spectral_floor_match
+  > 0 at the deepest floor from there that leaves it at most spectral_floor_match x the
+  recording's flatness (spectral.matched_floor).
+
+  Args:
+    c: a resolved config with spectral_floor_db > 0 (sample_rate, spectral_floor_match).
+    audio: [n] float32 samples.
+    flatness: the recording's spectral flatness (nan: unknown, the deepest floor is used).
+
+  Returns:
+    (the floor in dB, [n] float32 gated audio).
+  """
+  match = c.get('spectral_floor_match', 0.0)
+  if match > 0:
+    return spectral.matched_floor(audio, c.spectral_floor_db, c.sample_rate, match * flatness)
+  return c.spectral_floor_db, spectral.drop_weak_audio(audio, c.spectral_floor_db, c.sample_rate)
 
 
 class StreamSynth:
   """to_audio for dream values that arrive piece by piece, for S streams at once.
 
   Raw approaches: the samples, through spectral.DropWeakStream when spectral_floor_db is set
-  (then one gate frame later). fft: each piece's magnitude frames are vocoded with the frame
+  (then one gate frame later; with spectral_floor_match, each stream's floor is gate_floor's on
+  its first MATCH_SECONDS, so the audio starts that much later). fft: each piece's magnitude frames are vocoded with the frame
   before them, unnormalised and at their sample offset, so the pieces join into exactly the
   vocoder's sum over the whole dream (before its normalisation; `Level` sets the loudness).
   """
 
-  def __init__(self, c, scale: float, num_streams: int, rng: np.random.Generator):
-    """c: a resolved config; scale: the sources' spectral scale; rng: the vocoder's phases."""
-    self.c, self.scale, self.num_streams = c, scale, num_streams
+  MATCH_SECONDS = 2.0  # spectral_floor_match: the audio each stream's floor is chosen on
+
+  def __init__(self, c, scale: float, num_streams: int, rng: np.random.Generator,
+               flatness: float = math.nan):
+    """c: a resolved config; scale: the sources' spectral scale; rng: the vocoder's phases;
+    flatness: the recording's spectral flatness (dataset.Sources.flatness)."""
+    self.c, self.scale, self.num_streams, self.flatness = c, scale, num_streams, flatness
     floor = c.get('spectral_floor_db', 0.0)
-    self.gate = None
-    if not c.use_fft and floor > 0:
+    self.gate = self.pending = None
+    if not c.use_fft and floor > 0 and c.get('spectral_floor_match', 0.0) > 0:
+      self.pending = np.zeros((num_streams, 0), np.float32)  # [S, m] until the floors are set
+    elif not c.use_fft and floor > 0:
       self.gate = spectral.DropWeakStream(num_streams, floor, c.sample_rate)
     if c.use_fft:
       self.phases = rng.uniform(0.0, 2 * np.pi, (num_streams, c.seg_len)).astype(np.float32)
@@ -96,6 +127,8 @@ class StreamSynth:
   def push(self, values: np.ndarray) -> np.ndarray:
     """[S, steps * new_per_step] dream values -> [S, m] audio (m may be 0 with a gate)."""
     values = np.nan_to_num(np.asarray(values, np.float32))
+    if self.pending is not None:
+      return self._match(values, final=False)
     if not self.c.use_fft:
       return values if self.gate is None else self.gate.push(values)
     frames = magnitudes(self.c, values.reshape(len(values), -1, self.c.seg_len), self.scale)
@@ -104,8 +137,22 @@ class StreamSynth:
     self.piece_frames = frames.shape[1]
     return audio
 
+  def _match(self, values: np.ndarray, final: bool) -> np.ndarray:
+    """spectral_floor_match: hold [S, n] samples until MATCH_SECONDS (or `final`), then choose
+    each stream's floor on them, start the gate and return what it gives ([S, m], m may be 0)."""
+    self.pending = np.concatenate([self.pending, values], axis=1)
+    if self.pending.shape[1] < self.MATCH_SECONDS * self.c.sample_rate and not final:
+      return self.pending[:, :0]
+    floors = [gate_floor(self.c, row, self.flatness)[0] for row in self.pending]
+    self.gate = spectral.DropWeakStream(self.num_streams, np.asarray(floors), self.c.sample_rate)
+    held, self.pending = self.pending, None
+    return self.gate.push(held)
+
   def flush(self) -> np.ndarray:
     """[S, m] the rest: the gate's held samples, or the fft dream's fade-out segment."""
+    if self.pending is not None:
+      head = self._match(np.zeros((self.num_streams, 0), np.float32), final=True)
+      return np.concatenate([head, self.gate.flush()], axis=1)
     if not self.c.use_fft:
       return np.zeros((self.num_streams, 0), np.float32) if self.gate is None else (
           self.gate.flush())

@@ -644,7 +644,7 @@ def run_prepared(p: PreparedRun, log=print) -> dict:
       if p.primary else tb.NoWriter()
   metrics = outputs.MetricsLog(p.run, board, learning_rate(c, p.total),
                                f'{c.approach}: {os.path.basename(p.run.path)}')
-  writer = outputs.DreamWriter(c, p.sources.scale, p.run.dreams_dir, board)
+  writer = outputs.DreamWriter(c, p.sources.scale, p.run.dreams_dir, board, p.sources.flatness)
   progress = outputs.Progress(p.total, log, start=p.start)
   step, t0, rate = p.start, time.perf_counter(), None
   saved = p.start or None  # the step of the newest checkpoint (a resume starts at one)

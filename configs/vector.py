@@ -72,6 +72,8 @@ def get_config(arg=None):
   c.use_dropout = True         # dropout on the cell's output, 2 %, in training and dreaming: a
   c.input_keep_prob = 1.0      # dream that settles into one row repeated (a buzz at 86 Hz) is
   c.output_keep_prob = 0.98    # kept moving (row_lock 0.44-0.95 -> 0-0.33 on the development set)
-  c.spectral_floor_db = 25.0   # each dream frame keeps the bins within 25 dB of its peak: the
-                               # noise the dropout adds goes with the error under the notes
+  c.spectral_floor_db = 50.0   # each dream frame keeps the bins within a floor of its peak: the
+  c.spectral_floor_match = 2.0  # deepest of 50, 45, ... 10 dB leaving the dream at most 2x as
+                               # noise-like as the recording (the dropout's hiss goes, a piano's
+                               # dense partials stay: a fixed 25 dB thinned them)
   return presets.apply(c, PRESETS, arg, 'configs/vector.py')

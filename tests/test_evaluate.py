@@ -14,6 +14,7 @@ import soundfile as sf
 from audiolstm import anchors
 from audiolstm import audio_io
 from audiolstm import evaluate
+from audiolstm import spectral
 from audiolstm import train
 from tests.helpers import tiny_config
 
@@ -291,6 +292,9 @@ def test_flatness_ratio_is_a_ratio_of_geometric_means_over_frames(melody):
   s = evaluate.score_audio(dream, ref_audio, SR)
   want = naive_flatness(dream, SR) / naive_flatness(ref_audio, SR)
   assert s['flatness_ratio'] == pytest.approx(want, rel=1e-9)
+  # spectral.flatness (the dream gate's measure, spectral_floor_match) is the same number.
+  assert spectral.flatness(dream, SR) == pytest.approx(naive_flatness(dream, SR), rel=1e-9)
+  assert math.isnan(spectral.flatness(np.zeros(SR), SR))
 
 
 def naive_motion(frames, hop, sr, pair_frames):

@@ -196,6 +196,81 @@ def test_raw_dreams_get_the_floor_only_when_it_is_set():
                                spectral.drop_weak_audio(values, 40.0, SR), atol=0)
 
 
+def harmonic_note(seconds=2.0, partials=12, step_db=3.0):
+  """[n] a 220 Hz note whose partial k (from 0) lies k * step_db dB under the first."""
+  t = np.arange(int(seconds * SR)) / SR
+  return sum(0.5 * 10 ** (-step_db * k / 20) * np.sin(2 * np.pi * 220 * (k + 1) * t)
+             for k in range(partials))
+
+
+def reference_matched_floor(x, deepest, target):
+  """matched_floor with a loop: each floor's drop_weak_audio alone, the first quiet enough."""
+  floor = deepest
+  while floor >= spectral.MATCH_SHALLOWEST_DB:
+    if spectral.flatness(spectral.drop_weak_audio(x, floor, SR), SR) <= target:
+      return floor
+    floor -= spectral.MATCH_STEP_DB
+  return floor + spectral.MATCH_STEP_DB
+
+
+def test_matched_floor_keeps_dense_partials_and_takes_the_hiss():
+  """A note with partials down to 33 dB under its first, in hiss: the gate picks the deepest
+  floor that leaves it at most twice as noise-like as the clean note (a loop over
+  drop_weak_audio agrees), deeper than the old fixed 25 dB, so the quietest partial stays while
+  the hiss above the partials falls by over 10 dB; more hiss, a shallower floor; no target, the
+  deepest floor."""
+  note = harmonic_note()
+  rng = np.random.default_rng(0)
+  x = (note + 0.02 * rng.standard_normal(len(note))).astype(np.float32)
+  target = 2 * spectral.flatness(note, SR)
+  floor, y = spectral.matched_floor(x, 50.0, SR, target)
+  assert floor == reference_matched_floor(x, 50.0, target) and 25.0 < floor < 50.0
+  np.testing.assert_array_equal(y, spectral.drop_weak_audio(x, floor, SR))
+  t = np.arange(len(x)) / SR
+  mid = slice(SR // 2, -SR // 2)
+  def partial(a, hz):  # amplitude of the component at hz
+    basis = np.exp(-2j * np.pi * hz * t[mid])
+    return 2 * abs(np.mean(a[mid] * basis))
+  assert partial(y, 220 * 12) > 0.8 * partial(note, 220 * 12)   # 33 dB down, kept
+  assert partial(spectral.drop_weak_audio(x, 25.0, SR), 220 * 12) < 0.5 * partial(note, 220 * 12)
+  spectrum = lambda a: np.abs(np.fft.rfft(a[mid] * np.hanning(len(a[mid])))) ** 2
+  above = np.fft.rfftfreq(len(x[mid]), 1 / SR) > 2900             # only hiss up there
+  assert np.sum(spectrum(y)[above]) < 0.1 * np.sum(spectrum(x)[above])
+  louder = (note + 0.2 * rng.standard_normal(len(note))).astype(np.float32)
+  assert spectral.matched_floor(louder, 50.0, SR, target)[0] < floor
+  assert spectral.matched_floor(x, 50.0, SR, math.nan)[0] == 50.0
+
+
+def test_drop_weak_audio_takes_one_floor_per_row():
+  rng = np.random.default_rng(3)
+  x = (harmonic_note(1.0) + 0.02 * rng.standard_normal((2, SR))).astype(np.float32)
+  both = spectral.drop_weak_audio(x, np.array([40.0, 15.0]), SR)
+  np.testing.assert_array_equal(both[0], spectral.drop_weak_audio(x[0], 40.0, SR))
+  np.testing.assert_array_equal(both[1], spectral.drop_weak_audio(x[1], 15.0, SR))
+
+
+def test_matched_dreams_and_streams_use_the_recordings_flatness():
+  """to_audio gates at matched_floor's floor; StreamSynth chooses each stream's floor on its
+  first MATCH_SECONDS and then gives exactly drop_weak_audio of the whole at those floors."""
+  c = config_lib.resolve(tiny_config('vector', spectral_floor_db=50.0, spectral_floor_match=2.0))
+  note = harmonic_note(4.0)
+  rng = np.random.default_rng(4)
+  values = (0.8 * note + np.array([[0.01], [0.1]]) * rng.standard_normal((2, len(note)))).astype(
+      np.float32)
+  flat = spectral.flatness(note, SR)
+  floor, want = spectral.matched_floor(values[0], 50.0, SR, 2 * flat)
+  np.testing.assert_array_equal(synthesis.to_audio(c, values[0], 1.0, rng, flat), want)
+  synth = synthesis.StreamSynth(c, 1.0, 2, rng, flat)
+  out = np.concatenate([synth.push(values[:, i:i + 3000]) for i in range(0, len(note), 3000)]
+                       + [synth.flush()], axis=1)
+  head = int(synthesis.StreamSynth.MATCH_SECONDS * SR)
+  floors = [spectral.matched_floor(v[:head + 3000 - head % 3000], 50.0, SR, 2 * flat)[0]
+            for v in values]
+  assert floors[0] > floors[1]          # the hissier stream is gated harder
+  np.testing.assert_allclose(out, spectral.drop_weak_audio(values, np.array(floors), SR),
+                             atol=1e-6)
+
+
 # ---------------------------------------------------------------------------- lr_final decay
 
 
@@ -249,6 +324,7 @@ def test_learning_rate_scalars_decay_over_a_tiny_run(tmp_path):
     ('magnitude_power', 0.0), ('magnitude_power', -0.5), ('magnitude_power', 1.01),
     ('magnitude_power', float('nan')),
     ('spectral_floor_db', -1.0), ('spectral_floor_db', float('nan')),
+    ('spectral_floor_match', -1.0), ('spectral_floor_match', float('nan')),
 ])
 def test_bad_lever_values_raise_one_line(field, bad):
   for approach in ('vector', 'fft'):
@@ -269,17 +345,30 @@ def test_good_lever_values_pass(field, good):
   assert c[field] == good
 
 
+def test_a_matched_floor_needs_raw_audio_and_a_deepest_floor():
+  config_lib.validate(resolved('vector', spectral_floor_db=50.0, spectral_floor_match=2.0))
+  for approach, floor in (('fft', 50.0), ('vector', 0.0)):
+    c = config_lib.resolve(tiny_config(approach, spectral_floor_db=floor,
+                                       spectral_floor_match=2.0))
+    with pytest.raises(config_lib.ConfigError, match=r'^config\.spectral_floor_match=2.0 needs '
+                       'a raw-audio approach') as e:
+      config_lib.validate(c)
+    assert '\n' not in str(e.value)
+
+
 def test_an_old_config_resolves_to_the_old_behaviour(synth_audio):
   assert {k: config_lib.ADDED_FIELDS[k] for k in ('lr_final', 'magnitude_power',
                                                   'spectral_floor_db')} == {
       'lr_final': 1.0, 'magnitude_power': 1.0, 'spectral_floor_db': 0.0}
   for approach in ('vector', 'fft'):
     old = tiny_config(approach).to_dict()
-    for k in ('lr_final', 'magnitude_power', 'spectral_floor_db', 'dream_noise'):
+    for k in ('lr_final', 'magnitude_power', 'spectral_floor_db', 'dream_noise',
+              'spectral_floor_match'):
       del old[k]
     c = config_lib.resolve(ml_collections.ConfigDict(old))
     config_lib.validate(c)
     assert (c.lr_final, c.magnitude_power, c.spectral_floor_db) == (1.0, 1.0, 0.0)
+    assert c.spectral_floor_match == 0.0
     assert train.learning_rate(c, 1000) == c.lr   # constant, as before
     # A config.json saved without them resumes under the resolved config.
     prior = json.loads(json.dumps(c.to_dict(), default=list))

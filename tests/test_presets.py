@@ -67,7 +67,8 @@ def test_original_preset_matches_the_original_implementation():
 QUICK_DEFAULTS = {
     'vector': dict(seg_len=128, num_unrollings=32, hidden_size=256, max_steps=15000,
                    dream_seconds=10.0, num_dream_streams=1, lr_final=0.05, noisify=0.01,
-                   spectral_floor_db=25.0, use_dropout=True, input_keep_prob=1.0,
+                   spectral_floor_db=50.0, spectral_floor_match=2.0, use_dropout=True,
+                   input_keep_prob=1.0,
                    output_keep_prob=0.98),
     'column': dict(seg_len=128, num_unrollings=8, max_steps=200000, dream_seconds=2.0,
                    noisify=0.01, lr_final=0.15),
