@@ -53,9 +53,7 @@ def _data_fields(c) -> None:
   c.use_peaks = True            # vocoder keeps only local spectral peaks
   c.magnitude_power = 1.0       # learn magnitudes ** this (0.5: quiet partials count; 1 = original)
   c.spectral_floor_db = 0.0     # dreams drop bins this many dB below their frame's peak (0 = off)
-  c.spectral_floor_match = 0.0  # raw audio: spectral_floor_db is the deepest floor tried, the
-                                # first (5 dB steps) leaving a dream at most this x the
-                                # recording's spectral flatness is kept (0 = off)
+  c.spectral_floor_match = 0.0  # raw: floor matched to this x the recording's flatness (0 = off)
 
 
 def _model_fields(c) -> None:

@@ -91,9 +91,10 @@ class StreamSynth:
 
   Raw approaches: the samples, through spectral.DropWeakStream when spectral_floor_db is set
   (then one gate frame later; with spectral_floor_match, each stream's floor is gate_floor's on
-  its first MATCH_SECONDS, so the audio starts that much later). fft: each piece's magnitude frames are vocoded with the frame
-  before them, unnormalised and at their sample offset, so the pieces join into exactly the
-  vocoder's sum over the whole dream (before its normalisation; `Level` sets the loudness).
+  its first MATCH_SECONDS, so the audio starts that much later). fft: each piece's magnitude
+  frames are vocoded with the frame before them, unnormalised and at their sample offset, so the
+  pieces join into exactly the vocoder's sum over the whole dream (before its normalisation;
+  `Level` sets the loudness).
   """
 
   MATCH_SECONDS = 2.0  # spectral_floor_match: the audio each stream's floor is chosen on
