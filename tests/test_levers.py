@@ -271,6 +271,29 @@ def test_matched_dreams_and_streams_use_the_recordings_flatness():
                              atol=1e-6)
 
 
+def test_sources_carry_the_recordings_flatness_for_the_matched_gate(tmp_path):
+  """load_sources measures the training part's flatness when spectral_floor_match needs it, and
+  DreamWriter's dreams are gated against it."""
+  rng = np.random.default_rng(5)
+  audio = (0.8 * harmonic_note(3.0) + 0.001 * rng.standard_normal(3 * SR)).astype(np.float32)
+  path = audio_io.write_wav(str(tmp_path / 'in.wav'), audio, SR)
+  c, g = config_lib.prepare(tiny_config('vector', input_files=(path,), spectral_floor_db=50.0,
+                                        spectral_floor_match=2.0))
+  sources = dataset.load_sources(c, g)
+  train_part = audio_io.load_many([path], SR)[:len(sources.inputs)]
+  assert sources.flatness == pytest.approx(spectral.flatness(train_part, SR), rel=1e-6)
+  off, g_off = config_lib.prepare(tiny_config('vector', input_files=(path,),
+                                              spectral_floor_match=0.0))
+  assert math.isnan(dataset.load_sources(off, g_off).flatness)
+  values = (0.8 * harmonic_note(2.0) + 0.05 * rng.standard_normal(2 * SR)).astype(np.float32)
+  from audiolstm import outputs  # pylint: disable=g-import-not-at-top
+  writer = outputs.DreamWriter(c, 1.0, str(tmp_path / 'out'), flatness=sources.flatness)
+  got = audio_io.load_audio(writer.write('d.wav', values, rng), SR)
+  floor, want = spectral.matched_floor(values, 50.0, SR, 2 * sources.flatness)
+  assert floor < 50.0                                   # this dream's hiss needs a shallower gate
+  np.testing.assert_allclose(got, want, atol=1.0 / 32767)   # the 16-bit WAV of the gated dream
+
+
 # ---------------------------------------------------------------------------- lr_final decay
 
 
