@@ -310,11 +310,12 @@ def drop_weak_audio(audio: np.ndarray, floor_db, sample_rate: int) -> np.ndarray
   Args:
     audio: [..., n] float32 samples (each row on its own).
     floor_db: how far below its frame's largest a bin may lie, in dB (> 0): one number, or [...]
-      one per row of audio.
+      one per row of audio (or [K] for one row: K gated versions from one STFT).
     sample_rate: the audio's rate in Hz (sets the frame length).
 
   Returns:
-    [..., n] float32 audio (unchanged when shorter than one frame).
+    [..., n] float32 audio ([K, n] for one row and K floors; unchanged when shorter than one
+    frame).
   """
   import scipy.signal  # pylint: disable=g-import-not-at-top  # only dreams need it
   x = np.asarray(audio, np.float32)
@@ -327,7 +328,7 @@ def drop_weak_audio(audio: np.ndarray, floor_db, sample_rate: int) -> np.ndarray
   kept = drop_weak(np.abs(z).swapaxes(-1, -2), floors).swapaxes(-1, -2) > 0
   _, y = scipy.signal.istft(z * kept, nperseg=n_fft, noverlap=overlap)
   y = np.asarray(y[..., :x.shape[-1]], np.float32)
-  return np.pad(y, [(0, 0)] * (x.ndim - 1) + [(0, x.shape[-1] - y.shape[-1])])
+  return np.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, x.shape[-1] - y.shape[-1])])
 
 
 MATCH_STEP_DB = 5.0         # matched_floor tries the floors deepest_db, deepest_db - 5, ...
@@ -356,7 +357,7 @@ def matched_floor(audio: np.ndarray, deepest_db: float, sample_rate: int,
   floors = np.arange(deepest_db, MATCH_SHALLOWEST_DB - 1e-9, -MATCH_STEP_DB)
   floors = floors if len(floors) and math.isfinite(target) else np.array([deepest_db])
   x = np.asarray(audio, np.float32)
-  gated = drop_weak_audio(np.broadcast_to(x, (len(floors), len(x))), floors, sample_rate)  # [K, n]
+  gated = np.broadcast_to(drop_weak_audio(x, floors, sample_rate), (len(floors), len(x)))  # [K, n]
   for floor, y in zip(floors, gated):
     if not flatness(y, sample_rate) > target:  # quiet enough, or silent (nan)
       return float(floor), y

@@ -106,10 +106,11 @@ class StreamSynth:
     self.c, self.scale, self.num_streams, self.flatness = c, scale, num_streams, flatness
     floor = c.get('spectral_floor_db', 0.0)
     self.gate = self.pending = None
-    if not c.use_fft and floor > 0 and c.get('spectral_floor_match', 0.0) > 0:
-      self.pending = np.zeros((num_streams, 0), np.float32)  # [S, m] until the floors are set
-    elif not c.use_fft and floor > 0:
-      self.gate = spectral.DropWeakStream(num_streams, floor, c.sample_rate)
+    if not c.use_fft and floor > 0:
+      if c.get('spectral_floor_match', 0.0) > 0:
+        self.pending = np.zeros((num_streams, 0), np.float32)  # [S, m] until the floors are set
+      else:
+        self.gate = spectral.DropWeakStream(num_streams, floor, c.sample_rate)
     if c.use_fft:
       self.phases = rng.uniform(0.0, 2 * np.pi, (num_streams, c.seg_len)).astype(np.float32)
       self.last = np.zeros((num_streams, 1, c.seg_len), np.float32)  # the frame before
