@@ -20,6 +20,7 @@ from audiolstm import checkpoint
 from audiolstm import config as config_lib
 from audiolstm import dataset
 from audiolstm import files
+from audiolstm import loudness
 from audiolstm import models
 from audiolstm import outputs
 from audiolstm import rundir
@@ -247,7 +248,8 @@ def _sample(run: TrainedRun, buffers, labels, seed_audio, seconds: float, out_di
         '...')
     values = dreamer(buffers, jax.random.key(seed),
                      lambda done, total: progress.update(done, force=done == total), stop=stop)
-    writer = outputs.DreamWriter(c, run.sources.scale, out_dir, flatness=run.sources.flatness)
+    writer = outputs.DreamWriter(c, run.sources.scale, out_dir, flatness=run.sources.flatness,
+                                 level=loudness.of_sources(run.sources, c))
     paths = [_write(writer, f'{c.approach}_sample_{labels[i]}_{i:03d}.wav', values[i], seed, i,
                     seed_audio[i]) for i in range(num_dreams)]
   dt = time.perf_counter() - t0
@@ -369,7 +371,8 @@ def _watch(run: TrainedRun, watch_dir, out_dir, seconds, seed, poll_s, settle_s,
       f'dreams of {seconds:g} s go to {os.path.abspath(out_dir)}; Ctrl-C stops'
       + (f' ({len(done.done)} file(s) already done there)' if done.done else ''))
   writer = outputs.DreamWriter(run.config, run.sources.scale, out_dir,
-                               flatness=run.sources.flatness)
+                               flatness=run.sources.flatness,
+                               level=loudness.of_sources(run.sources, run.config))
   gone = False
   with signals.StopSignals() as stop:
     while not stop.requested and (max_files is None or taken < max_files):

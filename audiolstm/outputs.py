@@ -8,6 +8,7 @@ import numpy as np
 
 from audiolstm import audio_io
 from audiolstm import files
+from audiolstm import loudness
 from audiolstm import plots
 from audiolstm import synthesis
 
@@ -166,11 +167,14 @@ class DreamWriter:
   """Writes dreams into a folder: the WAV (never over an earlier file), its spectrogram PNG with
   the seed's above it, and, given a TensorBoard writer, the audio and the picture there too."""
 
-  def __init__(self, c, scale: float, out_dir: str, board=None, flatness: float = math.nan):
+  def __init__(self, c, scale: float, out_dir: str, board=None, flatness: float = math.nan,
+               level: 'loudness.RecordingLevel' = None):
     """c: the run's resolved config; scale: its spectral scale (dataset.Sources.scale);
-    flatness: its recording's spectral flatness (dataset.Sources.flatness)."""
+    flatness: its recording's spectral flatness (dataset.Sources.flatness); level: its
+    recording's loudness (loudness.of_sources): each dream goes through loudness.level_whole
+    (None: to_audio's normalisation only)."""
     self.c, self.scale, self.out_dir, self.board = c, scale, out_dir, board
-    self.flatness = flatness
+    self.flatness, self.level = flatness, level
     self.paths = []
 
   def write(self, name: str, values: np.ndarray, rng: np.random.Generator, seed_audio=None,
@@ -187,6 +191,8 @@ class DreamWriter:
     """
     sr = self.c.sample_rate
     audio = synthesis.to_audio(self.c, values, self.scale, rng, self.flatness)
+    if self.level is not None:
+      audio = loudness.level_whole(audio, sr, self.level)
     files.makedirs(self.out_dir)
     path = audio_io.write_wav(audio_io.unique_path(os.path.join(self.out_dir, name)), audio, sr)
     title = os.path.basename(path) + (' (seed above)' if seed_audio is not None else '')

@@ -6,9 +6,10 @@ r"""Stream mode: dream endlessly and live, written as it is dreamed, re-seeded w
 
 The dream runs in pieces of about PIECE_S seconds of audio (one jitted scan each, the next one
 always computing while the last is written), through the same audio as sample mode's dreams
-(synthesis.StreamSynth: the raw samples and their spectral floor, or the vocoder), a causal
-loudness (synthesis.Level) and a crossfade that holds back FADE_S seconds for re-seeds. Memory
-stays flat: nothing but those pieces is kept.
+(synthesis.StreamSynth: the raw samples and their spectral floor, or the vocoder), a crossfade
+that holds back FADE_S seconds for re-seeds and the level chain (loudness.Loudness: the
+recording's loudness, a guard against jumps, a look-ahead limiter; 10 ms late). Memory stays
+flat: nothing but those pieces is kept.
 
 A fixed model's dream settles within seconds (a note that fades out, or one held sound): with
 --reseed=auto (the default) `Stillness` notices and the stream is re-seeded from a random place of
@@ -35,6 +36,7 @@ from audiolstm import config as config_lib
 from audiolstm import files
 from audiolstm import inference
 from audiolstm import live_control
+from audiolstm import loudness
 from audiolstm import models
 from audiolstm import rundir
 from audiolstm import sampling
@@ -46,6 +48,7 @@ from audiolstm.config import ConfigError
 PIECE_S = 0.1          # seconds of audio per dispatch: how soon a control is heard
 FADE_S = 0.05          # the crossfade of a re-seed (and the fade-out at a --seconds end)
 STATUS_EVERY_S = 1.0   # the status line's period
+LIMITING_DB = 6.0      # the status line tells a gain reduction above this
 MAX_STREAMS = 64
 
 
@@ -287,8 +290,9 @@ def open_outputs(run: inference.TrainedRun, o: StreamOptions, label: str) -> Out
 
 
 class Chain:
-  """Dream values -> the stream's audio: StreamSynth (a new one per seed), Crossfade, Level, and
-  the outputs. `written` counts the samples of each stream written."""
+  """Dream values -> the stream's audio: StreamSynth (a new one per seed), Crossfade,
+  loudness.Loudness and the outputs. `written` counts the samples of each stream written (those
+  the level chain still holds, its `delay`, included: `finish` writes them)."""
 
   def __init__(self, run: inference.TrainedRun, num_streams: int, outputs: Outputs, seed: int):
     c = run.config
@@ -296,7 +300,8 @@ class Chain:
     self.rng = np.random.default_rng([seed, 11])      # the vocoder's phases of each seed
     self.synth = None
     self.fade = Crossfade(num_streams, round(FADE_S * c.sample_rate))
-    self.level = synthesis.Level.of(c, num_streams)
+    self.level = loudness.Loudness(num_streams, c.sample_rate,
+                                   loudness.of_sources(run.sources, c))
     self.written, self.target = 0, None   # target: the samples to write (None: until stopped)
     self.stillness, self.settled, self.seeded_at = None, None, 0   # Stillness: see new_seed
 
@@ -312,11 +317,14 @@ class Chain:
       n = self.fade.n
       audio = audio * np.where(to_end <= n, np.cos(0.5 * np.pi * (n - to_end + 0.5) / n), 1.0)
     if audio.shape[1]:
-      audio = self.level(audio)
-      self.outputs.write(audio)
       self.written += audio.shape[1]
-      if self.stillness is not None and self.settled is None:
-        self.settled = self.stillness.push(audio)
+      self._write(self.level.push(audio))
+
+  def _write(self, audio: np.ndarray) -> None:
+    """[S, n] audio at its level to the outputs (and to `stillness`)."""
+    self.outputs.write(audio)
+    if self.stillness is not None and self.settled is None and audio.shape[1]:
+      self.settled = self.stillness.push(audio)
 
   def new_seed(self) -> int:
     """Begin a new dream (the old one's rest is faded out under it); returns the sample where
@@ -342,12 +350,14 @@ class Chain:
       k = min(rest.shape[1], self.fade.n)
       rest[:, rest.shape[1] - k:] *= np.cos(0.5 * np.pi * (np.arange(k) + 0.5) / max(k, 1))
     self._emit(rest)
+    self._write(self.level.flush())
 
 
 class Status:
   """The status line on stderr, once every `every_s`: seconds dreamed, the real-time factor of
-  each stream since the last line, and a warning below 1x (a live player would run dry). On a
-  terminal the line is redrawn in place."""
+  each stream since the last line, the level chain's largest gain reduction when it exceeded
+  LIMITING_DB, and a warning below 1x (a live player would run dry). On a terminal the line is
+  redrawn in place."""
 
   def __init__(self, sample_rate: int, num_streams: int, every_s: float = STATUS_EVERY_S,
                stream=None):
@@ -355,23 +365,28 @@ class Status:
     self.stream = stream or sys.stderr
     self.tty = self.stream.isatty()
     self.t_last, self.done_last, self.showing = None, 0, False
+    self.limiting_db = 0.0   # the largest gain reduction since the last line
 
-  def line(self, done: int, rate: float, noise: float, reseeds: int = 0) -> str:
+  def line(self, done: int, rate: float, noise: float, reseeds: int = 0,
+           limiting_db: float = 0.0) -> str:
     streams = f' per stream ({self.num_streams} streams)' if self.num_streams > 1 else ''
     warn = '  WARNING: below real time, a live player would run dry' if rate < 1 else ''
+    limiting = f', limiting {limiting_db:.0f} dB' if limiting_db > LIMITING_DB else ''
     return (f'streaming: {done / self.sample_rate:.1f} s dreamed, {rate:.2f}x real time'
-            f'{streams}, dream noise {noise:g}, {reseeds} re-seeds{warn}')
+            f'{streams}, dream noise {noise:g}, {reseeds} re-seeds{limiting}{warn}')
 
-  def update(self, done: int, noise: float, reseeds: int = 0) -> None:
+  def update(self, done: int, noise: float, reseeds: int = 0, limiting_db: float = 0.0) -> None:
     """`done` samples of each stream written so far (the first call starts the clock, after the
-    compilation)."""
+    compilation); `limiting_db`: the level chain's gain reduction on the last piece."""
+    self.limiting_db = max(self.limiting_db, limiting_db)
     now = time.perf_counter()
     if self.t_last is None:
       self.t_last, self.done_last = now, done
     if now - self.t_last < self.every_s:
       return
     rate = (done - self.done_last) / self.sample_rate / (now - self.t_last)
-    text = self.line(done, rate, noise, reseeds)
+    text = self.line(done, rate, noise, reseeds, self.limiting_db)
+    self.limiting_db = 0.0
     self.stream.write(f'\r{text}\x1b[K' if self.tty else text + '\n')
     self.stream.flush()
     self.t_last, self.done_last, self.showing = now, done, self.tty
@@ -489,7 +504,7 @@ def _stream(run, o: StreamOptions, buffers, seed: int, outputs: Outputs,
       while not (stop.requested or live.stop) and (
           target is None or chain.written + chain.held < target):
         chain.push(dreamer.next(live.noise))
-        status.update(chain.written, live.noise, live.reseeds)
+        status.update(chain.written, live.noise, live.reseeds, chain.level.reduction_db[0])
         if chain.settled or (every and chain.written - chain.seeded_at >= every * sr):
           dreamer.seed(random_training_seed(
               run, o.streams, jax.random.fold_in(jax.random.key(seed), live.reseeds)))

@@ -88,6 +88,19 @@ def test_level_keeps_quiet_raw_audio_and_limits_loud_audio_without_gain_jumps():
   assert np.max(np.abs(fft_level(1e4 * quiet))) == pytest.approx(0.9, rel=1e-3)
 
 
+def test_status_line_tells_when_the_limiter_works_hard():
+  status = stream.Status(SR, 1, stream=open(os.devnull, 'w', encoding='utf-8'))
+  assert 'limiting' not in status.line(SR, 1.5, 0.0, 0, limiting_db=5.0)
+  assert status.line(SR, 1.5, 0.0, 0, limiting_db=9.4).endswith(', 0 re-seeds, limiting 9 dB')
+  status.every_s = 0.005
+  status.update(0, 0.0)                     # starts the clock
+  status.update(SR // 2, 0.0, limiting_db=12.0)
+  assert status.limiting_db == 12.0         # the worst of the period is kept until the line
+  time.sleep(0.01)
+  status.update(SR, 0.0, limiting_db=1.0)
+  assert status.limiting_db == 0.0
+
+
 def test_stream_synth_fft_pieces_join_into_the_vocoders_sum():
   from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
   from audiolstm import vocoder  # pylint: disable=g-import-not-at-top
