@@ -16,10 +16,12 @@ from audiolstm import spectral
 
 APPROACHES = ('vector', 'column', 'transpose', 'fft')
 SEED_MODES = ('same', 'random', 'advance')
+DISTRIBUTIONS = ('mse', 'categorical')  # the head's output: see distribution.py
 # Fields added after runs were first saved, with the value that keeps the behaviour from before:
 # a run's config.json without one means that value (resolve fills it in).
 ADDED_FIELDS = {'dream_ema': 0.0, 'dream_noise': 0.0, 'lr_final': 1.0, 'magnitude_power': 1.0,
-                'spectral_floor_db': 0.0, 'spectral_floor_match': 0.0}
+                'spectral_floor_db': 0.0, 'spectral_floor_match': 0.0, 'output_dist': 'mse',
+                'num_levels': 256, 'temperature': 1.0}
 
 
 DREAM_MEMORY_LIMIT_GIB = 4.0  # the dreams of a run (or of one sampling) may hold at most this
@@ -237,6 +239,7 @@ def validate(c) -> Geometry:
   _validate_amounts(c)
   _check(c.output_activation in ('linear', 'tanh'),
          f"config.output_activation={c.output_activation!r}: use 'linear' or 'tanh'")
+  _validate_head(c)
   _check(len(c.seed_advance) > 0 and all(m in SEED_MODES for m in c.seed_advance),
          f'config.seed_advance={tuple(c.seed_advance)!r}: use a non-empty tuple of '
          f'{", ".join(map(repr, SEED_MODES))}')
@@ -277,6 +280,30 @@ def validate(c) -> Geometry:
          'the last label row must start at or before the end of the input matrix')
   _validate_dream_memory(c, g)
   return g
+
+
+def check_temperature(t, name: str = 'config.temperature') -> None:
+  """ConfigError (one line) unless `t` is a finite number >= 0."""
+  _check(isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) and t >= 0,
+         f'{name}={t!r} must be a number >= 0 (the sampling temperature of a categorical head: '
+         '1 = the model\'s distribution, lower = tamer, 0 = always the most likely level)')
+
+
+def _validate_head(c) -> None:
+  """output_dist, num_levels and temperature of a resolved config (ConfigError if bad)."""
+  _check(c.output_dist in DISTRIBUTIONS,
+         f'config.output_dist={c.output_dist!r}: use one of '
+         f'{", ".join(map(repr, DISTRIBUTIONS))}')
+  check_temperature(c.temperature)
+  if c.output_dist != 'categorical':
+    return
+  _check(isinstance(c.num_levels, int) and not isinstance(c.num_levels, bool)
+         and 2 <= c.num_levels <= 4096,
+         f'config.num_levels={c.num_levels!r} must be an integer from 2 to 4096 (levels per '
+         'predicted value; 256 = 8-bit mu-law)')
+  _check(c.output_activation == 'linear',
+         f"config.output_activation={c.output_activation!r}: a categorical head gives logits; "
+         "use output_activation='linear'")
 
 
 def _validate_dream_memory(c, g: Geometry) -> None:

@@ -134,14 +134,16 @@ def training_seeds(run: TrainedRun, num: int, seed: int):
 class Dreamer:
   """A jitted dream of a fixed batch size and length (compiled once, reused for every call)."""
 
-  def __init__(self, run: TrainedRun, num_streams: int, seconds: float, dream_noise=None):
+  def __init__(self, run: TrainedRun, num_streams: int, seconds: float, dream_noise=None,
+               temperature=None):
     """A dreamer of `num_streams` streams and `seconds` each; `dream_noise` (None: the run's
-    config.dream_noise) is the std of the noise added to each predicted value."""
+    config.dream_noise) is the std of the noise added to each predicted value, `temperature`
+    (None: config.temperature) the categorical head's sampling temperature."""
     c = run.config
     self.run, self.seconds = run, seconds
     self.num_steps = config_lib.dream_steps(c, run.sources.g, seconds)
     self.piece = min(self.num_steps, PIECE_STEPS)
-    self.ds = sampling.dream_setup(c, run.sources, num_streams, dream_noise)
+    self.ds = sampling.dream_setup(c, run.sources, num_streams, dream_noise, temperature)
     self._scan = jax.jit(lambda params, buffers, carry, rng: sampling.dream_scan(
         run.model, self.ds, self.piece, params, buffers, carry, rng))
 
@@ -196,6 +198,12 @@ def check_dream_seconds(dream_seconds) -> None:
                       "each dream; leave it out for the run's config.dream_seconds)")
 
 
+def check_temperature(temperature) -> None:
+  """ConfigError (one line) unless temperature is None (the run's config) or a number >= 0."""
+  if temperature is not None:
+    config_lib.check_temperature(temperature, '--temperature')
+
+
 def check_dream_noise(dream_noise) -> None:
   """ConfigError (one line) unless dream_noise is None (the run's config) or a number >= 0."""
   if dream_noise is not None and not (math.isfinite(dream_noise) and dream_noise >= 0):
@@ -204,19 +212,21 @@ def check_dream_noise(dream_noise) -> None:
 
 
 def sample(workdir, seed_files=(), num_dreams=4, dream_seconds=None, out_dir=None, seed=None,
-           log=print, dream_noise=None) -> list:
+           log=print, dream_noise=None, temperature=None) -> list:
   """Dream `num_dreams` outputs of `dream_seconds` from the newest checkpoint of `workdir`.
 
   Seeds come from `seed_files` (dream i from file i % len, its first input matrix) or from the
   training audio with the configured seed modes. All dreams run batched in one jitted scan.
   `dream_noise` (None: the run's config.dream_noise) is the std of the noise added to each
-  predicted value before it is fed back.
+  predicted value before it is fed back; `temperature` (None: config.temperature) the sampling
+  temperature of a categorical head.
   Returns the WAV paths (in out_dir, default WORKDIR/samples; never over earlier files).
   """
   if num_dreams < 1:
     raise ConfigError(f'--num_dreams={num_dreams} must be at least 1')
   check_dream_seconds(dream_seconds)
   check_dream_noise(dream_noise)
+  check_temperature(temperature)
   run = load_run(workdir, log)
   c = run.config
   seed = c.seed if seed is None else seed
@@ -228,19 +238,23 @@ def sample(workdir, seed_files=(), num_dreams=4, dream_seconds=None, out_dir=Non
   files.makedirs(out_dir)
   try:
     with rundir.Lock(out_dir, '--out_dir', 'sample or watch'):
-      return _sample(run, buffers, labels, seed_audio, seconds, out_dir, seed, log, dream_noise)
+      return _sample(run, buffers, labels, seed_audio, seconds, out_dir, seed, log,
+                     (dream_noise, temperature))
   except OSError as e:
     rundir.raise_if_disk_full(e, out_dir, 'run the same command (the dreams written are kept)')
     raise
 
 
 def _sample(run: TrainedRun, buffers, labels, seed_audio, seconds: float, out_dir: str, seed: int,
-            log, dream_noise) -> list:
-  """sample's dream and files in its locked out_dir (buffers [num, input_span])."""
+            log, knobs) -> list:
+  """sample's dream and files in its locked out_dir (buffers [num, input_span]; knobs: the
+  dream noise and temperature, None for the config's)."""
   c, num_dreams = run.config, len(buffers)
   t0 = time.perf_counter()
-  dreamer = Dreamer(run, num_dreams, seconds, dream_noise)
+  dreamer = Dreamer(run, num_dreams, seconds, *knobs)
   noise = f', dream_noise {dreamer.ds.dream_noise:g}' if dreamer.ds.dream_noise else ''
+  if dreamer.ds.categorical:
+    noise += f', temperature {dreamer.ds.temperature:g}'
   progress = outputs.Progress(dreamer.num_steps, log, every_s=1.0, label='dream step',
                               unit='steps')
   with signals.StopSignals() as stop:
@@ -290,11 +304,12 @@ def stable_files(watch_dir: str, seen_sizes: dict, settle_s: float):
 
 
 def watch(workdir, watch_dir, out_dir, dream_seconds=None, seed=None, poll_s=0.25, settle_s=1.0,
-          log=print, max_files=None, dream_noise=None) -> int:
+          log=print, max_files=None, dream_noise=None, temperature=None) -> int:
   """Dream from every new audio file in `watch_dir` as soon as it is completely written (its size
   and mtime unchanged for settle_s); write each result to `out_dir`. Bad, empty, too-short or
   half-written files are reported and skipped; a file is processed once (again only if it
-  changes). Stops on SIGINT/SIGTERM (or after max_files). `dream_noise` as in `sample`. Returns
+  changes). Stops on SIGINT/SIGTERM (or after max_files). `dream_noise` and `temperature` as in
+  `sample`. Returns
   the number of dreams written."""
   if not watch_dir or not os.path.isdir(watch_dir):
     raise ConfigError(f'--watch_dir={watch_dir!r} is not a directory: create it or give another')
@@ -302,6 +317,7 @@ def watch(workdir, watch_dir, out_dir, dream_seconds=None, seed=None, poll_s=0.2
     raise ConfigError('--out_dir is required in watch mode: where the dreams go')
   check_dream_seconds(dream_seconds)
   check_dream_noise(dream_noise)
+  check_temperature(temperature)
   run = load_run(workdir, log)
   c = run.config
   seed = c.seed if seed is None else seed
@@ -311,7 +327,7 @@ def watch(workdir, watch_dir, out_dir, dream_seconds=None, seed=None, poll_s=0.2
   try:
     with rundir.Lock(out_dir, '--out_dir', 'sample or watch'):
       return _watch(run, watch_dir, out_dir, seconds, seed, poll_s, settle_s, log, max_files,
-                    dream_noise)
+                    (dream_noise, temperature))
   except OSError as e:
     rundir.raise_if_disk_full(e, out_dir, 'run the same command (the dreams written are kept)')
     raise
@@ -362,9 +378,9 @@ def _watch_one(run: TrainedRun, dreamer: Dreamer, writer: outputs.DreamWriter, p
 
 
 def _watch(run: TrainedRun, watch_dir, out_dir, seconds, seed, poll_s, settle_s, log, max_files,
-           dream_noise) -> int:
-  """watch's loop, writing into its locked out_dir."""
-  dreamer = Dreamer(run, 1, seconds, dream_noise)
+           knobs) -> int:
+  """watch's loop, writing into its locked out_dir (knobs: dream noise and temperature)."""
+  dreamer = Dreamer(run, 1, seconds, *knobs)
   done, seen, count, taken = WatchMemory(out_dir), {}, 0, 0
   noise = f', dream_noise {dreamer.ds.dream_noise:g}' if dreamer.ds.dream_noise else ''
   log(f'watching {os.path.abspath(watch_dir)} (model of {run.path}, iteration {run.step}{noise}); '

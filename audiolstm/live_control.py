@@ -3,11 +3,12 @@
 Events are tuples:
   ('seed', path, via)   re-seed every stream from the start of the audio file `path`
   ('noise', std)        set the dream noise (a float >= 0)
+  ('temperature', t)    set a categorical head's sampling temperature (a float >= 0)
   ('stop', why)         stop the stream
   ('warn', message)     a bad message, said in one line; the stream goes on
 
 OSC (the protocol of Max/MSP, Pure Data and SuperCollider) arrives as UDP on 127.0.0.1 only;
-python-osc parses it. The addresses are OSC_SEED, OSC_NOISE and OSC_STOP.
+python-osc parses it. The addresses are OSC_SEED, OSC_NOISE, OSC_TEMPERATURE and OSC_STOP.
 """
 import math
 import os
@@ -21,6 +22,7 @@ from audiolstm.config import ConfigError
 
 OSC_SEED = '/audiolstm/seed'      # <path>: re-seed from a file
 OSC_NOISE = '/audiolstm/noise'    # <float>: set the dream noise
+OSC_TEMPERATURE = '/audiolstm/temperature'  # <float>: set the sampling temperature
 OSC_STOP = '/audiolstm/stop'      # stop
 WATCH_POLL_S = 0.25
 
@@ -33,11 +35,13 @@ def osc_event(address: str, params: list) -> tuple:
       params[0], bool)
   if address == OSC_NOISE and number and math.isfinite(params[0]) and params[0] >= 0:
     return ('noise', float(params[0]))
+  if address == OSC_TEMPERATURE and number and math.isfinite(params[0]) and params[0] >= 0:
+    return ('temperature', float(params[0]))
   if address == OSC_STOP and not params:
     return ('stop', f'OSC {OSC_STOP}')
   shown = ' '.join([address] + [repr(p) for p in params])
   return ('warn', f'ignored the OSC message {shown[:200]}: expected {OSC_SEED} <path>, '
-                  f'{OSC_NOISE} <number >= 0> or {OSC_STOP}')
+                  f'{OSC_NOISE} <number >= 0>, {OSC_TEMPERATURE} <number >= 0> or {OSC_STOP}')
 
 
 def osc_events(data: bytes) -> list:

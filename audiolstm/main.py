@@ -100,6 +100,10 @@ flags.DEFINE_bool('learn', False, 'sample: dream as training does, the model lea
 flags.DEFINE_float('dream_noise', None, 'sample/watch/stream: std of the Gaussian noise added '
                    'to each predicted value before it is fed back (0 = off; default: the run\'s '
                    'config.dream_noise; stream: also set live over OSC).')
+flags.DEFINE_float('temperature', None, 'sample/watch/stream: sampling temperature of a '
+                   'categorical head (config.output_dist): 1 = the model\'s distribution, lower '
+                   '= tamer, 0 = always the most likely level (default: the run\'s '
+                   'config.temperature; stream: also set live over OSC).')
 
 # The modes that use each mode-specific flag (--workdir, --multihost, --coordinator_address,
 # --num_processes and --process_id serve every mode).
@@ -113,6 +117,7 @@ MODE_FLAGS = {
     'watch_dir': ('watch', 'stream'),
     'seed': ('sample', 'watch', 'stream'),
     'dream_noise': ('sample', 'watch', 'stream'),
+    'temperature': ('sample', 'watch', 'stream'),
     'learn': ('sample',),
     'out': ('stream',),
     'seconds': ('stream',),
@@ -121,7 +126,7 @@ MODE_FLAGS = {
     'streams': ('stream',),
     'reseed': ('stream',),
 }
-_CONFIG_FIELDS = ('seed_files', 'dream_seconds', 'seed', 'dream_noise')  # also config fields
+_CONFIG_FIELDS = ('seed_files', 'dream_seconds', 'seed', 'dream_noise', 'temperature')  # also config fields
 
 
 def fail(message: str, status: int = 2):
@@ -153,10 +158,10 @@ def check_mode_flags(mode: str, flag_values=FLAGS) -> None:
 
 def check_learn_flags(flag_values=FLAGS) -> None:
   """Refuse (one line, exit 2) the sample flags that --learn does not take."""
-  for flag in ('seed_files', 'dream_noise'):
+  for flag in ('seed_files', 'dream_noise', 'temperature'):
     if flag_values[flag].present:
       fail(f'--{flag} does not go with --learn (which dreams from the training audio, as '
-           f'training does, without added noise): leave one of them out')
+           f'training does, with the run\'s own settings): leave one of them out')
 
 
 def parse_flags(argv):
@@ -204,15 +209,17 @@ def main(argv):
                              FLAGS.seed)
     elif FLAGS.mode == 'sample':
       inference.sample(FLAGS.workdir, FLAGS.seed_files, FLAGS.num_dreams, FLAGS.dream_seconds,
-                       FLAGS.out_dir, FLAGS.seed, dream_noise=FLAGS.dream_noise)
+                       FLAGS.out_dir, FLAGS.seed, dream_noise=FLAGS.dream_noise,
+                       temperature=FLAGS.temperature)
     elif FLAGS.mode == 'stream':
       stream.stream(FLAGS.workdir, stream.StreamOptions(
           out=FLAGS.out, seconds=FLAGS.seconds, seed_file=FLAGS.seed_file,
           watch_dir=FLAGS.watch_dir, osc_port=FLAGS.osc_port, dream_noise=FLAGS.dream_noise,
-          streams=FLAGS.streams, seed=FLAGS.seed, reseed=FLAGS.reseed))
+          streams=FLAGS.streams, seed=FLAGS.seed, reseed=FLAGS.reseed,
+          temperature=FLAGS.temperature))
     else:
       inference.watch(FLAGS.workdir, FLAGS.watch_dir, FLAGS.out_dir, FLAGS.dream_seconds,
-                      FLAGS.seed, dream_noise=FLAGS.dream_noise)
+                      FLAGS.seed, dream_noise=FLAGS.dream_noise, temperature=FLAGS.temperature)
   except (ConfigError, audio_io.AudioError, rundir.NoSpace) as e:
     fail(str(e))
   except train.TrainingDiverged as e:

@@ -39,7 +39,8 @@ class AudioLSTM(nn.Module):
   """Stacked cells (residual around dropout around each cell) and a dense or transpose head.
 
   __call__(x [..., nu, seg], carry [..., L, 2, nu, hidden], dropout_rng or None)
-    -> (output [..., rows, width], new carry). With dropout_rng None dropout is off.
+    -> (output [..., rows, width], new carry). With dropout_rng None dropout is off. With
+  num_levels K > 0 the output is logits [..., rows, width, K] (a categorical head).
   """
   num_layers: int
   hidden_size: int
@@ -52,6 +53,7 @@ class AudioLSTM(nn.Module):
   state_keep_prob: float = 1.0
   output_activation: str = 'linear'
   weight_stddev: float = 0.05
+  num_levels: int = 0           # > 0: logits over this many levels per value (distribution.py)
 
   @nn.compact
   def __call__(self, x, carry, dropout_rng=None):
@@ -70,15 +72,24 @@ class AudioLSTM(nn.Module):
         out = out + layer_in
       new_carry.append(jnp.stack([new_c, state_h], axis=-3))
       layer_in = out
+    return self._head(layer_in), jnp.stack(new_carry, axis=-4)
+
+  def _head(self, h):
+    """h [..., nu, hidden] -> [..., rows, width] values, or [..., rows, width, K] logits."""
     init = nn.initializers.truncated_normal(stddev=self.weight_stddev)
+    k = max(self.num_levels, 1)
     if self.use_transpose:
-      per_row = nn.Dense(1, kernel_init=init, name='dense_a')(layer_in)  # [..., nu, 1]
-      y = nn.Dense(1, kernel_init=init, name='dense_b')(jnp.swapaxes(per_row, -1, -2))  # [..., 1, 1]
+      per_row = nn.Dense(1, kernel_init=init, name='dense_a')(h)  # [..., nu, 1]
+      y = nn.Dense(k, kernel_init=init, name='dense_b')(jnp.swapaxes(per_row, -1, -2))  # [.., 1, k]
+      width = 1
     else:
-      y = nn.Dense(self.out_width, kernel_init=init, name='dense')(layer_in)  # [..., nu, width]
+      y = nn.Dense(self.out_width * k, kernel_init=init, name='dense')(h)  # [..., nu, width*k]
+      width = self.out_width
+    if self.num_levels:
+      return y.reshape(*y.shape[:-1], width, k)
     if self.output_activation == 'tanh':
       y = jnp.tanh(y)
-    return y, jnp.stack(new_carry, axis=-4)
+    return y
 
 
 def from_config(c) -> AudioLSTM:
@@ -88,7 +99,8 @@ def from_config(c) -> AudioLSTM:
       use_transpose=c.use_transpose, use_residual=c.use_residual, use_dropout=c.use_dropout,
       input_keep_prob=c.input_keep_prob, output_keep_prob=c.output_keep_prob,
       state_keep_prob=c.state_keep_prob, output_activation=c.output_activation,
-      weight_stddev=c.weight_stddev)
+      weight_stddev=c.weight_stddev,
+      num_levels=c.num_levels if c.output_dist == 'categorical' else 0)
 
 
 def zero_carry(c, batch_shape=()):

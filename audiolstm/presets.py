@@ -13,7 +13,8 @@ anything else raises PresetError, whose one-line message lists the valid argumen
 ORIGINAL_SETTINGS = {'noisify': 0.0, 'lr_final': 1.0, 'magnitude_power': 1.0, 'hidden_size': 0,
                      'spectral_floor_db': 0.0, 'spectral_floor_match': 0.0, 'dream_noise': 0.0,
                      'output_activation': 'linear', 'use_peaks': True, 'dream_ema': 0.0,
-                     'use_dropout': False, 'input_keep_prob': 0.9, 'output_keep_prob': 0.9}
+                     'use_dropout': False, 'input_keep_prob': 0.9, 'output_keep_prob': 0.9,
+                     'output_dist': 'mse'}
 
 
 class PresetError(LookupError):

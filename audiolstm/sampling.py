@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from audiolstm import distribution
 from audiolstm import slicing
 from audiolstm.config import Geometry, SEED_MODES
 
@@ -28,17 +29,20 @@ class DreamSetup:
   use_dropout: bool          # dropout while dreaming
   dream_noise: float = 0.0   # std of Gaussian noise added to each predicted value (0 = off)
   use_fft: bool = False      # values are magnitudes: noisy ones are clipped at 0
+  categorical: bool = False  # the head gives logits: each value is drawn (distribution.sample)
+  temperature: float = 1.0   # of the draw (a live knob passes its own, traced)
 
 
-def dream_setup(c, sources, num_streams: int, dream_noise=None) -> DreamSetup:
+def dream_setup(c, sources, num_streams: int, dream_noise=None, temperature=None) -> DreamSetup:
   """The dream settings of a resolved config and its sources (dataset.Sources, which carry the
-  geometry), for `num_streams` streams; `dream_noise` None means the config's.
+  geometry), for `num_streams` streams; `dream_noise` and `temperature` None mean the config's.
 
   Args:
     c: a resolved config (seed_advance, use_dropout, dropout_while_dreaming, dream_noise, use_fft).
     sources: the run's dataset.Sources (its geometry g, num_seed_offsets and iters_per_epoch).
     num_streams: S, the number of dream streams.
     dream_noise: std of the noise added to each predicted value; None for config.dream_noise.
+    temperature: the categorical head's sampling temperature; None for config.temperature.
 
   Returns:
     The DreamSetup (hashable, to bind into jitted functions).
@@ -49,7 +53,8 @@ def dream_setup(c, sources, num_streams: int, dream_noise=None) -> DreamSetup:
       num_seed_offsets=sources.num_seed_offsets, iters_per_epoch=sources.iters_per_epoch,
       use_dropout=bool(c.use_dropout and c.dropout_while_dreaming),
       dream_noise=float(c.dream_noise if dream_noise is None else dream_noise),
-      use_fft=bool(c.use_fft))
+      use_fft=bool(c.use_fft), categorical=c.output_dist == 'categorical',
+      temperature=float(c.temperature if temperature is None else temperature))
 
 
 def seed_offsets(ds: DreamSetup, mode, rng, same_offsets, cursor):
@@ -127,13 +132,32 @@ def add_dream_noise(ds: DreamSetup, last, rng, std=None):
   return jnp.where(std > 0, jnp.maximum(noisy, 0.0), noisy)  # a live knob at 0 changes nothing
 
 
-def sample_step(model, ds: DreamSetup, params, buffers, carry, rng, noise=None):
+def predicted_row(ds: DreamSetup, out, rng, temperature=None):
+  """The last predicted row of every stream: the values (mse head) or a draw from the logits.
+
+  Args:
+    ds: the dream setup.
+    out: [S, rows, width] values or [S, rows, width, K] logits (ds.categorical).
+    rng: the key of the draw (unused for an mse head).
+    temperature: optional [] float32 traced temperature (None: ds.temperature).
+
+  Returns:
+    [S, width] float32 values.
+  """
+  if not ds.categorical:
+    return out[:, -1, :]
+  t = ds.temperature if temperature is None else temperature
+  return distribution.sample(out[:, -1], rng, t, ds.use_fft)
+
+
+def sample_step(model, ds: DreamSetup, params, buffers, carry, rng, noise=None, temperature=None):
   """One dream step of every stream.
 
   With ds.dream_noise > 0 the noise (see add_dream_noise) uses a key split off `rng` and the new
   values are the noisy ones; with 0 the step is exactly the noise-free computation (the check is
   at trace time, so the compiled program is unchanged). A `noise` given (stream mode's live knob)
-  replaces ds.dream_noise and is always added, so that changing it needs no recompilation.
+  replaces ds.dream_noise and is always added, so that changing it needs no recompilation. A
+  categorical head draws the new values at ds.temperature, or at `temperature` if given (traced).
 
   Args:
     model: the AudioLSTM.
@@ -141,8 +165,9 @@ def sample_step(model, ds: DreamSetup, params, buffers, carry, rng, noise=None):
     params: the model's parameters.
     buffers: [S, input_span] float32 seed buffers.
     carry: [S, L, 2, nu, hidden] float32 carried LSTM state.
-    rng: the key of dropout (if ds.use_dropout) and of the dream noise.
+    rng: the key of dropout (if ds.use_dropout), of the draw and of the dream noise.
     noise: optional [] float32 std of the dream noise, a traced value (None: ds.dream_noise).
+    temperature: optional [] float32 temperature, a traced value (None: ds.temperature).
 
   Returns:
     (buffers [S, input_span] advanced by one step, carry [S, L, 2, nu, hidden],
@@ -151,16 +176,19 @@ def sample_step(model, ds: DreamSetup, params, buffers, carry, rng, noise=None):
   noisy = noise is not None or ds.dream_noise
   if noisy:
     rng, noise_rng = jax.random.split(rng)
+  if ds.categorical:
+    rng, draw_rng = jax.random.split(rng)
   x = jnp.take(buffers, slicing.buffer_matrix_indices(ds.g), axis=1)  # [S, nu, seg]
   out, carry = model.apply({'params': params}, x, carry, rng if ds.use_dropout else None)
-  last = out[:, -1, :]  # [S, label_width]
+  last = predicted_row(ds, out, draw_rng if ds.categorical else None, temperature)  # [S, width]
   if noisy:
     last = add_dream_noise(ds, last, noise_rng, noise)
   new = last[:, ds.g.label_width - ds.g.new_per_step:]
   return slicing.advance_buffer(ds.g, buffers, last), carry, new
 
 
-def dream_scan(model, ds: DreamSetup, num_steps: int, params, buffers, carry, rng, noise=None):
+def dream_scan(model, ds: DreamSetup, num_steps: int, params, buffers, carry, rng, noise=None,
+               temperature=None):
   """`num_steps` dream steps of every stream, carrying buffers and state (one lax.scan).
 
   Args:
@@ -172,6 +200,7 @@ def dream_scan(model, ds: DreamSetup, num_steps: int, params, buffers, carry, rn
     carry: [S, L, 2, nu, hidden] float32 carried LSTM state.
     rng: split into one key per step.
     noise: optional [] float32 std of the dream noise, traced (sample_step; None: ds.dream_noise).
+    temperature: optional [] float32 temperature, traced (sample_step; None: ds.temperature).
 
   Returns:
     (buffers [S, input_span], carry [S, L, 2, nu, hidden], values [num_steps, S, new_per_step])
@@ -179,7 +208,7 @@ def dream_scan(model, ds: DreamSetup, num_steps: int, params, buffers, carry, rn
   """
   def body(state, key):
     buffers, carry = state
-    buffers, carry, new = sample_step(model, ds, params, buffers, carry, key, noise)
+    buffers, carry, new = sample_step(model, ds, params, buffers, carry, key, noise, temperature)
     return (buffers, carry), new
 
   (buffers, carry), out = jax.lax.scan(body, (buffers, carry), jax.random.split(rng, num_steps))

@@ -65,6 +65,7 @@ class StreamOptions:
   watch_dir: str = None
   osc_port: int = None
   dream_noise: float = None
+  temperature: float = None   # a categorical head's sampling temperature (None: the config's)
   streams: int = 1
   seed: int = None
   reseed: str = 'auto'        # 'auto' (when the dream settles), 'off', or every SECONDS
@@ -99,6 +100,7 @@ def check_options(o: StreamOptions) -> None:
   if o.watch_dir is not None and not os.path.isdir(o.watch_dir):
     raise ConfigError(f'--watch_dir={o.watch_dir!r} is not a directory: create it or give another')
   inference.check_dream_noise(o.dream_noise)
+  inference.check_temperature(o.temperature)
   parse_reseed(o.reseed)
 
 
@@ -178,8 +180,9 @@ class LiveDreamer:
     self.run, self.num_streams = run, num_streams
     self.steps = max(1, round(PIECE_S * c.sample_rate / config_lib.samples_per_dream_step(c, g)))
     ds = sampling.dream_setup(c, run.sources, num_streams)
-    self._scan = jax.jit(lambda params, buffers, carry, rng, noise: sampling.dream_scan(
-        run.model, ds, self.steps, params, buffers, carry, rng, noise))
+    self._scan = jax.jit(lambda params, buffers, carry, rng, noise, temperature: (
+        sampling.dream_scan(run.model, ds, self.steps, params, buffers, carry, rng, noise,
+                            temperature)))
     self.key, self.seeds_taken = jax.random.key(seed), 0
 
   def seed(self, buffers: np.ndarray) -> None:
@@ -189,17 +192,20 @@ class LiveDreamer:
     self.rng = jax.random.fold_in(self.key, self.seeds_taken)
     self.seeds_taken, self.count, self.ahead = self.seeds_taken + 1, 0, None
 
-  def _dispatch(self, noise: float):
+  def _dispatch(self, noise: float, temperature: float):
     buffers, carry, out = self._scan(self.run.params, *self.state,
-                                     jax.random.fold_in(self.rng, self.count), jnp.float32(noise))
+                                     jax.random.fold_in(self.rng, self.count), jnp.float32(noise),
+                                     jnp.float32(temperature))
     self.state, self.count = (buffers, carry), self.count + 1
     return out
 
-  def next(self, noise: float) -> np.ndarray:
-    """[S, steps * new_per_step] the next piece's dream values (noise: the std for the piece
-    dispatched now, which is the one after this)."""
-    out = self.ahead if self.ahead is not None else self._dispatch(noise)
-    self.ahead = self._dispatch(noise)
+  def next(self, noise: float, temperature: float = None) -> np.ndarray:
+    """[S, steps * new_per_step] the next piece's dream values (noise: the std, temperature: a
+    categorical head's (None: the config's), for the piece dispatched now, which is the one
+    after this)."""
+    temperature = self.run.config.temperature if temperature is None else temperature
+    out = self.ahead if self.ahead is not None else self._dispatch(noise, temperature)
+    self.ahead = self._dispatch(noise, temperature)
     return sampling.to_stream_values(np.asarray(out))
 
 
@@ -445,6 +451,7 @@ def stream(workdir, o: StreamOptions = None, log=stderr_log) -> float:
 class _Live:
   """What the controls change while a stream runs."""
   noise: float
+  temperature: float = 1.0
   stop: str = None       # why a control stopped the stream
   reseeds: int = 0       # re-seeds so far (controls and --reseed)
   settled: int = 0       # of them, --reseed=auto's (the dream had settled)
@@ -470,6 +477,11 @@ def _control(event: tuple, run, o: StreamOptions, dreamer: LiveDreamer, chain: C
   elif kind == 'noise':
     live.noise = event[1]
     log(f'dream noise set to {event[1]:g} (OSC)')
+  elif kind == 'temperature':
+    live.temperature = event[1]
+    log(f'temperature set to {event[1]:g} (OSC)' + (
+        '' if run.config.output_dist == 'categorical' else
+        ': it changes nothing here (the run\'s head is not categorical)'))
   elif kind == 'stop':
     live.stop = event[1]
   else:
@@ -489,7 +501,8 @@ def _stream(run, o: StreamOptions, buffers, seed: int, outputs: Outputs,
   status = Status(sr, o.streams)
   say = status.log if log is stderr_log else log
   dreamer, chain = LiveDreamer(run, o.streams, seed), Chain(run, o.streams, outputs, seed)
-  live = _Live(noise=run.config.dream_noise if o.dream_noise is None else o.dream_noise)
+  live = _Live(noise=run.config.dream_noise if o.dream_noise is None else o.dream_noise,
+               temperature=run.config.temperature if o.temperature is None else o.temperature)
   chain.target = target = round(o.seconds * sr) if o.seconds else None
   auto, every = parse_reseed(o.reseed)
   if auto:
@@ -503,7 +516,7 @@ def _stream(run, o: StreamOptions, buffers, seed: int, outputs: Outputs,
     try:
       while not (stop.requested or live.stop) and (
           target is None or chain.written + chain.held < target):
-        chain.push(dreamer.next(live.noise))
+        chain.push(dreamer.next(live.noise, live.temperature))
         status.update(chain.written, live.noise, live.reseeds, chain.level.reduction_db[0])
         if chain.settled or (every and chain.written - chain.seeded_at >= every * sr):
           dreamer.seed(random_training_seed(

@@ -29,6 +29,7 @@ import optax
 from audiolstm import checkpoint
 from audiolstm import config as config_lib
 from audiolstm import dataset as data_lib
+from audiolstm import distribution
 from audiolstm import models
 from audiolstm import outputs
 from audiolstm import rundir
@@ -84,6 +85,7 @@ class Setup:
   val_iters: int = 0        # iterations per epoch of the validation split (0 = off)
   val_steps: int = 0        # iterations per validation loss
   dream_ema: float = 0.0    # decay of the dream params' moving average (0: dream with params)
+  categorical: bool = False  # the head gives logits: the loss is their NLL (distribution.py)
 
 
 def make_setup(c, sources) -> Setup:
@@ -96,7 +98,8 @@ def make_setup(c, sources) -> Setup:
                regularization=bool(c.regularization), reg_amount=float(c.reg_amount),
                use_dropout=bool(c.use_dropout), chunk_size=int(c.chunk_size),
                stream_starts=tuple(sources.stream_starts), val_iters=sources.val_iters,
-               val_steps=min(c.eval_steps, sources.val_iters), dream_ema=float(c.dream_ema))
+               val_steps=min(c.eval_steps, sources.val_iters), dream_ema=float(c.dream_ema),
+               categorical=c.output_dist == 'categorical')
 
 
 def _keys(rng, step):
@@ -139,11 +142,11 @@ def batch_at(setup: Setup, data: DeviceData, step):
 
 
 def loss_fn(model, setup: Setup, params, carry, x, y, dropout_rng):
-  """(total loss, (mse, new carry)): mean squared error (over every training stream, so the
-  gradient is the streams' average) plus the optional L2 term."""
+  """(total loss, (data loss, new carry)): mean squared error, or a categorical head's NLL (over
+  every training stream, so the gradient is the streams' average) plus the optional L2 term."""
   out, new_carry = model.apply({'params': params}, x, carry,
                                dropout_rng if setup.use_dropout else None)
-  mse = jnp.mean(jnp.square(out - y))
+  mse = distribution.loss(out, y, setup.categorical, setup.dream.use_fft)
   loss = mse
   if setup.regularization:
     loss = loss + setup.reg_amount * sum(0.5 * jnp.sum(jnp.square(k))
@@ -226,8 +229,8 @@ def concurrent_step(model, tx, setup: Setup, state: State, data: DeviceData):
 
 
 def evaluate(model, setup: Setup, params, data: DeviceData):
-  """Validation loss: mean squared error over setup.val_steps consecutive iterations of the
-  validation split, from a zero state carried step to step, without dropout or updates."""
+  """Validation loss: mean squared error (or NLL) over setup.val_steps consecutive iterations of
+  the validation split, from a zero state carried step to step, without dropout or updates."""
   g = setup.g
 
   def body(carry, step):
@@ -235,7 +238,7 @@ def evaluate(model, setup: Setup, params, data: DeviceData):
     x = jnp.take(data.val_inputs, slicing.input_indices(g, cursor))
     y = jnp.take(data.val_labels, slicing.label_indices(g, cursor))
     out, carry = model.apply({'params': params}, x, carry)
-    return carry, jnp.mean(jnp.square(out - y))
+    return carry, distribution.loss(out, y, setup.categorical, setup.dream.use_fft)
 
   carry = jnp.zeros((model.num_layers, 2, g.num_unrollings, model.hidden_size), jnp.float32)
   return jnp.mean(jax.lax.scan(body, carry, jnp.arange(setup.val_steps))[1])
