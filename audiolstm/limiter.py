@@ -3,7 +3,7 @@
 Each input sample asks for a gain (dB, <= 0): enough to bring it under the ceiling, or less
 (`required_db`, e.g. loudness.Loudness's guard against sudden jumps). The gain applied is the
 minimum of those asks over the look-ahead window (so it is down before the peak arrives), its
-mean over one more window (a smooth attack) and a release of at most `release_db_s` dB per
+mean (as a linear gain) over one more window (a smooth attack) and a release of at most `release_db_s` dB per
 second. The audio comes out `delay` samples late; pieces join into exactly the whole signal's
 output (the state between blocks is the last 2 * delay samples and the gain).
 """
@@ -71,7 +71,8 @@ class Limiter:
       asked = np.minimum(asked, required_db)
     xx = np.concatenate([self.x_hist, x.astype(np.float32)], axis=1)       # [S, 2L + n]
     rr = np.concatenate([self.r_hist, asked], axis=1)
-    smooth = sliding_mean(sliding_min(rr, w), w)                            # [S, n]
+    held = np.power(10.0, sliding_min(rr, w) / 20)       # the attack: a mean of linear gains
+    smooth = 20 * np.log10(np.maximum(sliding_mean(held, w), TINY))         # [S, n] dB
     gain = rising_at_most(smooth, self.gain_db, self.release)
     out = xx[:, self.delay:self.delay + n] * np.power(10.0, gain / 20).astype(np.float32)
     self.x_hist, self.r_hist = xx[:, -2 * self.delay:], rr[:, -2 * self.delay:]

@@ -22,6 +22,7 @@ FLOOR_DB = 30.0                # levels this far under the recording's RMS count
 CAP_DB = 3.0                   # the guard's ceiling above the recording's loud moments
 MAX_GAIN_DB = 20.0
 FOLLOW_S = 1.0
+PRIOR_S = 0.1                  # the follower starts as if it had heard this much at the target
 CEILING_DB = -1.0
 RELEASE_DB_S = 150.0           # how fast the limiter's (and guard's) gain comes back up
 
@@ -83,10 +84,13 @@ class Loudness:
     self.target, self.max_gain_db = rec.rms_db, max_gain_db
     self.floor, self.cap = rec.rms_db - FLOOR_DB, min(rec.loud_db + CAP_DB, CEILING_DB)
     self.allowed = max(RISE_DB, rec.attack_db)
-    self.frame, self.span = max(1, round(FRAME_S * sample_rate)), round(RISE_S * sample_rate)
+    self.frame = max(1, round(FRAME_S * sample_rate))
+    self.span = round(RISE_S * sample_rate) + self.frame   # frames starting RISE_S apart
     self.steps = max(1, math.ceil((self.cap - self.floor) / self.allowed)) + 1
     self.alpha = 1.0 - math.exp(-1.0 / (follow_s * sample_rate))
-    self.zi = np.zeros((num_streams, 1))          # the follower's mean square (lfilter state)
+    self.prior = round(PRIOR_S * sample_rate)    # so the first samples set no wild gain
+    self.zi = np.full((num_streams, 1), (1.0 - self.alpha) * 10 ** (self.target / 10) * (
+        1.0 - (1.0 - self.alpha) ** self.prior))  # the follower's mean square (lfilter state)
     self.seen = 0                                  # samples in so far
     self.p_hist = np.zeros((num_streams, self.frame - 1))                     # followed x ** 2
     self.c_tail = np.full((num_streams, self.span), self.cap)   # the guard's last span of levels
@@ -102,9 +106,9 @@ class Loudness:
     """[S, n] float64 audio -> [S, n] at the gain that brings its mean square to the target."""
     a, n = self.alpha, x.shape[1]
     env, self.zi = sps.lfilter([a], [1.0, a - 1.0], np.square(x), axis=1, zi=self.zi)
-    weight = 1.0   # the average is unbiased from the start: divided by its weights' sum
+    weight = 1.0   # an average from the start (the prior's samples and those so far)
     if (1.0 - a) ** self.seen > 1e-12:
-      weight = 1.0 - (1.0 - a) ** (self.seen + np.arange(1, n + 1))
+      weight = 1.0 - (1.0 - a) ** (self.prior + self.seen + np.arange(1, n + 1))
     env_db = 10 * np.log10(np.maximum(env / weight, 1e-30))
     return x * np.power(10.0, np.minimum(self.max_gain_db, self.target - env_db) / 20)
 

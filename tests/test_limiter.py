@@ -22,7 +22,7 @@ def limit_loop(x, ceiling_db, delay, release_db, required_db=None):
     for k in range(n + delay):
       t = 2 * delay + k
       held = [min(asked[i, p - delay:p + 1]) for p in range(t - delay, t + 1)]
-      gain = min(np.mean(held), gain + release_db)
+      gain = min(20 * np.log10(np.mean(10 ** (np.array(held) / 20))), gain + release_db)
       out[i, k] = xx[i, t - delay] * 10 ** (gain / 20)
   return out[:, delay:]
 

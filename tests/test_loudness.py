@@ -41,7 +41,7 @@ def test_a_jump_to_a_full_scale_buzz_comes_out_without_a_blast(recording):
   out = through(loudness.Loudness(1, SR, rec), x)[0]
   assert out.shape == x.shape[1:] and np.max(np.abs(out)) <= 10 ** (loudness.CEILING_DB / 20)
   assert short_term_rises(out, rec.rms_db - loudness.FLOOR_DB) <= loudness.RISE_DB
-  assert abs(level_db(out[SR:2 * SR]) - rec.rms_db) < 1      # the quiet dream brought up 18 dB
+  assert abs(level_db(out[SR:2 * SR]) - rec.rms_db) < 5      # the quiet dream: 18 dB up in ~2 s
   for second in range(2, 5):                                 # the buzz brought down, at once
     assert abs(level_db(out[second * SR:(second + 1) * SR]) - rec.rms_db) < 10
   assert abs(level_db(out[4 * SR:]) - rec.rms_db) < 1
@@ -49,10 +49,11 @@ def test_a_jump_to_a_full_scale_buzz_comes_out_without_a_blast(recording):
 
 def test_a_dream_far_below_stays_quiet_and_blocks_are_the_whole(recording):
   rec = loudness.recording_level(recording, SR)
-  x = 10 ** (-80 / 20) * np.random.default_rng(2).standard_normal((2, 2 * SR))
+  x = 10 ** (-80 / 20) * np.random.default_rng(2).standard_normal((2, 5 * SR))
   x[1] *= 10 ** (40 / 20)                                       # -40 dBFS: 8 dB below
   out = through(loudness.Loudness(2, SR, rec), x, block=333)
-  assert level_db(out[0, SR:]) == pytest.approx(-80 + loudness.MAX_GAIN_DB, abs=1)
+  assert np.all(np.abs(out[:, :SR // 100]) <= 1.5 * np.abs(x[:, :SR // 100]))  # no boost at once
+  assert level_db(out[0, 4 * SR:]) == pytest.approx(-80 + loudness.MAX_GAIN_DB, abs=1)
   assert level_db(out[1, SR:]) == pytest.approx(-32, abs=1)
   whole = np.stack([loudness.level_whole(row, SR, rec) for row in x])
   np.testing.assert_allclose(out, whole, rtol=1e-5, atol=1e-9)
