@@ -16,7 +16,7 @@ from audiolstm import spectral
 
 APPROACHES = ('vector', 'column', 'transpose', 'fft')
 SEED_MODES = ('same', 'random', 'advance')
-DISTRIBUTIONS = ('mse', 'categorical')  # the head's output: see distribution.py
+DISTRIBUTIONS = ('mse', 'categorical', 'gaussian')  # the head's output: see distribution.py
 # Fields added after runs were first saved, with the value that keeps the behaviour from before:
 # a run's config.json without one means that value (resolve fills it in).
 ADDED_FIELDS = {'dream_ema': 0.0, 'dream_noise': 0.0, 'lr_final': 1.0, 'magnitude_power': 1.0,
@@ -285,7 +285,7 @@ def validate(c) -> Geometry:
 def check_temperature(t, name: str = 'config.temperature') -> None:
   """ConfigError (one line) unless `t` is a finite number >= 0."""
   _check(isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) and t >= 0,
-         f'{name}={t!r} must be a number >= 0 (the sampling temperature of a categorical head: '
+         f'{name}={t!r} must be a number >= 0 (the sampling temperature of a distributional head: '
          '1 = the model\'s distribution, lower = tamer, 0 = always the most likely level)')
 
 
@@ -295,15 +295,15 @@ def _validate_head(c) -> None:
          f'config.output_dist={c.output_dist!r}: use one of '
          f'{", ".join(map(repr, DISTRIBUTIONS))}')
   check_temperature(c.temperature)
-  if c.output_dist != 'categorical':
+  if c.output_dist == 'mse':
     return
-  _check(isinstance(c.num_levels, int) and not isinstance(c.num_levels, bool)
+  _check(c.output_activation == 'linear',
+         f"config.output_activation={c.output_activation!r}: a {c.output_dist} head gives the "
+         "parameters of a distribution; use output_activation='linear'")
+  _check(c.output_dist != 'categorical' or isinstance(c.num_levels, int) and not isinstance(c.num_levels, bool)
          and 2 <= c.num_levels <= 4096,
          f'config.num_levels={c.num_levels!r} must be an integer from 2 to 4096 (levels per '
          'predicted value; 256 = 8-bit mu-law)')
-  _check(c.output_activation == 'linear',
-         f"config.output_activation={c.output_activation!r}: a categorical head gives logits; "
-         "use output_activation='linear'")
 
 
 def _validate_dream_memory(c, g: Geometry) -> None:

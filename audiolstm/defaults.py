@@ -64,7 +64,7 @@ def _model_fields(c) -> None:
   c.hidden_size = 0             # 0 = seg_len (needed for use_residual)
   c.output_activation = 'linear'  # dense head: 'linear' or 'tanh'
   c.weight_stddev = 0.05        # std of the truncated-normal init of dense kernels
-  c.output_dist = 'mse'         # head: 'mse' (regress each value, the original) or 'categorical'
+  c.output_dist = 'mse'         # head: 'mse' (the original), 'categorical' or 'gaussian'
   c.num_levels = 256            # categorical: levels per value (raw: mu-law; fft: uniform)
   c.use_dropout = False         # dropout around each LSTM cell (the keep probabilities below)
   c.input_keep_prob = 0.9       # dropout: probability of KEEPING each cell input (as the original)
@@ -104,7 +104,7 @@ def _dreaming_fields(c) -> None:
   c.dropout_while_dreaming = True  # as in the original (only matters with use_dropout)
   c.dream_noise = 0.0           # std of Gaussian noise on each predicted value fed back (0 = off)
   c.dream_ema = 0.0             # dreams use a moving average of the params, this decay (0 = off)
-  c.temperature = 1.0           # categorical: sampling temperature (lower: tamer, 0: most likely)
+  c.temperature = 1.0           # categorical/gaussian: sampling temperature (0: no draw)
   c.audio_freq = 0              # sequential dream every N iterations (0 = never)
   c.seq_dream_seconds = 2.0     # length of each sequential dream
 

@@ -7,6 +7,10 @@ trained model falls into when it dreams alone. With `output_dist='categorical'` 
 `num_levels` logits per predicted value; a dream draws each value from them, so the model keeps
 choosing among the futures it has heard instead of averaging them.
 
+With `output_dist='gaussian'` the head gives a mean and a log-scale per value instead (a
+heteroscedastic Gaussian, the one-component mixture density of IMPSY's MDRNN): cheaper when the
+values are many (fft's bins), unimodal where the categorical can hold several futures.
+
 Levels: raw audio in [-1, 1] is mu-law companded (mu = num_levels - 1) and quantised uniformly,
 so quiet samples get fine steps; fft values (normalised magnitudes ** magnitude_power, in [0, 1])
 are quantised uniformly (the power already compresses them).
@@ -98,18 +102,71 @@ def sample(logits, rng, temperature, use_fft: bool):
   return decode(idx, k, use_fft)
 
 
-def loss(out, y, categorical: bool, use_fft: bool):
-  """The training loss of the head's output: NLL (categorical) or mean squared error (mse).
+MIN_LOG_SCALE = -7.0  # a Gaussian head's scale is at least exp(this) (about 1e-3)
+
+
+def gaussian_nll(out, y):
+  """Mean Gaussian negative log-likelihood (nats, without the constant 0.5 log 2 pi).
 
   Args:
-    out: [..., rows, width, K] logits (categorical) or [..., rows, width] values.
+    out: [..., 2] float: the mean and the log-scale of each value.
+    y: [...] float target values.
+
+  Returns:
+    [] float32 mean NLL.
+  """
+  mean, log_scale = out[..., 0], jnp.maximum(out[..., 1], MIN_LOG_SCALE)
+  return jnp.mean(0.5 * jnp.square((y - mean) * jnp.exp(-log_scale)) + log_scale)
+
+
+def gaussian_sample(out, rng, temperature, use_fft: bool):
+  """Draw each value from its Gaussian, the scale times `temperature` (0: the mean).
+
+  Args:
+    out: [..., 2] float: the mean and the log-scale of each value.
+    rng: the key of the draw.
+    temperature: [] float >= 0 (may be traced).
+    use_fft: the values are magnitudes: draws are clipped at 0.
+
+  Returns:
+    [...] float32 values.
+  """
+  mean, log_scale = out[..., 0], jnp.maximum(out[..., 1], MIN_LOG_SCALE)
+  x = mean + temperature * jnp.exp(log_scale) * jax.random.normal(rng, mean.shape, mean.dtype)
+  return jnp.maximum(x, 0.0) if use_fft else x
+
+
+def loss(out, y, dist: str, use_fft: bool):
+  """The training loss of the head's output: NLL (categorical, gaussian) or mean squared error.
+
+  Args:
+    out: [..., rows, width, K] logits (categorical), [..., rows, width, 2] mean and log-scale
+      (gaussian) or [..., rows, width] values (mse).
     y: [..., rows, width] float label values.
-    categorical: whether the head is categorical.
+    dist: config.output_dist.
     use_fft: the values' levels (see encode).
 
   Returns:
     [] float32 mean loss.
   """
-  if categorical:
+  if dist == 'categorical':
     return nll(out, y, use_fft)
+  if dist == 'gaussian':
+    return gaussian_nll(out, y)
   return jnp.mean(jnp.square(out - y))
+
+
+def draw(out, rng, temperature, dist: str, use_fft: bool):
+  """Values drawn from a distributional head's output (categorical or gaussian; see loss).
+
+  Returns:
+    [...] float32 values (out without its last axis).
+  """
+  if dist == 'categorical':
+    return sample(out, rng, temperature, use_fft)
+  return gaussian_sample(out, rng, temperature, use_fft)
+
+
+def head_size(c) -> int:
+  """The size of the last axis of a resolved config's head output: 0 for plain values (mse)."""
+  return {'categorical': c.num_levels, 'gaussian': 2}.get(c.output_dist, 0)

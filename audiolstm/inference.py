@@ -138,7 +138,7 @@ class Dreamer:
                temperature=None):
     """A dreamer of `num_streams` streams and `seconds` each; `dream_noise` (None: the run's
     config.dream_noise) is the std of the noise added to each predicted value, `temperature`
-    (None: config.temperature) the categorical head's sampling temperature."""
+    (None: config.temperature) a distributional head's sampling temperature."""
     c = run.config
     self.run, self.seconds = run, seconds
     self.num_steps = config_lib.dream_steps(c, run.sources.g, seconds)
@@ -219,7 +219,7 @@ def sample(workdir, seed_files=(), num_dreams=4, dream_seconds=None, out_dir=Non
   training audio with the configured seed modes. All dreams run batched in one jitted scan.
   `dream_noise` (None: the run's config.dream_noise) is the std of the noise added to each
   predicted value before it is fed back; `temperature` (None: config.temperature) the sampling
-  temperature of a categorical head.
+  temperature of a distributional head.
   Returns the WAV paths (in out_dir, default WORKDIR/samples; never over earlier files).
   """
   if num_dreams < 1:
@@ -253,7 +253,7 @@ def _sample(run: TrainedRun, buffers, labels, seed_audio, seconds: float, out_di
   t0 = time.perf_counter()
   dreamer = Dreamer(run, num_dreams, seconds, *knobs)
   noise = f', dream_noise {dreamer.ds.dream_noise:g}' if dreamer.ds.dream_noise else ''
-  if dreamer.ds.categorical:
+  if dreamer.ds.dist != 'mse':
     noise += f', temperature {dreamer.ds.temperature:g}'
   progress = outputs.Progress(dreamer.num_steps, log, every_s=1.0, label='dream step',
                               unit='steps')

@@ -3,7 +3,7 @@
 Events are tuples:
   ('seed', path, via)   re-seed every stream from the start of the audio file `path`
   ('noise', std)        set the dream noise (a float >= 0)
-  ('temperature', t)    set a categorical head's sampling temperature (a float >= 0)
+  ('temperature', t)    set a distributional head's sampling temperature (a float >= 0)
   ('stop', why)         stop the stream
   ('warn', message)     a bad message, said in one line; the stream goes on
 

@@ -101,7 +101,7 @@ flags.DEFINE_float('dream_noise', None, 'sample/watch/stream: std of the Gaussia
                    'to each predicted value before it is fed back (0 = off; default: the run\'s '
                    'config.dream_noise; stream: also set live over OSC).')
 flags.DEFINE_float('temperature', None, 'sample/watch/stream: sampling temperature of a '
-                   'categorical head (config.output_dist): 1 = the model\'s distribution, lower '
+                   'distributional head (config.output_dist): 1 = the model\'s distribution, lower '
                    '= tamer, 0 = always the most likely level (default: the run\'s '
                    'config.temperature; stream: also set live over OSC).')
 

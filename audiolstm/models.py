@@ -8,6 +8,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from audiolstm import distribution
+
 
 class TF1LSTMCell(nn.Module):
   """The classic LSTM of TF1's LSTMCell: one fused kernel [in + hidden, 4*hidden] (gates i, j, f, o),
@@ -40,7 +42,8 @@ class AudioLSTM(nn.Module):
 
   __call__(x [..., nu, seg], carry [..., L, 2, nu, hidden], dropout_rng or None)
     -> (output [..., rows, width], new carry). With dropout_rng None dropout is off. With
-  num_levels K > 0 the output is logits [..., rows, width, K] (a categorical head).
+  num_levels K > 0 the output is [..., rows, width, K]: a categorical head's logits, or a
+  Gaussian's mean and log-scale (K = 2).
   """
   num_layers: int
   hidden_size: int
@@ -53,7 +56,7 @@ class AudioLSTM(nn.Module):
   state_keep_prob: float = 1.0
   output_activation: str = 'linear'
   weight_stddev: float = 0.05
-  num_levels: int = 0           # > 0: logits over this many levels per value (distribution.py)
+  num_levels: int = 0           # > 0: K outputs per value, a distribution (distribution.py)
 
   @nn.compact
   def __call__(self, x, carry, dropout_rng=None):
@@ -100,7 +103,7 @@ def from_config(c) -> AudioLSTM:
       input_keep_prob=c.input_keep_prob, output_keep_prob=c.output_keep_prob,
       state_keep_prob=c.state_keep_prob, output_activation=c.output_activation,
       weight_stddev=c.weight_stddev,
-      num_levels=c.num_levels if c.output_dist == 'categorical' else 0)
+      num_levels=distribution.head_size(c))
 
 
 def zero_carry(c, batch_shape=()):

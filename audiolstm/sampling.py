@@ -29,7 +29,7 @@ class DreamSetup:
   use_dropout: bool          # dropout while dreaming
   dream_noise: float = 0.0   # std of Gaussian noise added to each predicted value (0 = off)
   use_fft: bool = False      # values are magnitudes: noisy ones are clipped at 0
-  categorical: bool = False  # the head gives logits: each value is drawn (distribution.sample)
+  dist: str = 'mse'          # config.output_dist: other than 'mse', each value is drawn
   temperature: float = 1.0   # of the draw (a live knob passes its own, traced)
 
 
@@ -42,7 +42,7 @@ def dream_setup(c, sources, num_streams: int, dream_noise=None, temperature=None
     sources: the run's dataset.Sources (its geometry g, num_seed_offsets and iters_per_epoch).
     num_streams: S, the number of dream streams.
     dream_noise: std of the noise added to each predicted value; None for config.dream_noise.
-    temperature: the categorical head's sampling temperature; None for config.temperature.
+    temperature: a distributional head's sampling temperature; None for config.temperature.
 
   Returns:
     The DreamSetup (hashable, to bind into jitted functions).
@@ -53,7 +53,7 @@ def dream_setup(c, sources, num_streams: int, dream_noise=None, temperature=None
       num_seed_offsets=sources.num_seed_offsets, iters_per_epoch=sources.iters_per_epoch,
       use_dropout=bool(c.use_dropout and c.dropout_while_dreaming),
       dream_noise=float(c.dream_noise if dream_noise is None else dream_noise),
-      use_fft=bool(c.use_fft), categorical=c.output_dist == 'categorical',
+      use_fft=bool(c.use_fft), dist=c.output_dist,
       temperature=float(c.temperature if temperature is None else temperature))
 
 
@@ -137,17 +137,17 @@ def predicted_row(ds: DreamSetup, out, rng, temperature=None):
 
   Args:
     ds: the dream setup.
-    out: [S, rows, width] values or [S, rows, width, K] logits (ds.categorical).
+    out: [S, rows, width] values or [S, rows, width, K] a distribution's (ds.dist).
     rng: the key of the draw (unused for an mse head).
     temperature: optional [] float32 traced temperature (None: ds.temperature).
 
   Returns:
     [S, width] float32 values.
   """
-  if not ds.categorical:
+  if ds.dist == 'mse':
     return out[:, -1, :]
   t = ds.temperature if temperature is None else temperature
-  return distribution.sample(out[:, -1], rng, t, ds.use_fft)
+  return distribution.draw(out[:, -1], rng, t, ds.dist, ds.use_fft)
 
 
 def sample_step(model, ds: DreamSetup, params, buffers, carry, rng, noise=None, temperature=None):
@@ -157,7 +157,7 @@ def sample_step(model, ds: DreamSetup, params, buffers, carry, rng, noise=None, 
   values are the noisy ones; with 0 the step is exactly the noise-free computation (the check is
   at trace time, so the compiled program is unchanged). A `noise` given (stream mode's live knob)
   replaces ds.dream_noise and is always added, so that changing it needs no recompilation. A
-  categorical head draws the new values at ds.temperature, or at `temperature` if given (traced).
+  distributional head draws the new values at ds.temperature, or at `temperature` if given (traced).
 
   Args:
     model: the AudioLSTM.
@@ -176,11 +176,12 @@ def sample_step(model, ds: DreamSetup, params, buffers, carry, rng, noise=None, 
   noisy = noise is not None or ds.dream_noise
   if noisy:
     rng, noise_rng = jax.random.split(rng)
-  if ds.categorical:
+  draw_rng = None
+  if ds.dist != 'mse':
     rng, draw_rng = jax.random.split(rng)
   x = jnp.take(buffers, slicing.buffer_matrix_indices(ds.g), axis=1)  # [S, nu, seg]
   out, carry = model.apply({'params': params}, x, carry, rng if ds.use_dropout else None)
-  last = predicted_row(ds, out, draw_rng if ds.categorical else None, temperature)  # [S, width]
+  last = predicted_row(ds, out, draw_rng, temperature)  # [S, width]
   if noisy:
     last = add_dream_noise(ds, last, noise_rng, noise)
   new = last[:, ds.g.label_width - ds.g.new_per_step:]

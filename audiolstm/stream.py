@@ -65,7 +65,7 @@ class StreamOptions:
   watch_dir: str = None
   osc_port: int = None
   dream_noise: float = None
-  temperature: float = None   # a categorical head's sampling temperature (None: the config's)
+  temperature: float = None   # a distributional head's sampling temperature (None: the config's)
   streams: int = 1
   seed: int = None
   reseed: str = 'auto'        # 'auto' (when the dream settles), 'off', or every SECONDS
@@ -201,7 +201,7 @@ class LiveDreamer:
 
   def next(self, noise: float, temperature: float = None) -> np.ndarray:
     """[S, steps * new_per_step] the next piece's dream values (noise: the std, temperature: a
-    categorical head's (None: the config's), for the piece dispatched now, which is the one
+    distributional head's (None: the config's), for the piece dispatched now, which is the one
     after this)."""
     temperature = self.run.config.temperature if temperature is None else temperature
     out = self.ahead if self.ahead is not None else self._dispatch(noise, temperature)
@@ -480,8 +480,8 @@ def _control(event: tuple, run, o: StreamOptions, dreamer: LiveDreamer, chain: C
   elif kind == 'temperature':
     live.temperature = event[1]
     log(f'temperature set to {event[1]:g} (OSC)' + (
-        '' if run.config.output_dist == 'categorical' else
-        ': it changes nothing here (the run\'s head is not categorical)'))
+        '' if run.config.output_dist != 'mse' else
+        ': it changes nothing here (the run\'s head is mse: it draws nothing)'))
   elif kind == 'stop':
     live.stop = event[1]
   else:

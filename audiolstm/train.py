@@ -85,7 +85,7 @@ class Setup:
   val_iters: int = 0        # iterations per epoch of the validation split (0 = off)
   val_steps: int = 0        # iterations per validation loss
   dream_ema: float = 0.0    # decay of the dream params' moving average (0: dream with params)
-  categorical: bool = False  # the head gives logits: the loss is their NLL (distribution.py)
+  dist: str = 'mse'         # config.output_dist: the loss (distribution.loss)
 
 
 def make_setup(c, sources) -> Setup:
@@ -99,7 +99,7 @@ def make_setup(c, sources) -> Setup:
                use_dropout=bool(c.use_dropout), chunk_size=int(c.chunk_size),
                stream_starts=tuple(sources.stream_starts), val_iters=sources.val_iters,
                val_steps=min(c.eval_steps, sources.val_iters), dream_ema=float(c.dream_ema),
-               categorical=c.output_dist == 'categorical')
+               dist=c.output_dist)
 
 
 def _keys(rng, step):
@@ -142,11 +142,11 @@ def batch_at(setup: Setup, data: DeviceData, step):
 
 
 def loss_fn(model, setup: Setup, params, carry, x, y, dropout_rng):
-  """(total loss, (data loss, new carry)): mean squared error, or a categorical head's NLL (over
+  """(total loss, (data loss, new carry)): mean squared error, or a distributional head's NLL (over
   every training stream, so the gradient is the streams' average) plus the optional L2 term."""
   out, new_carry = model.apply({'params': params}, x, carry,
                                dropout_rng if setup.use_dropout else None)
-  mse = distribution.loss(out, y, setup.categorical, setup.dream.use_fft)
+  mse = distribution.loss(out, y, setup.dist, setup.dream.use_fft)
   loss = mse
   if setup.regularization:
     loss = loss + setup.reg_amount * sum(0.5 * jnp.sum(jnp.square(k))
@@ -238,7 +238,7 @@ def evaluate(model, setup: Setup, params, data: DeviceData):
     x = jnp.take(data.val_inputs, slicing.input_indices(g, cursor))
     y = jnp.take(data.val_labels, slicing.label_indices(g, cursor))
     out, carry = model.apply({'params': params}, x, carry)
-    return carry, distribution.loss(out, y, setup.categorical, setup.dream.use_fft)
+    return carry, distribution.loss(out, y, setup.dist, setup.dream.use_fft)
 
   carry = jnp.zeros((model.num_layers, 2, g.num_unrollings, model.hidden_size), jnp.float32)
   return jnp.mean(jax.lax.scan(body, carry, jnp.arange(setup.val_steps))[1])

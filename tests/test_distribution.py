@@ -1,5 +1,5 @@
-"""The categorical head: mu-law levels against NumPy, the NLL, sampling at a temperature, and a
-tiny run of every approach that trains by likelihood and dreams by sampling."""
+"""The distributional heads: mu-law levels and the NLLs against NumPy, sampling at a temperature,
+and a tiny run of every approach that trains by likelihood and dreams by sampling."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -42,8 +42,8 @@ def test_nll_against_numpy():
   want = -np.mean(np.take_along_axis(logp, idx[..., None], axis=-1))
   got = float(distribution.nll(jnp.asarray(logits), jnp.asarray(y), False))
   np.testing.assert_allclose(got, want, rtol=1e-5)
-  assert float(distribution.loss(jnp.asarray(logits), jnp.asarray(y), True, False)) == got
-  mse = float(distribution.loss(jnp.asarray(y), jnp.zeros_like(y), False, False))
+  assert float(distribution.loss(jnp.asarray(logits), jnp.asarray(y), 'categorical', False)) == got
+  mse = float(distribution.loss(jnp.asarray(y), jnp.zeros_like(y), 'mse', False))
   np.testing.assert_allclose(mse, np.mean(y ** 2), rtol=1e-6)
 
 
@@ -63,6 +63,37 @@ def test_sample_follows_the_temperature():
   np.testing.assert_allclose(freq(0.5), p / p.sum(), atol=0.015)
   np.testing.assert_array_equal(freq(0.0), [0, 0, 0, 1])
   assert freq(2.0)[0] > 0.15  # hotter: the unlikely level comes more often
+
+
+def test_gaussian_nll_and_draws_against_numpy():
+  rng = np.random.default_rng(1)
+  out = rng.normal(size=(5, 3, 2)).astype(np.float32)
+  y = rng.normal(size=(5, 3)).astype(np.float32)
+  mean, log_scale = out[..., 0], np.maximum(out[..., 1], distribution.MIN_LOG_SCALE)
+  want = np.mean(0.5 * ((y - mean) / np.exp(log_scale)) ** 2 + log_scale)
+  got = float(distribution.loss(jnp.asarray(out), jnp.asarray(y), 'gaussian', False))
+  np.testing.assert_allclose(got, want, rtol=1e-5)
+  params = jnp.broadcast_to(jnp.asarray([0.3, np.log(0.1)]), (40000, 2))
+  for t in (1.0, 0.5):
+    v = np.asarray(distribution.draw(params, jax.random.key(2), t, 'gaussian', False))
+    np.testing.assert_allclose([v.mean(), v.std()], [0.3, 0.1 * t], atol=3e-3)
+  v = np.asarray(distribution.draw(params, jax.random.key(2), 0.0, 'gaussian', False))
+  np.testing.assert_allclose(v, 0.3, rtol=1e-6)
+  low = jnp.broadcast_to(jnp.asarray([0.0, np.log(0.1)]), (1000, 2))
+  assert np.min(np.asarray(distribution.draw(low, jax.random.key(2), 1.0, 'gaussian', True))) == 0
+
+
+@pytest.mark.parametrize('approach', ['column', 'fft'])
+def test_gaussian_head_trains_and_dreams(approach, synth_audio):
+  """A gaussian run: [.., rows, width, 2] (mean, log-scale), its NLL falls, it dreams."""
+  c, _, program, data, state = build_program(approach, synth_audio, output_dist='gaussian',
+                                             max_steps=160)
+  losses = []
+  for _ in range(10):
+    state, chunk, dreams, _ = program.run_chunk(state, data, c.chunk_size)
+    losses.append(float(np.mean(chunk)))
+  assert np.mean(losses[-3:]) < losses[0] - 0.05
+  assert np.all(np.isfinite(np.asarray(dreams)))
 
 
 @pytest.mark.parametrize('approach', ['column', 'transpose', 'vector', 'fft'])
@@ -104,13 +135,13 @@ def test_temperature_changes_the_dream(synth_audio):
 
 
 def test_head_fields_validate_and_old_runs_resolve():
-  check_added_field('column', 'output_dist', ['mse', 'categorical'], ['gmm', 'MSE'],
+  check_added_field('column', 'output_dist', ['mse', 'categorical', 'gaussian'], ['gmm', 'MSE'],
                     r'config\.output_dist=', 'categorical')
   check_added_field('column', 'temperature', [0, 0.5, 2.0], [-1.0, float('nan')],
                     r'config\.temperature=', 0.5)
   c = config_lib.resolve(build_program.__globals__['tiny_config'](
       'column', output_dist='categorical', output_activation='tanh'))
-  with pytest.raises(config_lib.ConfigError, match='logits'):
+  with pytest.raises(config_lib.ConfigError, match='parameters of a distribution'):
     config_lib.validate(c)
   c.output_activation, c.num_levels = 'linear', 1
   with pytest.raises(config_lib.ConfigError, match='num_levels'):
