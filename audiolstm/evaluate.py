@@ -33,6 +33,7 @@ import numpy as np
 import scipy.fft
 import soundfile as sf
 
+from audiolstm import alive
 from audiolstm import anchors
 from audiolstm import audio_io
 from audiolstm import files
@@ -161,7 +162,9 @@ SCORE_NAMES = tuple(s.name for s in SCORES)
 FLAG_NAMES = tuple(s.name for s in SCORES if s.criterion == 'flag')
 ROW_FIELDS = ('source', 'file', 'approach', 'kind', 'seed_mode', 'iteration', 'stream')
 VERDICTS = ('artifacts', 'resemblance', 'novelty')   # each 'High', 'Medium' or 'Low'
-CSV_FIELDS = ROW_FIELDS + VERDICTS + SCORE_NAMES + ('error',)
+ALIVE_FIELDS = ('alive', 'windows')  # files over alive.LONG_S: fraction of windows alive, letters
+CSV_FIELDS = ROW_FIELDS + VERDICTS + SCORE_NAMES + ALIVE_FIELDS + ('error',)
+KEPT_SOURCES = ('sample', 'stream', 'file')   # kept files: sample mode's, streams, --files
 LEVELS = ('Low', 'Medium', 'High')
 
 _NAME_RE = re.compile(r'^(?P<approach>[a-z]+)_(?P<kind>[a-z]+)_(?P<seed_mode>[a-z]+)'
@@ -888,7 +891,7 @@ def summarize(rows, second_half: bool = True) -> dict:
     dreams = [r for r in dreams if r['iteration'] >= half or r['iteration'] < 0]
   out = {'dreams': len(dreams),
          'flagged': sum(bool(r.get('error')) or any(r.get(f) for f in FLAG_NAMES) for r in dreams),
-         'anchors': {r['source']: r for r in rows if r.get('source', 'dream') != 'dream'}}
+         'anchors': {r['source']: r for r in rows if r.get('source') in anchors.ANCHOR_NAMES}}
   for name in TABLE_SCORES:
     values = [r[name] for r in dreams if isinstance(r.get(name), float) and math.isfinite(r[name])]
     out[name] = float(np.median(values)) if values else math.nan
@@ -906,6 +909,26 @@ def summarize(rows, second_half: bool = True) -> dict:
   ) if bad]
   out.update(passes=not fails, fails='; '.join(fails))
   return out
+
+
+def alive_summary(rows) -> dict:
+  """The alive score over every scored window of the rows' long files (their 'windows').
+
+  Args:
+    rows: score rows (score_run's, read_scores').
+
+  Returns:
+    {'files': files with windows, 'windows': their windows, 'alive': fraction of them alive
+    (nan without any), 'counts': {verdict: windows} in alive.LETTERS order, 'stuck': files with
+    no window alive}.
+  """
+  letters = [r.get('windows') or '' for r in rows]
+  letters = [w for w in letters if w]
+  every = ''.join(letters)
+  return {'files': len(letters), 'windows': len(every),
+          'alive': every.count(alive.LETTERS['alive']) / len(every) if every else math.nan,
+          'counts': {k: every.count(v) for k, v in alive.LETTERS.items() if v in every},
+          'stuck': sum(alive.LETTERS['alive'] not in w for w in letters)}
 
 
 # ----------------------------------------------------------------------------- runs
@@ -957,6 +980,54 @@ def dream_files(workdir: str) -> list:
     return []
   return [os.path.join(d, n) for n in sorted(files.listdir(d))
           if n.lower().endswith('.wav') and not n.startswith('.')]
+
+
+def _wavs_under(d: str, recursive: bool) -> list:
+  """Paths of the WAVs in folder d (and its subfolders when recursive), in name order."""
+  if not files.isdir(d):
+    return []
+  out = []
+  for n in sorted(files.listdir(d)):
+    path = os.path.join(d, n)
+    if n.startswith('.'):
+      continue
+    if n.lower().endswith('.wav') and not files.isdir(path):
+      out.append(path)
+    elif recursive and files.isdir(path):
+      out += _wavs_under(path, recursive)
+  return out
+
+
+def kept_files(workdir: str, paths=()) -> list:
+  """The audio a user keeps, beside the training dreams: [(source, path)] of sample mode's
+  WAVs (WORKDIR/samples, source 'sample'), every WAV under WORKDIR/streams ('stream') and the
+  given paths ('file').
+
+  Args:
+    workdir: the run directory.
+    paths: more audio files (--files).
+
+  Raises:
+    RunError: a given path is not a readable audio file (one line).
+  """
+  for path in paths:
+    if not files.isfile(path):
+      raise RunError(f'--files: no such file: {path}')
+    try:
+      with files.local_copy(path) as local:
+        sf.info(local)
+    except Exception as e:  # pylint: disable=broad-except  # any undecodable file: one line
+      raise RunError(f'--files: not an audio file: {path} ({" ".join(str(e).split())[:120]})'
+                     ) from None
+  return ([('sample', p) for p in _wavs_under(os.path.join(workdir, 'samples'), False)]
+          + [('stream', p) for p in _wavs_under(os.path.join(workdir, 'streams'), True)]
+          + [('file', p) for p in paths])
+
+
+def kept_name(workdir: str, path: str) -> str:
+  """A kept file's 'file' column: its path relative to workdir when inside it, else as given."""
+  rel = os.path.relpath(path, workdir)
+  return path if rel.startswith('..') or os.path.isabs(rel) else rel
 
 
 def run_reference(workdir: str, files=None) -> tuple:
@@ -1076,23 +1147,58 @@ def score_anchors(workdir: str, split, sr: int, length: int, ref: Reference,
   return rows, cal
 
 
-def score_run(workdir: str, reference=None, names=None, with_anchors: bool = True) -> list:
-  """Scores and verdicts of the anchors and of every dream of a run.
+def _read_all(entries, sr: int) -> tuple:
+  """[(row, samples [n]) or an unreadable row] of entries [(row, path)], and the lengths read."""
+  out, lengths = [], []
+  for row, path in entries:  # one row per file: the work inside score_audio is vectorized
+    try:
+      x = read_dream(path, sr)
+    except Exception as e:  # pylint: disable=broad-except  # any undecodable file is one row
+      out.append(_unreadable(row, e))
+      continue
+    out.append((row, x))
+    lengths.append(len(x) if row['source'] == 'dream' else 0)
+  return out, [n for n in lengths if n]
+
+
+def alive_columns(x: np.ndarray, ref: Reference, cal) -> dict:
+  """{'alive': fraction of windows alive, 'windows': their letters} of a file over
+  alive.LONG_S (else nan and ''); cal: a zero-argument function giving alive.calibrate(ref).
+
+  Args:
+    x: [n] samples as read (non-finite values count as 0).
+    ref: the prepared training part.
+    cal: returns the alive.Calibration (called only for a long file).
+  """
+  if len(x) <= alive.LONG_S * ref.sr:
+    return {'alive': math.nan, 'windows': ''}
+  x = np.nan_to_num(np.asarray(x, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+  summary = alive.summarize(alive.score_windows(x, ref, cal()))
+  return {'alive': summary['alive'], 'windows': summary['windows']}
+
+
+def score_run(workdir: str, reference=None, names=None, with_anchors: bool = True,
+              kept=()) -> list:
+  """Scores and verdicts of the anchors, of every dream of a run, and of kept files.
 
   Dreams are compared with the training part of the recording (the run's validation split, its
-  last val_fraction, is the unseen anchor); the verdicts are calibrated on the anchors.
+  last val_fraction, is the unseen anchor); the verdicts are calibrated on the anchors. Files over
+  alive.LONG_S also get the alive score (ALIVE_FIELDS; others nan and '').
 
   Args:
     workdir: a run directory (config.json, dreams/).
     reference: audio files to compare with instead of the run's input_files (default: those).
     names: only these dream file names (default: all).
     with_anchors: include the anchor rows (they are always scored: they calibrate the verdicts).
+    kept: [(source, path)] more files to score (kept_files: samples, streams, --files).
 
   Returns:
     [{source, file, approach, kind, seed_mode, iteration, stream, artifacts, resemblance,
-    novelty, <scores>, error}]: anchors first (source 'unseen', 'copy', 'grains', 'noise'; file
-    'anchors/<name>.wav'), then the dreams (source 'dream'), oldest iteration first; 'error' is
-    '' or a one-line reason a file could not be read (its scores are then nan / False).
+    novelty, <scores>, alive, windows, error}]: anchors first (source 'unseen', 'copy', 'grains',
+    'noise'; file 'anchors/<name>.wav'), then the dreams (source 'dream'), oldest iteration
+    first, then the kept files (source and kind 'sample', 'stream' or 'file'; file: the path
+    relative to workdir, or as given outside it); 'error' is '' or a one-line reason a file could
+    not be read (its scores are then nan / False).
   Raises:
     RunError: not a run directory; audio_io.AudioError: the training audio cannot be read.
   """
@@ -1105,25 +1211,25 @@ def score_run(workdir: str, reference=None, names=None, with_anchors: bool = Tru
   if names is not None:
     wanted = set(names)
     paths = [p for p in paths if os.path.basename(p) in wanted]
-  rows, lengths = [], []
-  for path in paths:  # one row per file: the work inside score_audio is vectorized
-    name = os.path.basename(path)
-    row = {'source': 'dream', 'file': name, **parse_dream_name(name)}
-    try:
-      x = read_dream(path, sr)
-    except Exception as e:  # pylint: disable=broad-except  # any undecodable file is one row
-      rows.append(_unreadable(row, e))
-      continue
-    rows.append((row, x))
-    lengths.append(len(x))
+  entries = [({'source': 'dream', 'file': os.path.basename(p), **parse_dream_name(p)}, p)
+             for p in paths]
+  entries += [({'source': source, 'file': kept_name(workdir, p), 'approach':
+                str(config.get('approach', '')), 'kind': source, 'seed_mode': '',
+                'iteration': -1, 'stream': -1}, p) for source, p in kept]
+  rows, lengths = _read_all(entries, sr)
   length = int(np.median(lengths)) if lengths else int(ANCHOR_SECONDS * sr)
   row_len = dream_row_length(config)
   anchor_rows, cal = score_anchors(workdir, split, sr, length, ref, row_len)
-  dreams = [r if isinstance(r, dict) else {**r[0], **score_audio(
-      r[1], ref, sr, copy_threshold=cal.copy_threshold, row_len=row_len), 'error': ''}
-            for r in rows]
-  dreams.sort(key=lambda r: (r['iteration'], r['kind'], r['stream'], r['file']))
-  return add_verdicts((anchor_rows if with_anchors else []) + dreams, cal)
+  alive_cal = functools.lru_cache(maxsize=1)(lambda: alive.calibrate(ref))
+  scored = [r if isinstance(r, dict) else {**r[0], **score_audio(
+      r[1], ref, sr, copy_threshold=cal.copy_threshold, row_len=row_len),
+      **alive_columns(r[1], ref, alive_cal), 'error': ''} for r in rows]
+  scored.sort(key=lambda r: (r['source'] != 'dream', r['iteration'], r['kind'], r['stream'],
+                             r['file']))
+  for row in anchor_rows + scored:
+    row.setdefault('alive', math.nan)
+    row.setdefault('windows', '')
+  return add_verdicts((anchor_rows if with_anchors else []) + scored, cal)
 
 
 def _format(value) -> str:
@@ -1166,6 +1272,8 @@ def read_scores(path: str) -> list:
     for s in SCORES:
       v = row.get(s.name, '')
       row[s.name] = (v == 'True') if s.criterion == 'flag' else float(v) if v else math.nan
+    row['alive'] = float(row['alive']) if row.get('alive') else math.nan
+    row['windows'] = row.get('windows') or ''
     row['error'] = row.get('error') or ''
     row['source'] = row.get('source') or 'dream'
   return rows
@@ -1178,7 +1286,7 @@ TABLE_SCORES = ('clicks_per_s', 'flatness_ratio', 'discontinuity', 'frame_distan
 
 def _label(row: dict) -> str:
   """The first column of a row: the dream's file name, or the anchor's name in brackets."""
-  return row['file'] if row.get('source', 'dream') == 'dream' else f'[{row["source"]}]'
+  return f'[{row["source"]}]' if row.get('source') in anchors.ANCHOR_NAMES else row['file']
 
 
 def format_table(rows) -> str:
@@ -1193,9 +1301,13 @@ def format_table(rows) -> str:
     flags = ','.join(n for n in FLAG_NAMES if r.get(n)) or ('error' if r.get('error') else '-')
     verdict = ' '.join((r.get(v) or '?')[0] for v in VERDICTS)
     lines.append(f'{_label(r):<{width}}  {verdict}  '
-                 + '  '.join(f'{r[s.name]:>8.3g}' for s in cols) + f'  {flags}')
+                 + '  '.join(f'{r[s.name]:>8.3g}' for s in cols) + f'  {flags}'
+                 + (f'  alive {r["alive"]:.2f} {r["windows"]}' if r.get('windows') else ''))
   lines.append('A R N: artifacts, resemblance, novelty (H high = good, M medium, L low), calibrated '
-               'on the [anchors] of the same recording; lower is better for every number')
+               'on the [anchors] of the same recording; lower is better for every number; '
+               f'files over {alive.LONG_S:g} s: alive = the fraction of their '
+               f'{alive.WINDOW_S:g} s windows alive, one letter each (A alive, S silent, N noise, '
+               'H held, C copy)')
   return '\n'.join(lines)
 
 
@@ -1223,14 +1335,17 @@ def parse_flags(argv):
 
 
 def main(argv):
-  """Score every dream of --workdir; write WORKDIR/scores.csv and print the table."""
+  """Score every dream of --workdir, its samples, streams and --files; write WORKDIR/scores.csv
+  and print the table."""
   from absl import flags  # pylint: disable=g-import-not-at-top
   flags_ = flags.FLAGS
   if len(argv) > 1:
     fail(f'unexpected arguments: {" ".join(argv[1:])} (usage: python -m audiolstm.evaluate '
-         '--workdir=RUN)')
+         '--workdir=RUN [--files=A.wav,B.wav])')
   try:
-    rows = score_run(flags_.workdir, reference=flags_.reference or None)
+    load_run_config(flags_.workdir)
+    kept = kept_files(flags_.workdir, flags_.files)
+    rows = score_run(flags_.workdir, reference=flags_.reference or None, kept=kept)
   except (RunError, audio_io.AudioError, ValueError) as e:
     fail(str(e))
   try:
@@ -1241,6 +1356,11 @@ def main(argv):
     print(format_table(rows))
   else:
     print(f'no dreams yet in {os.path.join(flags_.workdir, "dreams")}')
+  kept = alive_summary(rows)
+  if kept['files']:
+    print(f'alive: {kept["alive"]:.0%} of the {kept["windows"]} windows of {kept["files"]} long '
+          f'file(s) ({", ".join(f"{k} {n}" for k, n in kept["counts"].items())}); '
+          f'{kept["stuck"]} with no window alive')
   print(f'wrote {path} ({len(rows)} dream(s))')
 
 
@@ -1250,6 +1370,9 @@ def define_flags():
   flags.DEFINE_string('workdir', None, 'A run directory made by python -m audiolstm.main.')
   flags.DEFINE_list('reference', [], 'Audio file(s) to compare with instead of the run\'s '
                     'input_files (comma-separated).')
+  flags.DEFINE_list('files', [], 'More audio files to score (comma-separated), beside the '
+                    'dreams, WORKDIR/samples and WORKDIR/streams; files over '
+                    f'{alive.LONG_S:g} s also get the alive score.')
 
 
 if __name__ == '__main__':

@@ -647,3 +647,75 @@ def test_score_run_without_a_validation_split_judges_the_seen_tail_by_the_audio_
   assert unseen['max_ncc'] == pytest.approx(want['max_ncc'], abs=1e-9) and want['max_ncc'] < 0.99
   assert unseen['frame_distance_db'] == pytest.approx(want['frame_distance_db'], rel=1e-9)
   assert unseen['novelty'] != 'Low' and rows[4]['novelty'] == 'Low'
+
+
+# ----------------------------------------------------------------------------- kept files, alive
+
+
+def kept_run(tmp_path, melody):
+  """A fake run on the melody's first 10 s (val 0.25): one 2 s dream, a 12 s sample that is the
+  training part's copy then a held tone, a silent 30 s sample and a 9 s stream of the tail."""
+  x, _ = melody
+  run = tmp_path / 'run'
+  for d in ('dreams', 'samples', 'streams/day1'):
+    (run / d).mkdir(parents=True)
+  wav = audio_io.write_wav(str(tmp_path / 'in.wav'), x, SR)
+  (run / 'config.json').write_text(json.dumps({'approach': 'fft', 'sample_rate': SR,
+                                               'input_files': [wav], 'val_fraction': 0.25}))
+  audio_io.write_wav(str(run / 'dreams' / 'fft_concurrent_random_it0000010_s0.wav'),
+                     x[SR:3 * SR], SR)
+  t = np.arange(8 * SR) / SR
+  tone = 0.1 * np.sin(2 * np.pi * 220 * t) + 0.05 * np.sin(2 * np.pi * 330 * t)
+  audio_io.write_wav(str(run / 'samples' / 'fft_sample_a_000.wav'),
+                     np.concatenate([x[SR:5 * SR], tone]), SR)
+  audio_io.write_wav(str(run / 'samples' / 'fft_sample_b_001.wav'), np.zeros(30 * SR), SR)
+  audio_io.write_wav(str(run / 'streams' / 'day1' / 'fft_stream.wav'), x[-9 * SR:] * 0 + tone[
+      np.arange(9 * SR) % len(tone)], SR)
+  return run
+
+
+def test_score_run_scores_kept_files_with_the_alive_score(tmp_path, melody):
+  run = kept_run(tmp_path, melody)
+  kept = evaluate.kept_files(str(run))
+  assert [(s, os.path.relpath(p, run)) for s, p in kept] == [
+      ('sample', 'samples/fft_sample_a_000.wav'), ('sample', 'samples/fft_sample_b_001.wav'),
+      ('stream', 'streams/day1/fft_stream.wav')]
+  rows = evaluate.score_run(str(run), kept=kept, with_anchors=False)
+  by_file = {r['file']: r for r in rows}
+  assert [r['source'] for r in rows] == ['dream', 'sample', 'sample', 'stream']
+  short = by_file['fft_concurrent_random_it0000010_s0.wav']
+  assert math.isnan(short['alive']) and short['windows'] == ''      # 2 s: no alive score
+  sample = by_file['samples/fft_sample_a_000.wav']
+  assert sample['windows'] == 'CHH' and sample['alive'] == 0.0 and sample['kind'] == 'sample'
+  silent = by_file['samples/fft_sample_b_001.wav']
+  assert silent['windows'] == 'S' * 8 and silent['silent'] and silent['artifacts'] == 'Low'
+  assert by_file['streams/day1/fft_stream.wav']['windows'] == 'HH'
+  back = evaluate.read_scores(evaluate.write_scores(str(run), rows))
+  assert [(r['windows'], r['source']) for r in back] == [(r['windows'], r['source'])
+                                                         for r in rows]
+  assert back[1]['alive'] == 0.0 and math.isnan(back[0]['alive'])
+  s = evaluate.alive_summary(back)
+  assert s == {'files': 3, 'windows': 13, 'alive': 0.0, 'stuck': 3,
+               'counts': {'silent': 8, 'held': 4, 'copy': 1}}
+  assert evaluate.summarize(back)['dreams'] == 1      # the pass bar counts training dreams only
+  assert 'alive 0.00 CHH' in evaluate.format_table(back)
+
+
+@pytest.mark.slow
+def test_cli_scores_files_and_refuses_bad_ones(tmp_path, melody):
+  run = kept_run(tmp_path, melody)
+  later = audio_io.load_audio(audio_io.DEFAULT_AUDIO, SR)[10 * SR:19 * SR]  # never trained on
+  extra = audio_io.write_wav(str(tmp_path / 'mine.wav'), later, SR)
+  r = run_evaluate(f'--workdir={run}', f'--files={extra}')
+  assert r.returncode == 0, r.stderr
+  rows = evaluate.read_scores(str(run / 'scores.csv'))
+  mine = [row for row in rows if row['source'] == 'file']
+  assert [row['file'] for row in mine] == [extra] and len(rows) == 4 + 5
+  assert mine[0]['windows'] == 'AA', mine[0]    # real new playing
+  assert 'alive:' in r.stdout and 'CHH' in r.stdout
+  (tmp_path / 'bad.wav').write_bytes(b'not audio')
+  for bad, message in ((tmp_path / 'missing.wav', 'no such file'),
+                       (tmp_path / 'bad.wav', 'not an audio file')):
+    r = run_evaluate(f'--workdir={run}', f'--files={bad}')
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and 'Traceback' not in r.stderr
