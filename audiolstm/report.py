@@ -21,6 +21,7 @@ import os
 import sys
 import urllib.parse
 
+from audiolstm import alive
 from audiolstm import anchors
 from audiolstm import audio_io
 from audiolstm import evaluate
@@ -39,6 +40,11 @@ VERDICT_DOCS = {
     'novelty': 'High = copies the input no more closely than its unseen tail does; Medium = '
                'some copying; Low = copies a second or more literally.',
 }
+ALIVE_DOC = (f'Files over {alive.LONG_S:g} s (samples, streams): the fraction of their '
+             f'{alive.WINDOW_S:g} s windows that keep changing like the recording, and one letter '
+             'per window: A alive, S silent, N noise, H held (a drone: flux and onsets far below '
+             'the recording\'s), C copy (a literal match of 3 s). Calibrated on the recording\'s '
+             'own windows and white noise at its level.')
 ANCHOR_DOCS = {
     'unseen': 'The recording\'s validation split, never trained on: real new playing, what a '
               'good dream scores.',
@@ -159,14 +165,17 @@ def _changed_since(path: str, cache: str) -> bool:
 
 
 def _dream_order(row: dict) -> tuple:
-  return row['iteration'], row['kind'], row['stream'], row['file']
+  """Training dreams first, oldest first; then the kept files (samples, streams)."""
+  return (row.get('source', 'dream') != 'dream', row['iteration'], row['kind'], row['stream'],
+          row['file'])
 
 
-def run_scores(workdir: str, names=None, reference=None, log=print) -> tuple:
-  """(rows, note): the anchors' and the dreams' scores, from RUN/scores.csv where it has them.
+def run_scores(workdir: str, names=None, reference=None, log=print, kept=None) -> tuple:
+  """(rows, note): the anchors', the dreams' and the kept files' scores, from RUN/scores.csv
+  where it has them.
 
-  The dreams missing there, or written after it (replaced under the same name), are scored
-  (evaluate.score_run(names=missing)) and the cache saved;
+  The files missing there, or written after it (replaced under the same name), are scored
+  (evaluate.score_run(names=missing, kept=missing)) and the cache saved;
   the anchors are scored again with them, since they calibrate the verdicts (and whenever one of
   them or its RUN/anchors/<name>.wav is missing).
 
@@ -175,32 +184,38 @@ def run_scores(workdir: str, names=None, reference=None, log=print) -> tuple:
     names: the dream file names wanted (default: every WAV in RUN/dreams/).
     reference: audio files to score against instead of the run's input_files.
     log: receives the one-line warning when scores are missing.
+    kept: [(source, path)] of the kept files wanted (default: evaluate.kept_files: RUN/samples/
+      and RUN/streams/).
 
   Returns:
     (rows: the anchors in anchors.ANCHOR_NAMES order, then the dreams among `names` that have
-    scores, oldest first; note: '' or one line saying why scores are missing, e.g. the training
-    audio has moved).
+    scores, oldest first, then the kept files; note: '' or one line saying why scores are
+    missing, e.g. the training audio has moved).
   """
   if names is None:
     names = [os.path.basename(p) for p in evaluate.dream_files(workdir)]
-  wanted = set(names)
+  kept = evaluate.kept_files(workdir) if kept is None else list(kept)
+  paths = {**{n: os.path.join(workdir, 'dreams', n) for n in names},
+           **{evaluate.kept_name(workdir, p): p for _, p in kept}}
   cache = os.path.join(workdir, 'scores.csv')
   cached = _read_cache(cache)
-  dreams = {r['file']: r for r in cached if r['source'] == 'dream' and r['file'] in wanted
-            and not _changed_since(os.path.join(workdir, 'dreams', r['file']), cache)}
-  found = {r['source']: r for r in cached if r['source'] != 'dream'}
+  dreams = {r['file']: r for r in cached if r['source'] not in anchors.ANCHOR_NAMES
+            and r['file'] in paths and not _changed_since(paths[r['file']], cache)}
+  found = {r['source']: r for r in cached if r['source'] in anchors.ANCHOR_NAMES}
   missing = [n for n in names if n not in dreams]
+  missing_kept = [(s, p) for s, p in kept if evaluate.kept_name(workdir, p) not in dreams]
   anchors_ok = all(a in found and files.isfile(os.path.join(workdir, found[a]['file']))
                    for a in anchors.ANCHOR_NAMES)
   note = ''
-  if missing or not anchors_ok:
+  if missing or missing_kept or not anchors_ok:
     try:
-      fresh = evaluate.score_run(workdir, reference=reference, names=missing)
-      found = {r['source']: r for r in fresh if r['source'] != 'dream'}
-      dreams.update((r['file'], r) for r in fresh if r['source'] == 'dream')
+      fresh = evaluate.score_run(workdir, reference=reference, names=missing, kept=missing_kept)
+      found = {r['source']: r for r in fresh if r['source'] in anchors.ANCHOR_NAMES}
+      dreams.update((r['file'], r) for r in fresh if r['source'] not in anchors.ANCHOR_NAMES)
       evaluate.write_scores(workdir, _ordered(found, dreams))
     except (audio_io.AudioError, ValueError, OSError) as e:
-      note = (f'scores unavailable for {len(missing)} dream(s): {e}' if missing else
+      note = (f'scores unavailable for {len(missing) + len(missing_kept)} file(s): {e}'
+              if missing or missing_kept else
               f'anchors unavailable: {e}')
       log(f'audiolstm.report: warning: {note}')
   return _ordered(found, dreams), note
@@ -304,7 +319,8 @@ def _score_row(workdir: str, row: dict, wav: str, sr: int, anchor: bool) -> str:
     detail = '<small>' + ' &middot; '.join(
         html.escape(str(row.get(k))) for k in ('kind', 'seed_mode') if row.get(k)) + (
             f' &middot; stream {row["stream"]}' if row.get('stream', -1) >= 0 else '') + '</small>'
-    spec = ensure_spectrogram(workdir, wav, sr)
+    spec = (ensure_spectrogram(workdir, wav, sr) if row.get('source', 'dream') == 'dream' else
+            ensure_spectrogram(workdir, wav, sr, max_seconds=INPUT_PREVIEW_S))
   wav_url = _url(os.path.relpath(wav, workdir))
   title = f'<a href="{wav_url}">{html.escape(label)}</a>' if exists else html.escape(label)
   media = f'<audio controls preload="metadata" src="{wav_url}"></audio>' if exists else ''
@@ -321,6 +337,7 @@ def _score_row(workdir: str, row: dict, wav: str, sr: int, anchor: bool) -> str:
     rank = evaluate.LEVELS.index(level) if level in evaluate.LEVELS else math.nan
     cells.append(f'<td class="verdict {VERDICT_CLASS.get(level, "")}" data-value="'
                  f'{_js_number(rank)}">{html.escape(level) or "&ndash;"}</td>')
+  cells.append(_alive_cell(row))
   cells += [f'<td data-value="{_js_number(row.get(s.name))}">{_cell(row.get(s.name, math.nan))}'
             '</td>' for s in cols]
   why = f' title="{html.escape(row["error"])}"' if row.get('error') else ''
@@ -330,8 +347,19 @@ def _score_row(workdir: str, row: dict, wav: str, sr: int, anchor: bool) -> str:
   return f'<tr{css}>{"".join(cells)}</tr>'
 
 
+def _alive_cell(row: dict) -> str:
+  """The alive column's cell: the fraction of windows alive and their letters (files over
+  alive.LONG_S; else a dash)."""
+  value = row.get('alive', math.nan)
+  letters = html.escape(row.get('windows') or '')
+  css = ' class="flag"' if letters and value < 0.5 else ''
+  text = f'{_cell(value)}<br><code>{letters}</code>' if letters else '&ndash;'
+  return f'<td data-value="{_js_number(value)}"{css}>{text}</td>'
+
+
 def _score_table(workdir: str, anchor_rows, wavs, scores: dict, sr: int) -> str:
-  """The table: the anchors' rows first, then one row per dream (wavs, in that order)."""
+  """The table: the anchors' rows first, then one row per dream or kept file (wavs: [(its
+  'file' key, path)], in that order)."""
   cols = [s for s in evaluate.SCORES if s.criterion != 'flag']
   arrow = {'lower': ' &darr;', 'higher': ' &uarr;'}
   head = ('<th class="name" data-sort="text">dream</th><th data-sort="num">iteration</th>'
@@ -339,13 +367,14 @@ def _score_table(workdir: str, anchor_rows, wavs, scores: dict, sr: int) -> str:
           + ''.join(f'<th data-sort="num" data-verdict="{v}" title="'
                     f'{html.escape(VERDICT_DOCS.get(v, ""))}">{v} &uarr;</th>'
                     for v in evaluate.VERDICTS)
+          + f'<th data-sort="num" data-score="alive" title="{html.escape(ALIVE_DOC)}">alive '
+          '&uarr;</th>'
           + ''.join(f'<th data-sort="num" data-score="{s.name}" title="{html.escape(s.doc)}">'
                     f'{html.escape(s.short)}{arrow.get(s.better, "")}</th>' for s in cols)
           + '<th data-sort="text" title="silent, constant, clipped, nan, unreadable">flags</th>')
   body = [_score_row(workdir, row, os.path.join(workdir, row['file']), sr, anchor=True)
           for row in anchor_rows]
-  for wav in wavs:
-    name = os.path.basename(wav)
+  for name, wav in wavs:
     row = scores.get(name) or {'file': name, **evaluate.parse_dream_name(name)}
     body.append(_score_row(workdir, row, wav, sr, anchor=False))
   return (f'<table id="dreams"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
@@ -355,16 +384,22 @@ def _score_table(workdir: str, anchor_rows, wavs, scores: dict, sr: int) -> str:
 def _verdict_summary(rows) -> str:
   """One line: the median verdicts of the second half's dreams, and whether the run passes."""
   try:
-    s = evaluate.summarize(rows)
+    s, kept = evaluate.summarize(rows), evaluate.alive_summary(rows)
   except (KeyError, TypeError, ValueError):
     return ''
+  line = ''
+  if kept['files']:
+    counts = ', '.join(f'{k} {n}' for k, n in kept['counts'].items())
+    line = (f'<p class="summary">Alive: {kept["alive"]:.0%} of the {kept["windows"]} '
+            f'{alive.WINDOW_S:g} s windows of the {kept["files"]} file(s) over {alive.LONG_S:g} s '
+            f'({html.escape(counts)}); {kept["stuck"]} with no window alive.</p>')
   if not s.get('dreams'):
-    return ''
+    return line
   verdicts = ', '.join(f'{v} {_badge(s[v])}' for v in evaluate.VERDICTS if s.get(v))
   passes = ('passes the default configs\' bar' if s.get('passes') else
             f'does not pass the default configs\' bar ({html.escape(s.get("fails", ""))})')
   return (f'<p class="summary">Median verdicts of the {s["dreams"]} dream(s) of the second half '
-          f'of training: {verdicts}; {passes}.</p>')
+          f'of training: {verdicts}; {passes}.</p>' + line)
 
 
 def _page_head(workdir: str, config: dict, sr: int, num_dreams: int) -> list:
@@ -402,14 +437,15 @@ def write_report(workdir: str, reference=None, log=print) -> str:
   sr = config.get('sample_rate')
   if not isinstance(sr, int) or sr <= 0:
     raise evaluate.RunError(f'{os.path.join(workdir, "config.json")} has no valid sample_rate')
-  wavs = evaluate.dream_files(workdir)
-  names = [os.path.basename(w) for w in wavs]
-  rows, note = run_scores(workdir, names, reference, log=log)
-  anchor_rows = [r for r in rows if r['source'] != 'dream']
-  scores = {r['file']: r for r in rows if r['source'] == 'dream'}
-  # Oldest first; the table sorts itself when a header is clicked.
-  order = {n: (r['iteration'], r['kind'], r['stream']) for n, r in scores.items()}
-  wavs.sort(key=lambda w: (order.get(os.path.basename(w), (math.inf, '', 0)), os.path.basename(w)))
+  kept = evaluate.kept_files(workdir)
+  dreams = [(os.path.basename(w), w) for w in evaluate.dream_files(workdir)]
+  wavs = dreams + [(evaluate.kept_name(workdir, p), p) for _, p in kept]
+  rows, note = run_scores(workdir, [n for n, _ in dreams], reference, log=log, kept=kept)
+  anchor_rows = [r for r in rows if r['source'] in anchors.ANCHOR_NAMES]
+  scores = {r['file']: r for r in rows if r['source'] not in anchors.ANCHOR_NAMES}
+  # Oldest first, then the kept files; the table sorts itself when a header is clicked.
+  order = {n: _dream_order(r)[:-1] for n, r in scores.items()}
+  wavs.sort(key=lambda w: (order.get(w[0], (True, math.inf, '', 0)), w[0]))
   run = os.path.basename(workdir)
   parts = _page_head(workdir, config, sr, len(wavs))
   spec = _input_spectrogram(workdir, reference)
@@ -420,7 +456,8 @@ def write_report(workdir: str, reference=None, log=print) -> str:
   parts.append('<p class="note">'
                + ('The first rows, in [brackets] and blue, are the anchors: made from this '
                   'recording, they show what each verdict sounds like. ' if anchor_rows else '')
-               + 'Click a column header to sort by it (&darr; = lower is better, &uarr; = '
+               + 'Dreams longer than the training dreams, such as RUN/samples/ and RUN/streams/, '
+               'follow them. Click a column header to sort by it (&darr; = lower is better, &uarr; = '
                'higher); red rows are flagged (silent, constant, clipped, NaN or unreadable).</p>')
   if note:
     parts.append(f'<p class="note flag">{html.escape(note)}</p>')

@@ -233,3 +233,39 @@ def test_cli_writes_report_and_bad_workdir_exits_2(run_dir, tmp_path):
     r = subprocess.run(cmd + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert message in r.stderr and 'Traceback' not in r.stderr
+
+
+def test_report_scores_samples_and_streams_with_the_alive_score(tmp_path):
+  """A fake run (no training): the report lists its sample mode WAVs and streams after the
+  dreams, each with its alive cell, and a silent 30 s sample is flagged."""
+  sr = 11025
+  x = audio_io.load_audio(audio_io.DEFAULT_AUDIO, sr)[:10 * sr]
+  run = tmp_path / 'run'
+  for d in ('dreams', 'samples', 'streams'):
+    (run / d).mkdir(parents=True)
+  wav = audio_io.write_wav(str(tmp_path / 'in.wav'), x, sr)
+  (run / 'config.json').write_text(json.dumps({'approach': 'fft', 'sample_rate': sr,
+                                               'input_files': [wav], 'val_fraction': 0.25}))
+  audio_io.write_wav(str(run / 'dreams' / 'fft_concurrent_random_it0000010_s0.wav'),
+                     x[sr:3 * sr], sr)
+  audio_io.write_wav(str(run / 'samples' / 'fft_sample_b_001.wav'), np.zeros(30 * sr), sr)
+  t = np.arange(9 * sr) / sr
+  audio_io.write_wav(str(run / 'streams' / 'fft_stream.wav'), 0.1 * np.sin(2 * np.pi * 220 * t),
+                     sr)
+  page = open(report.write_report(str(run), log=lambda *a: None)).read()
+  body = page[page.index('<tbody>'):]
+  order = [body.index(f'src="{f}"') for f in ('dreams/fft_concurrent_random_it0000010_s0.wav',
+                                              'samples/fft_sample_b_001.wav',
+                                              'streams/fft_stream.wav')]
+  assert order == sorted(order)
+  assert '<code>SSSSSSSS</code>' in body and '<code>HH</code>' in body
+  assert 'data-score="alive"' in page
+  assert 'Alive: 0% of the 10 4 s windows of the 2 file(s) over 8 s (silent 8, held 2)' in page
+  rows = evaluate.read_scores(str(run / 'scores.csv'))
+  by_file = {r['file']: r for r in rows}
+  assert by_file['samples/fft_sample_b_001.wav']['silent'] is True
+  assert by_file['samples/fft_sample_b_001.wav']['windows'] == 'S' * 8
+  # A second report reads everything from the cache.
+  stamp = os.path.getmtime(run / 'scores.csv')
+  report.write_report(str(run), log=lambda *a: None)
+  assert os.path.getmtime(run / 'scores.csv') == stamp
