@@ -27,6 +27,8 @@ and one verdict, 'alive' or the first reason it is not:
 Every threshold comes from the recording itself (`calibrate`): its own 4 s windows (every
 REF_HOP_S) and a white-noise anchor at its level. NumPy and SciPy on evaluate's analyses; no JAX.
 """
+from __future__ import annotations  # evaluate imports this module: its names resolve later
+
 import dataclasses
 import math
 
