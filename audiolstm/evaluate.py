@@ -12,9 +12,11 @@ dreams worth listening to, and the broken ones, at a glance:
   flags        silent, constant, clipped, nan, locked       (True = broken dream)
 
 `score_audio(dream, reference, sr)` scores one signal against the training audio;
-`score_run(workdir)` scores every WAV in WORKDIR/dreams against the run's input, and
+`score_run(workdir)` scores every WAV in WORKDIR/dreams against the run's input (and, given
+`kept_files`, sample mode's WAVs, streams and other files; those over alive.LONG_S also get the
+per-window alive score of audiolstm.alive), and
 
-  python -m audiolstm.evaluate --workdir=RUN
+  python -m audiolstm.evaluate --workdir=RUN [--files=A.wav,B.wav]
 
 writes RUN/scores.csv (atomically) and prints a table. Everything is vectorized NumPy: spectra are
 strided frames + one FFT, the cross-correlation of every 0.5 s window of the dream with the whole
