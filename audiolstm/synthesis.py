@@ -1,7 +1,7 @@
 """Dream values to audio: raw samples as they are, fft magnitude frames through the vocoder.
 
-`to_audio` makes a whole dream's audio; `StreamSynth` and `Level` make it piece by piece, for
-stream mode.
+`to_audio` makes a whole dream's audio; `StreamSynth` makes it piece by piece, for stream mode
+(whose level chain, loudness.Loudness, sets the loudness).
 """
 import functools
 import math
@@ -94,7 +94,7 @@ class StreamSynth:
   its first MATCH_SECONDS, so the audio starts that much later). fft: each piece's magnitude
   frames are vocoded with the frame before them, unnormalised and at their sample offset, so the
   pieces join into exactly the vocoder's sum over the whole dream (before its normalisation;
-  `Level` sets the loudness).
+  stream mode's loudness.Loudness sets the loudness).
   """
 
   MATCH_SECONDS = 2.0  # spectral_floor_match: the audio each stream's floor is chosen on
@@ -169,42 +169,3 @@ def _stream_vocoder(hop_size: int, use_peaks: bool):
   reuses its compilation."""
   return jax.jit(jax.vmap(lambda frames, phases: vocoder.vocode(
       frames, hop_size, phases, use_peaks=use_peaks, normalise=False)))
-
-
-class Level:
-  """Stream mode's loudness, for S streams: the gain that brings each stream's recent peak to
-  `target`, at most `max_gain`; to_audio's normalisation, made causal.
-
-  The peak held decays by half every `release_s`, so a loud moment does not quieten the rest of
-  an endless stream for good. A louder peak lowers the gain within `attack` samples; a quieter one
-  raises it along the whole piece, so the gain never jumps. Output is clipped to [-1, 1].
-  """
-
-  def __init__(self, num_streams: int, target: float, max_gain: float, sample_rate: int,
-               release_s: float = 10.0, attack: int = 32):
-    self.target, self.max_gain, self.sample_rate = target, max_gain, sample_rate
-    self.release_s, self.attack = release_s, attack
-    self.peak = np.zeros(num_streams)
-    self.gain = None   # [S] the gain at the end of the last piece
-
-  @classmethod
-  def of(cls, c, num_streams: int) -> 'Level':
-    """to_audio's loudness for config `c`: fft dreams at peak 0.9; raw ones only turned down,
-    above 0.99."""
-    if c.use_fft:
-      return cls(num_streams, 0.9, np.inf, c.sample_rate)
-    return cls(num_streams, 0.99, 1.0, c.sample_rate)
-
-  def __call__(self, x: np.ndarray) -> np.ndarray:
-    """[S, n] audio -> [S, n] audio at the stream's level."""
-    n = x.shape[1]
-    if n == 0:
-      return x
-    decay = 0.5 ** (n / self.sample_rate / self.release_s)
-    self.peak = np.maximum(np.max(np.abs(x), axis=1), self.peak * decay)
-    new = np.minimum(self.max_gain, self.target / np.maximum(self.peak, 1e-12))
-    old = new if self.gain is None else self.gain
-    span = np.where(new < old, min(self.attack, n), n)[:, None]            # [S, 1]
-    ramp = np.minimum(np.arange(1, n + 1)[None] / span, 1.0)                # [S, n]
-    self.gain = new
-    return np.clip(x * (old[:, None] + (new - old)[:, None] * ramp), -1.0, 1.0).astype(np.float32)

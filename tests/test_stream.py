@@ -75,19 +75,6 @@ def test_crossfade_without_reseed_is_a_delay_and_with_one_a_linear_mix():
   np.testing.assert_allclose(out, want, atol=1e-12)
 
 
-def test_level_keeps_quiet_raw_audio_and_limits_loud_audio_without_gain_jumps():
-  level = synthesis.Level(1, 0.99, 1.0, SR)
-  quiet = 0.5 * np.sin(np.arange(4000) / 10.0)[None]
-  np.testing.assert_allclose(level(quiet), quiet, atol=1e-7)
-  loud = 3.0 * np.sin(np.arange(4000) / 10.0)[None]
-  out = level(loud)
-  assert np.max(np.abs(out)) <= 1.0
-  gain = out[0, 1000:] / loud[0, 1000:]
-  np.testing.assert_allclose(gain[np.abs(loud[0, 1000:]) > 1], 0.33, atol=0.01)
-  fft_level = synthesis.Level(1, 0.9, np.inf, SR)
-  assert np.max(np.abs(fft_level(1e4 * quiet))) == pytest.approx(0.9, rel=1e-3)
-
-
 def test_status_line_tells_when_the_limiter_works_hard():
   status = stream.Status(SR, 1, stream=open(os.devnull, 'w', encoding='utf-8'))
   assert 'limiting' not in status.line(SR, 1.5, 0.0, 0, limiting_db=5.0)
