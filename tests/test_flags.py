@@ -143,6 +143,18 @@ def test_each_mode_refuses_the_others_flags(main_module, capsys):
                                    '--dream_seconds=0.5', '--seed=1', '--dream_noise=0')
 
 
+def test_a_negative_temperature_is_refused_in_one_line(main_module, capsys, tmp_path):
+  """--temperature < 0 (sample, watch, stream) exits 2 with one line before the run is read."""
+  run = '--workdir=/nonexistent/run'
+  watch = ('watch', f'--watch_dir={tmp_path}', f'--out_dir={tmp_path}')
+  for mode, *more in (('sample',), watch, ('stream',)):
+    line = refusal(main_module, capsys, f'--mode={mode}', run, *more, '--temperature=-0.5')
+    assert line.startswith('audiolstm: error: --temperature=-0.5 must be a number >= 0'), mode
+  assert refusal(main_module, capsys, '--mode=sample', run, '--learn', '--temperature=0.5') == (
+      'audiolstm: error: --temperature does not go with --learn (which dreams from the training '
+      "audio, as training does, with the run's own settings): leave one of them out")
+
+
 def test_mode_flags_are_what_inference_takes(main_module):
   """MODE_FLAGS names, for sample and watch, exactly the flags their functions are given."""
   from audiolstm import inference  # pylint: disable=g-import-not-at-top

@@ -121,6 +121,17 @@ def test_osc_messages_become_events_and_bad_ones_warnings():
   assert live_control.osc_events(b'not osc at all')[0][0] == 'warn'
 
 
+def test_osc_temperature_becomes_an_event_and_a_bad_value_a_warning():
+  from pythonosc.osc_message_builder import build_msg  # pylint: disable=g-import-not-at-top
+  def events(*params):
+    return live_control.osc_events(build_msg('/audiolstm/temperature', list(params)).dgram)
+  assert events(0.5) == [('temperature', 0.5)]
+  assert events(0) == [('temperature', 0.0)]
+  for bad in (('hot',), (-0.5,), (float('nan'),), ()):
+    (kind, message), = events(*bad)
+    assert kind == 'warn' and '/audiolstm/temperature <number >= 0>' in message, bad
+
+
 def test_watch_controls_ignore_files_already_there_and_take_a_settled_new_one(tmp_path):
   (tmp_path / 'old.wav').write_bytes(b'x')
   controls = live_control.Controls(watch_dir=str(tmp_path), settle_s=0.05)
