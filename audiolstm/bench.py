@@ -8,7 +8,8 @@ r"""Benchmark: the reference scripts' work (../shared/bench/) through audiolstm'
 
 `--realtime` (audiolstm.bench_realtime) prints a table of stream mode's dream speed: for each
 approach and model size, dream samples per second and the real-time factor per stream at 1 and 8
-streams; `--overhead` also times the whole stream mode against its bare dream loop.
+streams, then one line of the level chain's speed (loudness.Loudness at those stream counts);
+`--overhead` also times the whole stream mode against its bare dream loop.
 
 Training (the default) builds a resolved config with the reference's shapes (lr 1e-4, dense init
 std 1e-5, no dropout, dreams that never end within the run), loads the audio with

@@ -5,7 +5,8 @@ default config; random parameters, as speed does not depend on training), the st
 dream loop (stream.LiveDreamer, the same pieces and jitted scan) is timed after compilation at
 1 and at N streams. A row gives the dream samples per second of all streams together and the
 real-time factor of each stream (its samples per second over the sample rate): at 1x or more a
-stream keeps up with a player.
+stream keeps up with a player. A line after the table times the level chain (loudness.Loudness)
+alone at the same stream counts.
 
 --overhead times the default column model both as the bare loop and as the whole stream mode
 (audio, crossfade, level, WAV writing, status line and a watched folder) and prints the ratio.
@@ -91,6 +92,32 @@ def time_stream(run, streams: int, budget_s: float) -> float:
     return (chain.written - done) / (time.perf_counter() - t0)
 
 
+def time_level(streams: int, sample_rate: int, budget_s: float, block_s: float = 0.1) -> float:
+  """Samples per second of each stream through the level chain (loudness.Loudness, as stream
+  mode's Chain) in blocks of block_s of noise, for about budget_s (at least one block)."""
+  from audiolstm import loudness  # pylint: disable=g-import-not-at-top
+  rec = loudness.RecordingLevel(rms_db=-20.0, loud_db=-10.0, attack_db=loudness.RISE_DB)
+  chain = loudness.Loudness(streams, sample_rate, rec)
+  rng = np.random.default_rng(0)
+  block = (0.3 * rng.standard_normal((streams, round(block_s * sample_rate)))).astype(np.float32)
+  chain.push(block)                                    # the start (a shorter first block out)
+  samples, t0 = 0, time.perf_counter()
+  while samples == 0 or time.perf_counter() - t0 < budget_s:
+    samples += chain.push(block).shape[1]
+  return samples / (time.perf_counter() - t0)
+
+
+def level_line(stream_counts, sample_rate: int, budget_s: float) -> str:
+  """One line: the level chain's real-time factor per stream at each stream count."""
+  cells = []
+  for n in stream_counts:
+    rtf = time_level(n, sample_rate, budget_s) / sample_rate
+    cells.append(f'{n} stream{"s" if n > 1 else ""} ' + (f'{rtf:,.0f}x' if rtf >= 10 else
+                                                           f'{rtf:.2g}x'))
+  return (f'level chain (loudness.Loudness, 0.1 s blocks at {sample_rate} Hz), real time per '
+          'stream: ' + ', '.join(cells))
+
+
 def table_row(approach: str, size: int, rates: dict, sample_rate: int) -> str:
   """One markdown row: rates {streams: samples/s of each stream}."""
   cells = []
@@ -123,6 +150,8 @@ def realtime(approaches, sizes, stream_counts=(1, 8), budget_s: float = 2.0, log
       rates = {n: time_bare(run, n, budget_s) for n in stream_counts}
       log(table_row(approach, size, rates, run.config.sample_rate))
       rows.append((approach, size, rates))
+  from audiolstm import bench  # pylint: disable=g-import-not-at-top
+  log(level_line(stream_counts, bench.SAMPLE_RATE, min(budget_s, 0.5)))
   return rows
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from audiolstm import bench
+from audiolstm import bench_realtime
 from audiolstm import config as config_lib
 from audiolstm import defaults
 
@@ -120,3 +121,11 @@ def test_realtime_flags_parse_into_lists():
   a = bench.parse_args(['--realtime', '--approaches=fft', '--sizes=16,32',
                         '--realtime-streams=1,4'])
   assert (a.approaches, a.sizes, a.realtime_streams) == (['fft'], [16, 32], [1, 4])
+
+
+def test_level_chain_line_gives_real_time_per_stream():
+  line = bench_realtime.level_line([1, 2], 11025, budget_s=0.05)
+  match = re.fullmatch(r'level chain \(loudness\.Loudness, 0\.1 s blocks at 11025 Hz\), real time '
+                       r'per stream: 1 stream ([0-9.,]+)x, 2 streams ([0-9.,]+)x', line)
+  assert match, line
+  assert float(match[1].replace(',', '')) > 0
