@@ -8,6 +8,9 @@ MIN_PART_S is dropped), each with
 
   flux_db       spectral flux: the mean over consecutive log-mel frames (~93 ms, hop ~23 ms) of
                 the RMS dB change per band, bands floored CLIP_DB under the window's loudest
+  change_db     slow change: the mean over consecutive BLOCK_S blocks of the RMS dB change per
+                band of the block's mean log-mel spectrum (floored as flux_db): notes that come
+                and go; frame-to-frame flicker (beating, a vocoder's phases, hiss) averages out
   onsets_per_s  note onsets per second: peaks of the onset strength (the mean rise in dB of the
                 log-mel bands over ONSET_LAG_S, as librosa's) that rise ONSET_DELTA of the
                 recording's whole onset-strength range above their surroundings
@@ -20,8 +23,9 @@ and one verdict, 'alive' or the first reason it is not:
   silent  level_db more than SILENT_DB under the recording's 10th-percentile window
   noise   flatness or flux past the geometric midpoint between the recording's largest window
           value and white noise's at the recording's level (the noise anchor)
-  held    flux under HELD_FLUX x the recording's 10th-percentile window flux AND at most
-          max(HELD_ONSETS x its 10th-percentile onset rate, one onset per window): a drone
+  held    change under HELD_CHANGE x the recording's 10th-percentile window change AND at most
+          max(HELD_ONSETS x its 10th-percentile onset rate, one onset per window): a drone (a
+          steady chord can flicker frame to frame, so flux alone does not tell it)
   copy    a literal match of COPY_S or more with the recording
 
 Every threshold comes from the recording itself (`calibrate`): its own 4 s windows (every
@@ -46,7 +50,8 @@ REF_HOP_S = 1.0       # the recording's own windows (its distribution) every thi
 LONG_S = 8.0          # files longer than this get the alive score (evaluate)
 CLIP_DB = 30.0        # flux: bands floored this far under the window's loudest bin
 SILENT_DB = 30.0      # silent: this far under the recording's 10th-percentile window level
-HELD_FLUX = 0.5       # held: flux under this x the recording's 10th-percentile window flux ...
+BLOCK_S = 0.25        # change_db's blocks
+HELD_CHANGE = 0.5     # held: change under this x the recording's 10th-percentile window change ...
 HELD_ONSETS = 0.25    # ... and at most this x its 10th-percentile onset rate (or 1 per window)
 COPY_S = 3.0          # copy: a literal match this long
 LITERAL_NCC = 0.9     # |NCC| of a literal match (evaluate's longest_match_s)
@@ -57,7 +62,7 @@ ONSET_GAP_S = 0.05    # onsets at least this far apart
 ONSET_LAG_S = 0.05    # the onset strength is the rise over this time
 REASONS = ('silent', 'noise', 'held', 'copy')
 LETTERS = {'alive': 'A', 'silent': 'S', 'noise': 'N', 'held': 'H', 'copy': 'C'}
-FEATURES = ('flux_db', 'onsets_per_s', 'flatness', 'level_db', 'match_s')
+FEATURES = ('flux_db', 'change_db', 'onsets_per_s', 'flatness', 'level_db', 'match_s')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +73,7 @@ class Calibration:
   silent_db: float      # level_db (relative) under this: silent
   noise_flatness: float  # flatness over this: noise
   noise_flux_db: float  # flux over this: noise
-  held_flux_db: float   # flux under this ...
+  held_change_db: float  # change under this ...
   held_onsets: float    # ... with at most this many onsets per second: held
   copy_s: float = COPY_S  # a literal match this long: copy
 
@@ -104,6 +109,24 @@ def flux_db(frames_db: np.ndarray) -> float:
     return 0.0
   f = np.maximum(frames_db, np.max(frames_db) - CLIP_DB)
   return float(np.mean(np.sqrt(np.mean(np.square(np.diff(f, axis=0)), axis=1))))
+
+
+def change_db(frames_db: np.ndarray, block: int) -> float:
+  """Slow spectral change of a window: flux_db of the means of consecutive `block`-frame blocks
+  (a last partial block dropped), bands floored CLIP_DB under the window's loudest bin first.
+
+  Args:
+    frames_db: [F, bands] log-mel frames in dB (evaluate.mel_frames).
+    block: frames per block (>= 1).
+
+  Returns:
+    The change in dB (>= 0); 0 for fewer than two blocks.
+  """
+  n = len(frames_db) // block
+  if n < 2:
+    return 0.0
+  f = np.maximum(frames_db, np.max(frames_db) - CLIP_DB)[:n * block]
+  return flux_db(f.reshape(n, block, -1).mean(axis=1))
 
 
 def onset_envelope(frames_db: np.ndarray, lag: int) -> np.ndarray:
@@ -171,17 +194,20 @@ def window_features(x: np.ndarray, sr: int, bounds: np.ndarray, onset_delta: flo
     onset_delta: the onset picker's absolute threshold (Calibration.onset_delta).
 
   Returns:
-    {'flux_db', 'onsets_per_s', 'flatness', 'level_db' (dBFS, -inf for silence)}: each [W].
+    {'flux_db', 'change_db', 'onsets_per_s', 'flatness', 'level_db' (dBFS, -inf for silence)}:
+    each [W].
   """
   x = np.asarray(x, np.float64)
   n_fft, hop = evaluate.analysis_sizes(sr)
   frames, _ = evaluate.mel_frames(x, sr)                                    # [F, 64]
   _, energy, flat = evaluate.spectral_stats(x, n_fft, hop)                  # [F], [F]
   env = onset_envelope(frames, onset_lag(sr))                               # [F]
-  out = {k: np.zeros(len(bounds)) for k in FEATURES[:4]}
+  block = max(1, int(round(BLOCK_S * sr / hop)))
+  out = {k: np.zeros(len(bounds)) for k in FEATURES[:5]}
   for i, (a, b) in enumerate(bounds):
     span = frame_span(a, b, hop)
     out['flux_db'][i] = flux_db(frames[span])
+    out['change_db'][i] = change_db(frames[span], block)
     out['onsets_per_s'][i] = count_onsets(env[span], sr, onset_delta) * sr / (b - a)
     out['flatness'][i] = spectral.mean_flatness(flat[span], energy[span])
     part = x[a:b] - np.mean(x[a:b])
@@ -225,7 +251,7 @@ def calibrate(ref: evaluate.Reference) -> Calibration:
       silent_db=float(np.percentile(levels, 10)) - level - SILENT_DB,
       noise_flatness=_midpoint(float(np.max(finite(own['flatness']))), wild['flatness'][0]),
       noise_flux_db=_midpoint(float(np.max(own['flux_db'])), wild['flux_db'][0]),
-      held_flux_db=HELD_FLUX * float(np.percentile(own['flux_db'], 10)),
+      held_change_db=HELD_CHANGE * float(np.percentile(own['change_db'], 10)),
       held_onsets=max(HELD_ONSETS * float(np.percentile(own['onsets_per_s'], 10)),
                       1.0 / WINDOW_S))
 
@@ -237,7 +263,7 @@ def verdict(window: dict, cal: Calibration) -> str:
     return 'silent'
   if window['flatness'] > cal.noise_flatness or window['flux_db'] > cal.noise_flux_db:
     return 'noise'
-  if window['flux_db'] < cal.held_flux_db and window['onsets_per_s'] <= cal.held_onsets:
+  if window['change_db'] < cal.held_change_db and window['onsets_per_s'] <= cal.held_onsets:
     return 'held'
   if window['match_s'] >= cal.copy_s:
     return 'copy'

@@ -21,7 +21,8 @@ DISTRIBUTIONS = ('mse', 'categorical', 'gaussian')  # the head's output: see dis
 # a run's config.json without one means that value (resolve fills it in).
 ADDED_FIELDS = {'dream_ema': 0.0, 'dream_noise': 0.0, 'lr_final': 1.0, 'magnitude_power': 1.0,
                 'spectral_floor_db': 0.0, 'spectral_floor_match': 0.0, 'output_dist': 'mse',
-                'num_levels': 256, 'temperature': 1.0}
+                'num_levels': 256, 'temperature': 1.0, 'wander_snapshots': 0,
+                'wander_hold_s': 0.5, 'wander_glide': 0.3}
 
 
 DREAM_MEMORY_LIMIT_GIB = 4.0  # the dreams of a run (or of one sampling) may hold at most this
@@ -240,6 +241,7 @@ def validate(c) -> Geometry:
   _check(c.output_activation in ('linear', 'tanh'),
          f"config.output_activation={c.output_activation!r}: use 'linear' or 'tanh'")
   _validate_head(c)
+  _validate_wander(c)
   _check(len(c.seed_advance) > 0 and all(m in SEED_MODES for m in c.seed_advance),
          f'config.seed_advance={tuple(c.seed_advance)!r}: use a non-empty tuple of '
          f'{", ".join(map(repr, SEED_MODES))}')
@@ -304,6 +306,21 @@ def _validate_head(c) -> None:
          and 2 <= c.num_levels <= 4096,
          f'config.num_levels={c.num_levels!r} must be an integer from 2 to 4096 (levels per '
          'predicted value; 256 = 8-bit mu-law)')
+
+
+def _validate_wander(c) -> None:
+  """wander_snapshots, wander_hold_s and wander_glide of a resolved config (ConfigError)."""
+  k = c.wander_snapshots
+  _check(isinstance(k, int) and not isinstance(k, bool) and (k == 0 or 2 <= k <= 256),
+         f'config.wander_snapshots={k!r}: use 0 (off: a free-running dream uses the final params) '
+         'or 2 to 256 (param snapshots a free-running dream wanders among)')
+  hold = c.wander_hold_s
+  _check(isinstance(hold, (int, float)) and not isinstance(hold, bool) and math.isfinite(hold)
+         and hold > 0, f'config.wander_hold_s={hold!r} must be a number of seconds > 0 (how '
+         'long a free-running dream follows one snapshot)')
+  _check(isinstance(c.wander_glide, (int, float)) and 0 <= c.wander_glide <= 1,
+         f'config.wander_glide={c.wander_glide!r}: use 0 <= g <= 1 (the fraction of a hold '
+         'spent blending into the next snapshot; 0 switches at once)')
 
 
 def _validate_dream_memory(c, g: Geometry) -> None:

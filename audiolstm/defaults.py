@@ -105,6 +105,9 @@ def _dreaming_fields(c) -> None:
   c.dream_noise = 0.0           # std of Gaussian noise on each predicted value fed back (0 = off)
   c.dream_ema = 0.0             # dreams use a moving average of the params, this decay (0 = off)
   c.temperature = 1.0           # categorical/gaussian: sampling temperature (0: no draw)
+  c.wander_snapshots = 16       # free-running dreams wander among this many param snapshots (0 = off)
+  c.wander_hold_s = 0.5         # ... heading for a new snapshot every this many seconds
+  c.wander_glide = 0.3          # ... blending into it over this fraction of the hold
   c.audio_freq = 0              # sequential dream every N iterations (0 = never)
   c.seq_dream_seconds = 2.0     # length of each sequential dream
 

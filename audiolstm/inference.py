@@ -9,6 +9,7 @@ import json
 import math
 import os
 import time
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +29,7 @@ from audiolstm import sampling
 from audiolstm import signals
 from audiolstm import slicing
 from audiolstm import train
+from audiolstm import wander
 from audiolstm.config import ConfigError
 
 PIECE_STEPS = 1024  # dream steps per dispatch (progress is reported between pieces)
@@ -46,6 +48,7 @@ class TrainedRun:
   step: int
   program: train.Program = None   # the run's jitted functions (built for its config)
   state: train.State = None       # the whole restored state (learning_sample continues it)
+  snapshots: Any = None           # wander.load: params with a leading [K] axis, or None
 
 
 def load_run(workdir: str, log=print) -> TrainedRun:
@@ -88,7 +91,9 @@ def load_run(workdir: str, log=print) -> TrainedRun:
   return TrainedRun(path=path, config=c, sources=sources, model=program.model,
                     params=train.dream_params(state), same_offsets=np.asarray(state.same_offsets),
                     cursor=int(slicing.cursors(g, step, sources.iters_per_epoch)), step=step,
-                    program=program, state=state)
+                    program=program, state=state,
+                    snapshots=wander.load(path, params_like=train.dream_params(state))
+                    if c.wander_snapshots else None)
 
 
 def _seconds_apart(a: float, b: float) -> tuple:
@@ -132,7 +137,10 @@ def training_seeds(run: TrainedRun, num: int, seed: int):
 
 
 class Dreamer:
-  """A jitted dream of a fixed batch size and length (compiled once, reused for every call)."""
+  """A jitted dream of a fixed batch size and length (compiled once, reused for every call).
+
+  A run with wander snapshots (wander.py) dreams with its params wandering among them; one
+  without, with its final params."""
 
   def __init__(self, run: TrainedRun, num_streams: int, seconds: float, dream_noise=None,
                temperature=None):
@@ -144,8 +152,15 @@ class Dreamer:
     self.num_steps = config_lib.dream_steps(c, run.sources.g, seconds)
     self.piece = min(self.num_steps, PIECE_STEPS)
     self.ds = sampling.dream_setup(c, run.sources, num_streams, dream_noise, temperature)
-    self._scan = jax.jit(lambda params, buffers, carry, rng: sampling.dream_scan(
-        run.model, self.ds, self.piece, params, buffers, carry, rng))
+    self.ws = None
+    if run.snapshots is not None:
+      k = jax.tree.leaves(run.snapshots)[0].shape[0]
+      self.ws = wander.wander_setup(c, run.sources.g, k)
+      self._scan = jax.jit(lambda params, buffers, carry, rng, wkey, t0: wander.wander_scan(
+          run.model, self.ds, self.ws, self.piece, params, buffers, carry, rng, wkey, t0))
+    else:
+      self._scan = jax.jit(lambda params, buffers, carry, rng, wkey, t0: sampling.dream_scan(
+          run.model, self.ds, self.piece, params, buffers, carry, rng))
 
   def __call__(self, buffers: np.ndarray, rng, progress=None, stop=None) -> np.ndarray:
     """buffers [S, input_span] -> dream values [S, num_steps * new_per_step], or fewer steps
@@ -153,11 +168,14 @@ class Dreamer:
     c = self.run.config
     buffers = jnp.asarray(buffers)
     carry = models.zero_carry(c, (self.ds.num_streams,))
+    params = self.run.params if self.ws is None else self.run.snapshots
+    wkey = jax.random.fold_in(rng, 1 << 30)  # the wander's key: one for the whole dream
     pieces = []
     for i in range(-(-self.num_steps // self.piece)):
       if i and stop is not None and stop.requested:
         break
-      buffers, carry, out = self._scan(self.run.params, buffers, carry, jax.random.fold_in(rng, i))
+      buffers, carry, out = self._scan(params, buffers, carry, jax.random.fold_in(rng, i), wkey,
+                                       jnp.int32(i * self.piece))
       pieces.append(np.asarray(out))
       if progress:
         progress(min((i + 1) * self.piece, self.num_steps), self.num_steps)
@@ -255,6 +273,8 @@ def _sample(run: TrainedRun, buffers, labels, seed_audio, seconds: float, out_di
   noise = f', dream_noise {dreamer.ds.dream_noise:g}' if dreamer.ds.dream_noise else ''
   if dreamer.ds.dist != 'mse':
     noise += f', temperature {dreamer.ds.temperature:g}'
+  if dreamer.ws is not None:
+    noise += f'; {wander.describe(dreamer.ws, c)}'
   progress = outputs.Progress(dreamer.num_steps, log, every_s=1.0, label='dream step',
                               unit='steps')
   with signals.StopSignals() as stop:

@@ -14,7 +14,7 @@ ORIGINAL_SETTINGS = {'noisify': 0.0, 'lr_final': 1.0, 'magnitude_power': 1.0, 'h
                      'spectral_floor_db': 0.0, 'spectral_floor_match': 0.0, 'dream_noise': 0.0,
                      'output_activation': 'linear', 'use_peaks': True, 'dream_ema': 0.0,
                      'use_dropout': False, 'input_keep_prob': 0.9, 'output_keep_prob': 0.9,
-                     'output_dist': 'mse'}
+                     'output_dist': 'mse', 'wander_snapshots': 0}
 
 
 class PresetError(LookupError):

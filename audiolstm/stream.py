@@ -22,6 +22,7 @@ stream from that file's start; /audiolstm/noise sets the dream noise; /audiolstm
 SIGTERM stop, closing a valid file. Log and status lines go to stderr (stdout may be the audio).
 """
 import dataclasses
+import functools
 import math
 import os
 import sys
@@ -42,6 +43,7 @@ from audiolstm import rundir
 from audiolstm import sampling
 from audiolstm import signals
 from audiolstm import synthesis
+from audiolstm import wander
 from audiolstm import wavstream
 from audiolstm.config import ConfigError
 
@@ -172,18 +174,31 @@ def random_training_seed(run: inference.TrainedRun, num_streams: int, key) -> np
 
 class LiveDreamer:
   """The dream of S streams in pieces of `steps` dream steps (about PIECE_S of audio), with the
-  dream noise a traced argument (a live knob: no recompilation) and one piece always dispatched
-  ahead, so that the device computes it while the last one is turned into audio."""
+  dream noise and temperature traced arguments (live knobs: no recompilation) and one piece
+  always dispatched ahead, so that the device computes it while the last one is turned into
+  audio. A run with wander snapshots wanders among them (wander.py), the path continuing from
+  piece to piece and starting anew at each seed."""
 
   def __init__(self, run: inference.TrainedRun, num_streams: int, seed: int):
     c, g = run.config, run.sources.g
     self.run, self.num_streams = run, num_streams
     self.steps = max(1, round(PIECE_S * c.sample_rate / config_lib.samples_per_dream_step(c, g)))
     ds = sampling.dream_setup(c, run.sources, num_streams)
-    self._scan = jax.jit(lambda params, buffers, carry, rng, noise, temperature: (
-        sampling.dream_scan(run.model, ds, self.steps, params, buffers, carry, rng, noise,
-                            temperature)))
+    self.ws, self.params = None, run.params
+    if run.snapshots is not None:
+      self.ws = wander.wander_setup(c, g, jax.tree.leaves(run.snapshots)[0].shape[0])
+      self.params = run.snapshots
+    self._scan = jax.jit(functools.partial(self._piece, run.model, ds, self.ws, self.steps))
     self.key, self.seeds_taken = jax.random.key(seed), 0
+
+  @staticmethod
+  def _piece(model, ds, ws, steps, params, buffers, carry, rng, wkey, t0, noise, temperature):
+    """One piece: sampling.dream_scan, or wander.wander_scan with a wander setup."""
+    if ws is None:
+      return sampling.dream_scan(model, ds, steps, params, buffers, carry, rng, noise,
+                                 temperature)
+    return wander.wander_scan(model, ds, ws, steps, params, buffers, carry, rng, wkey, t0, noise,
+                              temperature)
 
   def seed(self, buffers: np.ndarray) -> None:
     """Start again from seed buffers [S, input_span] (zero LSTM state; a piece ahead is dropped)."""
@@ -193,8 +208,10 @@ class LiveDreamer:
     self.seeds_taken, self.count, self.ahead = self.seeds_taken + 1, 0, None
 
   def _dispatch(self, noise: float, temperature: float):
-    buffers, carry, out = self._scan(self.run.params, *self.state,
-                                     jax.random.fold_in(self.rng, self.count), jnp.float32(noise),
+    buffers, carry, out = self._scan(self.params, *self.state,
+                                     jax.random.fold_in(self.rng, self.count),
+                                     jax.random.fold_in(self.rng, 1 << 30),
+                                     jnp.int32(self.count * self.steps), jnp.float32(noise),
                                      jnp.float32(temperature))
     self.state, self.count = (buffers, carry), self.count + 1
     return out

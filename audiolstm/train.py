@@ -38,6 +38,7 @@ from audiolstm import sharding as sharding_lib
 from audiolstm import signals
 from audiolstm import slicing
 from audiolstm import tb
+from audiolstm import wander
 
 
 @flax.struct.dataclass
@@ -332,7 +333,7 @@ class TrainingDiverged(RuntimeError):
 
 # Fields that may differ when a run is resumed: they change how long or how often, not what.
 RUN_CONTROL_FIELDS = ('max_steps', 'num_epochs', 'chunk_size', 'checkpoint_every',
-                      'keep_checkpoints')
+                      'keep_checkpoints', 'wander_snapshots', 'wander_hold_s', 'wander_glide')
 CHUNK_SECONDS = 1.0  # target wall time of one dispatch: signals are answered within about this
 FIRST_ITERATIONS = 4  # chunk length until the speed is measured (the first includes compiling)
 
@@ -398,12 +399,13 @@ def next_boundary(step: int, every: int) -> int:
 def chunk_length(step: int, total: int, c, eval_every: int, rate=None) -> int:
   """Iterations of the next chunk from `step` of `total`.
 
-  At most config.chunk_size, never past the end or a sequential-dream (audio_freq), checkpoint or
-  validation (eval_every, 0 = off) boundary, and once the speed is known (`rate` iterations/s)
+  At most config.chunk_size, never past the end or a sequential-dream (audio_freq), checkpoint,
+  validation (eval_every, 0 = off) or wander snapshot (wander.every) boundary, and once the speed is known (`rate` iterations/s)
   about CHUNK_SECONDS of work, so signals are answered within about that.
   """
   n = min(c.chunk_size, total - step, next_boundary(step, c.audio_freq),
-          next_boundary(step, c.checkpoint_every), next_boundary(step, eval_every))
+          next_boundary(step, c.checkpoint_every), next_boundary(step, eval_every),
+          next_boundary(step, wander.every(c, total)))
   if rate:
     n = min(n, max(1, int(rate * CHUNK_SECONDS)))
   return n
@@ -673,6 +675,8 @@ def run_prepared(p: PreparedRun, log=print) -> dict:
         step += n
         if c.audio_freq and step % c.audio_freq == 0:
           sequential_dream(p, writer, step)
+        if p.primary and wander.due(c, p.total, step):
+          wander.save(p.run.path, step, jax.device_get(dream_params(p.state)), c.wander_snapshots)
         if (c.checkpoint_every and step % c.checkpoint_every == 0) or (
             saved is None and not p.start and step < p.total):  # resumable once started
           with stop.critical():  # a second signal stops right after the save, not inside it

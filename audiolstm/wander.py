@@ -1,0 +1,186 @@
+"""Free-running dreams that wander among the model's own recent selves (`wander_snapshots`).
+
+A fixed model left to dream on its own falls into an attractor within a second: one held tone or
+chord. While it trains it does not, because every iteration moves its parameters, and the model
+of iteration t leans toward the part of the recording it has just learned. So the run keeps
+`wander_snapshots` copies of its (dream) parameters from the second half of training, evenly
+spaced (WORKDIR/snapshots/params_<step>.npz), and a free-running dream (sample, watch, stream)
+glides from one snapshot to another, drawn at random, every `wander_hold_s` seconds, spending the
+first `wander_glide` of each hold on a linear blend. The dream moves from one note or chord of
+the recording to another as its parameters move, without training and without re-seeding.
+
+The snapshot to head for in hold i is a pure function of the dream's key and i
+(`jax.random.fold_in`), so a dream is reproducible and pieces of a stream join seamlessly. The
+blend is recomputed once every BLOCK_S of audio inside the jitted scan (a lax.cond), not at every
+step: a column dream takes one step per sample.
+"""
+import dataclasses
+import io
+import os
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from audiolstm import audio_io
+from audiolstm import config as config_lib
+from audiolstm import files
+from audiolstm import sampling
+
+SNAPSHOT_DIR = 'snapshots'
+BLOCK_S = 0.01   # the blend is recomputed this often (seconds of dream audio)
+_NAME = re.compile(r'^params_(\d+)\.npz$')
+
+
+def every(c, total: int) -> int:
+  """Iterations between snapshots: `wander_snapshots` of them spread over the run's second half
+  (0 when off)."""
+  k = c.wander_snapshots
+  return max(1, total // (2 * k)) if k else 0
+
+
+def due(c, total: int, step: int) -> bool:
+  """Whether a snapshot is taken after iteration `step` (a multiple of `every`, in the last
+  wander_snapshots of them)."""
+  e = every(c, total)
+  return bool(e) and step % e == 0 and step > total - c.wander_snapshots * e
+
+
+def _flat(params) -> dict:
+  """{'path/of/leaf': array} of a params pytree."""
+  leaves = jax.tree_util.tree_flatten_with_path(params)[0]
+  return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves}
+
+
+def save(run_path: str, step: int, params, keep: int) -> str:
+  """Write the params of iteration `step` to WORKDIR/snapshots/params_<step>.npz (atomically),
+  then remove all but the newest `keep`. Returns the path."""
+  folder = os.path.join(run_path, SNAPSHOT_DIR)
+  files.makedirs(folder)
+  buf = io.BytesIO()
+  np.savez(buf, **_flat(params))
+  path = os.path.join(folder, f'params_{step:09d}.npz')
+  with audio_io.atomic_file(path) as tmp:
+    with open(tmp, 'wb') as f:
+      f.write(buf.getvalue())
+  for old in snapshot_files(run_path)[:-keep]:
+    files.remove(old)
+  return path
+
+
+def snapshot_files(run_path: str) -> list:
+  """The run's snapshot files, oldest first ([] when none)."""
+  folder = os.path.join(run_path, SNAPSHOT_DIR)
+  if not files.isdir(folder):
+    return []
+  names = sorted(n for n in files.listdir(folder) if _NAME.match(n))
+  return [os.path.join(folder, n) for n in names]
+
+
+def load(run_path: str, params_like):
+  """The run's snapshots stacked: a params pytree with a leading [K] axis, or None when it has
+  fewer than two (a run trained without them, or stopped early). A file that does not match
+  params_like's structure is skipped."""
+  leaves = jax.tree_util.tree_flatten_with_path(params_like)[0]
+  stacked = []
+  for path in snapshot_files(run_path):
+    try:
+      with np.load(io.BytesIO(files.read_bytes(path))) as z:
+        arrays = [np.asarray(z[jax.tree_util.keystr(p)], np.float32) for p, _ in leaves]
+    except (OSError, KeyError, ValueError):
+      continue
+    if all(a.shape == np.shape(l) for a, (_, l) in zip(arrays, leaves)):
+      stacked.append(arrays)
+  if len(stacked) < 2:
+    return None
+  columns = [jnp.asarray(np.stack(col)) for col in zip(*stacked)]
+  return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(params_like), columns)
+
+
+@dataclasses.dataclass(frozen=True)
+class WanderSetup:
+  """Static settings of a wandering dream (hashable)."""
+  num_snapshots: int   # K
+  hold_steps: int      # dream steps per hold
+  glide: float         # fraction of a hold spent blending into the next snapshot
+  block_steps: int     # dream steps between blend updates
+
+
+def wander_setup(c, g: config_lib.Geometry, num_snapshots: int) -> WanderSetup:
+  """The wander settings of a resolved config, its geometry and its K snapshots."""
+  per_step = config_lib.samples_per_dream_step(c, g) / c.sample_rate   # seconds per dream step
+  hold = max(1, int(round(c.wander_hold_s / per_step)))
+  return WanderSetup(num_snapshots=int(num_snapshots), hold_steps=hold,
+                     glide=float(c.wander_glide),
+                     block_steps=max(1, min(hold, int(round(BLOCK_S / per_step)))))
+
+
+def target(ws: WanderSetup, key, hold):
+  """[] int32 the snapshot heading hold number `hold` ([] int >= -1) of a dream with key `key`
+  (hold -1: where the dream starts)."""
+  return jax.random.randint(jax.random.fold_in(key, hold + 1), (), 0, ws.num_snapshots)
+
+
+def params_at(ws: WanderSetup, stacked, key, t):
+  """The params of dream step `t` ([] int): a blend of the snapshot of its hold and the one
+  before, the weight rising linearly over the first `glide` of the hold.
+
+  Args:
+    ws: the wander setup.
+    stacked: the snapshots, a params pytree with leaves [K, ...].
+    key: the dream's wander key.
+    t: [] int dream step (from the seed on).
+
+  Returns:
+    A params pytree (leaves without the K axis).
+  """
+  hold = t // ws.hold_steps
+  frac = (t % ws.hold_steps).astype(jnp.float32) / ws.hold_steps
+  w = jnp.clip(frac / max(ws.glide, 1e-6), 0.0, 1.0)
+  a, b = target(ws, key, hold - 1), target(ws, key, hold)
+  return jax.tree.map(lambda s: s[a] + w * (s[b] - s[a]), stacked)
+
+
+def wander_scan(model, ds: sampling.DreamSetup, ws: WanderSetup, num_steps: int, stacked,
+                buffers, carry, rng, key, t0, noise=None, temperature=None):
+  """`num_steps` dream steps of every stream (sampling.dream_scan) with the params wandering
+  among the snapshots (params_at, refreshed every ws.block_steps steps).
+
+  Args:
+    model, ds: as sampling.dream_scan.
+    ws: the wander setup.
+    num_steps: steps to take (static).
+    stacked: the snapshots, leaves [K, ...].
+    buffers: [S, input_span] float32 seed buffers.
+    carry: [S, L, 2, nu, hidden] float32 carried LSTM state.
+    rng: split into one key per step (dropout, draws, noise).
+    key: the dream's wander key (the same for every piece of one dream).
+    t0: [] int32 dream steps taken before this piece (since the seed).
+    noise, temperature: optional traced knobs (sampling.sample_step).
+
+  Returns:
+    (buffers [S, input_span], carry [S, L, 2, nu, hidden], values [num_steps, S, new_per_step]).
+  """
+  t0 = jnp.asarray(t0, jnp.int32)
+
+  def body(state, xs):
+    buffers, carry, params = state
+    i, step_key = xs
+    t = t0 + i
+    params = jax.lax.cond(t % ws.block_steps == 0,
+                          lambda: params_at(ws, stacked, key, t), lambda: params)
+    buffers, carry, new = sampling.sample_step(model, ds, params, buffers, carry, step_key, noise,
+                                               temperature)
+    return (buffers, carry, params), new
+
+  first = params_at(ws, stacked, key, t0)
+  xs = (jnp.arange(num_steps, dtype=jnp.int32), jax.random.split(rng, num_steps))
+  (buffers, carry, _), out = jax.lax.scan(body, (buffers, carry, first), xs)
+  return buffers, carry, out
+
+
+def describe(ws: WanderSetup, c) -> str:
+  """A few words for the logs: how many snapshots and how often the dream moves."""
+  return (f'wandering among {ws.num_snapshots} snapshots, a new one every '
+          f'{c.wander_hold_s:g} s')
