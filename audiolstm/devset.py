@@ -405,6 +405,50 @@ def train_default(approach: str, recording: str, workdir: str, log=print) -> flo
   return seconds
 
 
+FREE_SAMPLE_S = 20.0   # free_run: two sample-mode dreams this long ...
+FREE_STREAM_S = 40.0   # ... and one stream (--reseed=off) this long, from the final model
+FLAGS = ('silent', 'constant', 'clipped', 'locked', 'nan')
+
+
+def free_run(workdir: str, log=print) -> None:
+  """Let a trained run dream on its own, as a user would: two FREE_SAMPLE_S sample-mode dreams
+  (WORKDIR/samples) and a FREE_STREAM_S stream with --reseed=off (WORKDIR/streams/free.wav).
+  Done once (the stream file marks it). Raises CalledProcessError."""
+  stream = os.path.join(workdir, 'streams', 'free.wav')
+  if os.path.exists(stream):
+    return
+  log(f'free-running {workdir}: 2 x {FREE_SAMPLE_S:g} s samples, a {FREE_STREAM_S:g} s stream')
+  base = [sys.executable, '-m', 'audiolstm.main', f'--workdir={workdir}', '--seed=1']
+  subprocess.run(base + ['--mode=sample', '--num_dreams=2', f'--dream_seconds={FREE_SAMPLE_S}'],
+                 check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  os.makedirs(os.path.dirname(stream), exist_ok=True)
+  subprocess.run(base + ['--mode=stream', f'--out={stream}.part.wav', '--reseed=off',
+                         f'--seconds={FREE_STREAM_S}'],
+                 check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  os.replace(f'{stream}.part.wav', stream)
+
+
+def free_summary(rows) -> dict:
+  """The free-running files' summary (score rows of source 'sample' or 'stream'): the fraction
+  of their windows alive and their letters, the worst flatness ratio, the level furthest from
+  the recording's (dB), the longest literal match (s) and the flags raised."""
+  from audiolstm import evaluate  # pylint: disable=g-import-not-at-top
+  kept = [r for r in rows if r.get('source') in ('sample', 'stream')]
+  alive = evaluate.alive_summary(kept)
+  worst = lambda k, f=max: f((float(r[k]) for r in kept), default=float('nan'))
+  flags = sorted({f for r in kept for f in FLAGS if r.get(f) in (True, 'True', 1)})
+  return {'free_alive': alive['alive'], 'free_windows': ' '.join(r.get('windows') or '-'
+                                                                 for r in kept),
+          'free_flatness': worst('flatness_ratio'),
+          'free_level_db': worst('level_db', lambda v, default: max(v, key=abs, default=default)),
+          'free_match_s': worst('longest_match_s'), 'free_flags': ','.join(flags) or '-'}
+
+
+FREE_COLUMNS = (('free_alive', 'free alive'), ('free_windows', 'free windows'),
+                ('free_flatness', 'free flat'), ('free_level_db', 'free level'),
+                ('free_match_s', 'free match s'), ('free_flags', 'free flags'))
+
+
 def _cell(value) -> str:
   return f'{value:.3g}' if isinstance(value, float) else str(value)
 
@@ -412,7 +456,7 @@ def _cell(value) -> str:
 def table_rows(summaries) -> list:
   """Markdown lines: one row per (recording, approach) summary, its anchors above it."""
   head = ('| recording | system | time s | A | R | N | passes | '
-          + ' | '.join(h for _, h in SUMMARY_COLUMNS) + ' |')
+          + ' | '.join(h for _, h in SUMMARY_COLUMNS + FREE_COLUMNS) + ' |')
   lines = [head, '|' + ' --- |' * (head.count('|') - 1)]
   shown = set()
   for rec, approach, seconds, summary in summaries:
@@ -421,17 +465,20 @@ def table_rows(summaries) -> list:
       for name, row in summary['anchors'].items():
         verdicts = ' | '.join(row[v][0] for v in ('artifacts', 'resemblance', 'novelty'))
         lines.append(f'| {rec} | [{name}] | | {verdicts} | | '
-                     + ' | '.join(_cell(row[k]) for k, _ in SUMMARY_COLUMNS) + ' |')
+                     + ' | '.join(_cell(row[k]) for k, _ in SUMMARY_COLUMNS)
+                     + ' |' * (len(FREE_COLUMNS) + 1))
     verdicts = ' | '.join((summary[v] or '?')[0] for v in ('artifacts', 'resemblance', 'novelty'))
     passes = 'yes' if summary['passes'] else f'no ({summary["fails"]})'
     lines.append(f'| {rec} | {approach} | {seconds:.0f} | {verdicts} | {passes} | '
-                 + ' | '.join(_cell(summary[k]) for k, _ in SUMMARY_COLUMNS) + ' |')
+                 + ' | '.join(_cell(summary.get(k, '')) for k, _ in SUMMARY_COLUMNS + FREE_COLUMNS)
+                 + ' |')
   return lines
 
 
 def judge(runs: str, out_dir: str, approaches=APPROACHES, split='all', log=print) -> list:
-  """Train every approach's default config on every recording of the set, score the dreams
-  against the anchors, and write RUNS/table.md. Finished runs are reused.
+  """Train every approach's default config on every recording of the set, let each dream on
+  its own (free_run), score the dreams against the anchors, and write RUNS/table.md. Finished
+  runs are reused.
 
   Args:
     runs: the directory of the runs (RUNS/<approach>/<name>) and of table.md.
@@ -452,9 +499,11 @@ def judge(runs: str, out_dir: str, approaches=APPROACHES, split='all', log=print
     for approach in approaches:
       workdir = os.path.join(runs, approach, name)
       seconds = train_default(approach, path, workdir, log)
-      rows = evaluate.score_run(workdir)
+      free_run(workdir, log)
+      rows = evaluate.score_run(workdir, kept=evaluate.kept_files(workdir))
       evaluate.write_scores(workdir, rows)
-      summaries.append((name, approach, seconds, evaluate.summarize(rows)))
+      summaries.append((name, approach, seconds,
+                        {**evaluate.summarize(rows), **free_summary(rows)}))
       log(table_rows(summaries[-1:])[-1])
   text = '\n'.join(table_rows(summaries)) + '\n'
   audio_io.write_text_atomic(os.path.join(runs, 'table.md'), text)

@@ -182,3 +182,21 @@ def test_render_a_short_case_with_fluidsynth(tmp_path):
   first = x[int(0.05 * SR):int(0.45 * SR)]                           # the A4 alone
   spectrum = np.abs(np.fft.rfft(first * np.hanning(len(first))))
   assert np.fft.rfftfreq(len(first), 1 / SR)[np.argmax(spectrum)] == pytest.approx(440, rel=0.03)
+
+
+def test_free_summary_and_its_table_columns():
+  rows = [{'source': 'dream', 'windows': '', 'flatness_ratio': 9.0},
+          {'source': 'sample', 'windows': 'AAHA', 'flatness_ratio': 1.2, 'level_db': -3.0,
+           'longest_match_s': 0.5, 'silent': False, 'locked': False},
+          {'source': 'stream', 'windows': 'AAAAAAAAAN', 'flatness_ratio': 1.9, 'level_db': 7.5,
+           'longest_match_s': 1.5, 'silent': False, 'locked': 'True'}]
+  s = devset.free_summary(rows)
+  assert s['free_alive'] == pytest.approx(12 / 14)
+  assert s['free_windows'] == 'AAHA AAAAAAAAAN'
+  assert (s['free_flatness'], s['free_level_db'], s['free_match_s']) == (1.9, 7.5, 1.5)
+  assert s['free_flags'] == 'locked'
+  summary = {'artifacts': 'High', 'resemblance': 'High', 'novelty': 'High', 'passes': True,
+             'anchors': {}, **{k: 1.0 for k, _ in devset.SUMMARY_COLUMNS}, **s}
+  head, rule, row = devset.table_rows([('piece', 'fft', 12.0, summary)])
+  assert head.count('|') == rule.count('|') == row.count('|')
+  assert 'free alive' in head and '| 0.857 | AAHA AAAAAAAAAN | 1.9 | 7.5 | 1.5 | locked |' in row
