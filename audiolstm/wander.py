@@ -6,7 +6,8 @@ of iteration t leans toward the part of the recording it has just learned. So th
 `wander_snapshots` copies of its (dream) parameters from the second half of training, evenly
 spaced (WORKDIR/snapshots/params_<step>.npz), and a free-running dream (sample, watch, stream)
 glides from one snapshot to another, drawn at random, every `wander_hold_s` seconds, spending the
-first `wander_glide` of each hold on a linear blend. The dream moves from one note or chord of
+first `wander_glide` of each hold on a linear blend; dreams side by side each take a path of
+their own. The dream moves from one note or chord of
 the recording to another as its parameters move, without training and without re-seeding.
 
 The snapshot to head for in hold i is a pure function of the dream's key and i
@@ -142,10 +143,29 @@ def params_at(ws: WanderSetup, stacked, key, t):
   return jax.tree.map(lambda s: s[a] + w * (s[b] - s[a]), stacked)
 
 
+def stream_params(ws: WanderSetup, stacked, key, t, num_streams: int):
+  """params_at for each of S streams, each on a path of its own (key folded with the stream's
+  number): leaves [S, ...]."""
+  keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(jnp.arange(num_streams))
+  return jax.vmap(lambda k: params_at(ws, stacked, k, t))(keys)
+
+
+def _step_each(model, ds: sampling.DreamSetup, params, buffers, carry, rng, noise, temperature):
+  """sampling.sample_step with params of its own for each stream (leaves [S, ...])."""
+  one = dataclasses.replace(ds, num_streams=1)
+
+  def step(p, b, c, k):
+    b, c, new = sampling.sample_step(model, one, p, b[None], c[None], k, noise, temperature)
+    return b[0], c[0], new[0]
+
+  return jax.vmap(step)(params, buffers, carry, jax.random.split(rng, ds.num_streams))
+
+
 def wander_scan(model, ds: sampling.DreamSetup, ws: WanderSetup, num_steps: int, stacked,
                 buffers, carry, rng, key, t0, noise=None, temperature=None):
-  """`num_steps` dream steps of every stream (sampling.dream_scan) with the params wandering
-  among the snapshots (params_at, refreshed every ws.block_steps steps).
+  """`num_steps` dream steps of every stream (as sampling.dream_scan), each stream's params
+  wandering among the snapshots on a path of its own (stream_params, refreshed every
+  ws.block_steps steps), so that dreams side by side go different ways.
 
   Args:
     model, ds: as sampling.dream_scan.
@@ -163,18 +183,19 @@ def wander_scan(model, ds: sampling.DreamSetup, ws: WanderSetup, num_steps: int,
     (buffers [S, input_span], carry [S, L, 2, nu, hidden], values [num_steps, S, new_per_step]).
   """
   t0 = jnp.asarray(t0, jnp.int32)
+  n = ds.num_streams
 
   def body(state, xs):
     buffers, carry, params = state
     i, step_key = xs
     t = t0 + i
     params = jax.lax.cond(t % ws.block_steps == 0,
-                          lambda: params_at(ws, stacked, key, t), lambda: params)
-    buffers, carry, new = sampling.sample_step(model, ds, params, buffers, carry, step_key, noise,
-                                               temperature)
+                          lambda: stream_params(ws, stacked, key, t, n), lambda: params)
+    buffers, carry, new = _step_each(model, ds, params, buffers, carry, step_key, noise,
+                                     temperature)
     return (buffers, carry, params), new
 
-  first = params_at(ws, stacked, key, t0)
+  first = stream_params(ws, stacked, key, t0, n)
   xs = (jnp.arange(num_steps, dtype=jnp.int32), jax.random.split(rng, num_steps))
   (buffers, carry, _), out = jax.lax.scan(body, (buffers, carry, first), xs)
   return buffers, carry, out

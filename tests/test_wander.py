@@ -72,10 +72,12 @@ def test_wander_scan_in_pieces_equals_whole_and_equal_snapshots_equal_plain(synt
   assert np.asarray(rest).shape == (23, 2, 1) and np.all(np.isfinite(np.asarray(rest)))
   same = jax.tree.map(lambda x: jnp.stack([x, x, x]), state.params)
   plain = sampling.dream_scan(program.model, ds, 40, state.params, buffers, carry, rng)[2]
-  np.testing.assert_array_equal(
+  np.testing.assert_allclose(
       np.asarray(wander.wander_scan(program.model, ds, ws, 40, same, buffers, carry, rng, key,
-                                    0)[2]), np.asarray(plain))
+                                    0)[2]), np.asarray(plain), rtol=1e-5, atol=1e-6)
   assert not np.allclose(np.asarray(whole), np.asarray(plain))
+  # The two streams start from the same seed but wander on paths of their own.
+  assert not np.allclose(np.asarray(whole)[:, 0], np.asarray(whole)[:, 1])
 
 
 def test_a_trained_run_keeps_snapshots_and_samples_wander(tmp_path):
