@@ -54,6 +54,23 @@ def trained_tiny_run(root, approach, **overrides) -> str:
   return work
 
 
+def fake_fft_run(root, audio, sample_rate, folders=('dreams', 'samples', 'streams')):
+  """ROOT/run without training (a pathlib.Path): its config.json (fft, ROOT/in.wav = `audio` [n]
+  as the training audio, val_fraction 0.25), the `folders` and one 2 s dream, audio[sr:3 sr]."""
+  import json  # pylint: disable=g-import-not-at-top
+  import pathlib  # pylint: disable=g-import-not-at-top
+  from audiolstm import audio_io  # pylint: disable=g-import-not-at-top
+  run = pathlib.Path(root) / 'run'
+  for d in folders:
+    (run / d).mkdir(parents=True)
+  wav = audio_io.write_wav(os.path.join(str(root), 'in.wav'), audio, sample_rate)
+  (run / 'config.json').write_text(json.dumps({'approach': 'fft', 'sample_rate': sample_rate,
+                                               'input_files': [wav], 'val_fraction': 0.25}))
+  audio_io.write_wav(str(run / 'dreams' / 'fft_concurrent_random_it0000010_s0.wav'),
+                     audio[sample_rate:3 * sample_rate], sample_rate)
+  return run
+
+
 def tiny_config(approach, **overrides):
   """The approach's config file shrunk to tiny sizes (still a locked-free ConfigDict)."""
   c = importlib.import_module(f'configs.{approach}').get_config()

@@ -16,6 +16,7 @@ from audiolstm import audio_io
 from audiolstm import evaluate
 from audiolstm import spectral
 from audiolstm import train
+from tests.helpers import fake_fft_run
 from tests.helpers import tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -656,14 +657,7 @@ def kept_run(tmp_path, melody):
   """A fake run on the melody's first 10 s (val 0.25): one 2 s dream, a 12 s sample that is the
   training part's copy then a held tone, a silent 30 s sample and a 9 s stream of the tail."""
   x, _ = melody
-  run = tmp_path / 'run'
-  for d in ('dreams', 'samples', 'streams/day1'):
-    (run / d).mkdir(parents=True)
-  wav = audio_io.write_wav(str(tmp_path / 'in.wav'), x, SR)
-  (run / 'config.json').write_text(json.dumps({'approach': 'fft', 'sample_rate': SR,
-                                               'input_files': [wav], 'val_fraction': 0.25}))
-  audio_io.write_wav(str(run / 'dreams' / 'fft_concurrent_random_it0000010_s0.wav'),
-                     x[SR:3 * SR], SR)
+  run = fake_fft_run(tmp_path, x, SR, ('dreams', 'samples', 'streams/day1'))
   t = np.arange(8 * SR) / SR
   tone = 0.1 * np.sin(2 * np.pi * 220 * t) + 0.05 * np.sin(2 * np.pi * 330 * t)
   audio_io.write_wav(str(run / 'samples' / 'fft_sample_a_000.wav'),

@@ -18,6 +18,7 @@ from audiolstm import audio_io
 from audiolstm import evaluate
 from audiolstm import report
 from audiolstm import train
+from tests.helpers import fake_fft_run
 from tests.helpers import tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -240,14 +241,7 @@ def test_report_scores_samples_and_streams_with_the_alive_score(tmp_path):
   dreams, each with its alive cell, and a silent 30 s sample is flagged."""
   sr = 11025
   x = audio_io.load_audio(audio_io.DEFAULT_AUDIO, sr)[:10 * sr]
-  run = tmp_path / 'run'
-  for d in ('dreams', 'samples', 'streams'):
-    (run / d).mkdir(parents=True)
-  wav = audio_io.write_wav(str(tmp_path / 'in.wav'), x, sr)
-  (run / 'config.json').write_text(json.dumps({'approach': 'fft', 'sample_rate': sr,
-                                               'input_files': [wav], 'val_fraction': 0.25}))
-  audio_io.write_wav(str(run / 'dreams' / 'fft_concurrent_random_it0000010_s0.wav'),
-                     x[sr:3 * sr], sr)
+  run = fake_fft_run(tmp_path, x, sr)
   audio_io.write_wav(str(run / 'samples' / 'fft_sample_b_001.wav'), np.zeros(30 * sr), sr)
   t = np.arange(9 * sr) / sr
   audio_io.write_wav(str(run / 'streams' / 'fft_stream.wav'), 0.1 * np.sin(2 * np.pi * 220 * t),
