@@ -1,7 +1,8 @@
 """`python -m audiolstm.bench --realtime`: which model sizes dream in real time on this machine.
 
 For each approach and model size (seg_len, with hidden_size scaled alike from the approach's
-default config; random parameters, as speed does not depend on training), the stream mode's
+default config; random parameters, as speed does not depend on training; wandering among
+snapshots as a trained default does), the stream mode's
 dream loop (stream.LiveDreamer, the same pieces and jitted scan) is timed after compilation at
 1 and at N streams. A row gives the dream samples per second of all streams together and the
 real-time factor of each stream (its samples per second over the sample rate): at 1x or more a
@@ -43,9 +44,12 @@ def bench_run(approach: str, size: int = None, seed: int = 0):
   sources = dataset.load_sources(c, g, load=lambda paths, sr: bench.synthetic_signal())
   program = train.build(c, sources)
   state = program.init(train.device_data(sources), jax.random.key(seed))
+  # Wander snapshots (as a trained run has them): two suffice, the per-step cost is the same.
+  snapshots = (jax.tree.map(lambda x: jax.numpy.stack([x, 0.5 * x]), state.params)
+               if c.wander_snapshots else None)
   return inference.TrainedRun(path='(benchmark)', config=c, sources=sources, model=program.model,
                               params=state.params, same_offsets=np.asarray(state.same_offsets),
-                              cursor=0, step=0)
+                              cursor=0, step=0, snapshots=snapshots)
 
 
 def time_bare(run, streams: int, budget_s: float) -> float:

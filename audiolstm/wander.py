@@ -12,8 +12,8 @@ the recording to another as its parameters move, without training and without re
 
 The snapshot to head for in hold i is a pure function of the dream's key and i
 (`jax.random.fold_in`), so a dream is reproducible and pieces of a stream join seamlessly. The
-blend is recomputed once every BLOCK_S of audio inside the jitted scan (a lax.cond), not at every
-step: a column dream takes one step per sample.
+blend is computed once per block of about BLOCK_S of audio (an outer scan over blocks), not at
+every step: a column dream takes one step per sample.
 """
 import dataclasses
 import io
@@ -161,11 +161,18 @@ def _step_each(model, ds: sampling.DreamSetup, params, buffers, carry, rng, nois
   return jax.vmap(step)(params, buffers, carry, jax.random.split(rng, ds.num_streams))
 
 
+def block_length(num_steps: int, block_steps: int) -> int:
+  """The largest divisor of num_steps that is at most block_steps: the steps that share one
+  blend in a piece of num_steps."""
+  return next(d for d in range(max(1, min(block_steps, num_steps)), 0, -1) if num_steps % d == 0)
+
+
 def wander_scan(model, ds: sampling.DreamSetup, ws: WanderSetup, num_steps: int, stacked,
                 buffers, carry, rng, key, t0, noise=None, temperature=None):
   """`num_steps` dream steps of every stream (as sampling.dream_scan), each stream's params
-  wandering among the snapshots on a path of its own (stream_params, refreshed every
-  ws.block_steps steps), so that dreams side by side go different ways.
+  wandering among the snapshots on a path of its own (stream_params), blended anew at the start
+  of every block of block_length(num_steps, ws.block_steps) steps: an outer scan over blocks, an
+  inner one over their steps, so that the params are not copied at every step.
 
   Args:
     model, ds: as sampling.dream_scan.
@@ -183,22 +190,22 @@ def wander_scan(model, ds: sampling.DreamSetup, ws: WanderSetup, num_steps: int,
     (buffers [S, input_span], carry [S, L, 2, nu, hidden], values [num_steps, S, new_per_step]).
   """
   t0 = jnp.asarray(t0, jnp.int32)
-  n = ds.num_streams
+  inner = block_length(num_steps, ws.block_steps)
+  keys = jax.random.split(rng, num_steps).reshape(num_steps // inner, inner)
 
-  def body(state, xs):
-    buffers, carry, params = state
-    i, step_key = xs
-    t = t0 + i
-    params = jax.lax.cond(t % ws.block_steps == 0,
-                          lambda: stream_params(ws, stacked, key, t, n), lambda: params)
-    buffers, carry, new = _step_each(model, ds, params, buffers, carry, step_key, noise,
-                                     temperature)
-    return (buffers, carry, params), new
+  def block(state, xs):
+    j, block_keys = xs
+    params = stream_params(ws, stacked, key, t0 + j * inner, ds.num_streams)
 
-  first = stream_params(ws, stacked, key, t0, n)
-  xs = (jnp.arange(num_steps, dtype=jnp.int32), jax.random.split(rng, num_steps))
-  (buffers, carry, _), out = jax.lax.scan(body, (buffers, carry, first), xs)
-  return buffers, carry, out
+    def step(state, k):
+      buffers, carry, new = _step_each(model, ds, params, *state, k, noise, temperature)
+      return (buffers, carry), new
+
+    return jax.lax.scan(step, state, block_keys)
+
+  (buffers, carry), out = jax.lax.scan(
+      block, (buffers, carry), (jnp.arange(num_steps // inner, dtype=jnp.int32), keys))
+  return buffers, carry, out.reshape(num_steps, *out.shape[2:])
 
 
 def describe(ws: WanderSetup, c) -> str:

@@ -62,14 +62,13 @@ def test_wander_scan_in_pieces_equals_whole_and_equal_snapshots_equal_plain(synt
   noise = lambda p, s: jax.tree.map(lambda x: x + 0.05 * s * jnp.sin(jnp.arange(x.size)
                                                                    .reshape(x.shape) + s), p)
   stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *[noise(state.params, s) for s in range(3)])
-  ws = wander.WanderSetup(num_snapshots=3, hold_steps=7, glide=0.5, block_steps=2)
+  ws = wander.WanderSetup(num_snapshots=3, hold_steps=7, glide=0.5, block_steps=4)
   rng, key = jax.random.key(1), jax.random.key(2)
   whole = wander.wander_scan(program.model, ds, ws, 40, stacked, buffers, carry, rng, key, 0)[2]
-  b, k, first = wander.wander_scan(program.model, ds, ws, 17, stacked, buffers, carry, rng, key, 0)
-  rest = wander.wander_scan(program.model, ds, ws, 23, stacked, b, k,
-                            jax.random.key(9), key, 17)[2]
-  np.testing.assert_allclose(np.asarray(first), np.asarray(whole[:17]), rtol=1e-6, atol=1e-7)
-  assert np.asarray(rest).shape == (23, 2, 1) and np.all(np.isfinite(np.asarray(rest)))
+  b, k, first = wander.wander_scan(program.model, ds, ws, 16, stacked, buffers, carry, rng, key, 0)
+  rest = wander.wander_scan(program.model, ds, ws, 24, stacked, b, k, rng, key, 16)[2]
+  np.testing.assert_allclose(np.asarray(first), np.asarray(whole[:16]), rtol=1e-6, atol=1e-7)
+  np.testing.assert_allclose(np.asarray(rest), np.asarray(whole[16:]), rtol=1e-5, atol=1e-6)
   same = jax.tree.map(lambda x: jnp.stack([x, x, x]), state.params)
   plain = sampling.dream_scan(program.model, ds, 40, state.params, buffers, carry, rng)[2]
   np.testing.assert_allclose(
@@ -78,6 +77,10 @@ def test_wander_scan_in_pieces_equals_whole_and_equal_snapshots_equal_plain(synt
   assert not np.allclose(np.asarray(whole), np.asarray(plain))
   # The two streams start from the same seed but wander on paths of their own.
   assert not np.allclose(np.asarray(whole)[:, 0], np.asarray(whole)[:, 1])
+
+
+def test_block_length_divides_the_piece():
+  assert [wander.block_length(n, 8) for n in (40, 17, 12, 3, 1)] == [8, 1, 6, 3, 1]
 
 
 def test_a_trained_run_keeps_snapshots_and_samples_wander(tmp_path):
