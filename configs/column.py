@@ -74,4 +74,8 @@ def get_config(arg=None):
   # (to 0.15 x lr: lower froze the model and the trumpet's late dreams thinned to quiet blips).
   c.noisify = 0.01
   c.lr_final = 0.15
+  # Free-running dreams head for a new wander snapshot every 0.25 s: a sample-level model sounds
+  # an event at some of the moves only (0.5 s left 2-4 of 10 windows of the bundled recording's
+  # 20 s dreams held; 0.25 s none).
+  c.wander_hold_s = 0.25
   return presets.apply(c, PRESETS, arg, 'configs/column.py')

@@ -65,4 +65,8 @@ def get_config(arg=None):
   c.spectral_floor_db = 50.0    # each dream frame keeps the bins within 50 dB of its peak
   c.lr_final = 0.05
   c.dream_ema = 0.999           # dreams use a moving average of the params: no update jitter
+  # Free-running dreams head for a new wander snapshot every 0.25 s: a sample-level model sounds
+  # an event at some of the moves only (0.5 s left 2-4 of 10 windows of the bundled recording's
+  # 20 s dreams held; 0.25 s none).
+  c.wander_hold_s = 0.25
   return presets.apply(c, PRESETS, arg, 'configs/transpose.py')
