@@ -68,5 +68,5 @@ def test_learn_refuses_the_flags_it_does_not_take(column_run):
   assert r.returncode == 2 and 'Traceback' not in r.stderr
   assert r.stderr.strip().splitlines() == [
       'audiolstm: error: --dream_noise does not go with --learn (which dreams from the training '
-      'audio, as training does, without added noise): leave one of them out']
+      "audio, as training does, with the run's own settings): leave one of them out"]
   assert not glob.glob(os.path.join(column_run, 'samples', '*'))
