@@ -169,7 +169,7 @@ def test_mode_flags_are_what_inference_takes(main_module):
   assert options == {f for f, modes in main_module.MODE_FLAGS.items() if 'stream' in modes}
   learning = set(inspect.signature(learning_sample.sample).parameters) & flag_names
   assert learning == {'num_dreams', 'dream_seconds', 'out_dir', 'seed'}  # the rest is refused
-  for name in ('dream_seconds', 'seed', 'seed_files', 'dream_noise'):  # shared with config fields
+  for name in ('dream_seconds', 'seed', 'seed_files', 'dream_noise', 'temperature'):  # config too
     assert name in defaults.get_config() and 'config.' in main_module.FLAGS[name].help, name
 
 

@@ -171,6 +171,7 @@ def test_bench_realtime_table_format():
   assert set(lines[2]) <= set('|- ')
   assert re.fullmatch(r'\| column \| 16 \| [\d,]+ \| [\d.e-]+x \| [\d,]+ \| [\d.e-]+x \|', lines[3])
   assert rows[0][0:2] == ('column', 16) and all(r > 0 for r in rows[0][2].values())
+  assert lines[4].startswith('level chain (loudness.Loudness, ') and len(lines) == 5
 
 
 # ------------------------------------------------------------------------------------------
