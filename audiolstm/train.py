@@ -405,7 +405,7 @@ def chunk_length(step: int, total: int, c, eval_every: int, rate=None) -> int:
   """
   n = min(c.chunk_size, total - step, next_boundary(step, c.audio_freq),
           next_boundary(step, c.checkpoint_every), next_boundary(step, eval_every),
-          next_boundary(step, wander.every(c, total)))
+          wander.steps_to_next(c, total, step))
   if rate:
     n = min(n, max(1, int(rate * CHUNK_SECONDS)))
   return n
@@ -676,7 +676,8 @@ def run_prepared(p: PreparedRun, log=print) -> dict:
         if c.audio_freq and step % c.audio_freq == 0:
           sequential_dream(p, writer, step)
         if p.primary and wander.due(c, p.total, step):
-          wander.save(p.run.path, step, jax.device_get(dream_params(p.state)), c.wander_snapshots)
+          wander.save(p.run.path, step, jax.device_get(dream_params(p.state)),
+                      c.wander_snapshots)
         if (c.checkpoint_every and step % c.checkpoint_every == 0) or (
             saved is None and not p.start and step < p.total):  # resumable once started
           with stop.critical():  # a second signal stops right after the save, not inside it

@@ -48,6 +48,17 @@ def due(c, total: int, step: int) -> bool:
   return bool(e) and step % e == 0 and step > total - c.wander_snapshots * e
 
 
+def steps_to_next(c, total: int, step: int) -> int:
+  """Iterations from `step` to the next snapshot (a large number when none is left), so that a
+  chunk of the host loop ends there and nowhere else on its account."""
+  e = every(c, total)
+  if not e:
+    return 1 << 62
+  first = (total - c.wander_snapshots * e) // e * e + e        # the first multiple past the window
+  nxt = max(first, (step // e + 1) * e)
+  return nxt - step if nxt <= total else 1 << 62
+
+
 def _flat(params) -> dict:
   """{'path/of/leaf': array} of a params pytree."""
   leaves = jax.tree_util.tree_flatten_with_path(params)[0]

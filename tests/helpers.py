@@ -11,7 +11,8 @@ LOCK_NAME = '.audiolstm.lock'  # audiolstm.rundir.LOCK_NAME (helpers stay light 
 
 TINY = dict(seg_len=16, num_unrollings=4, hop_size=8, max_steps=60, chunk_size=16,
             dream_seconds=0.004, seq_dream_seconds=0.004, log_every=5, num_dream_streams=2, lr=1e-2,
-            hidden_size=0)  # 0 = seg_len: the quick vector default's 256 cell is not tiny
+            hidden_size=0,  # 0 = seg_len: the quick vector default's 256 cell is not tiny
+            wander_snapshots=2)  # the defaults' 16 would split a tiny run into 1-iteration chunks
 
 
 def build_program(approach, audio, **overrides):

@@ -19,6 +19,8 @@ def test_snapshot_steps_spread_over_the_second_half():
   assert wander.every(c, 100) == 12
   due = [s for s in range(1, 101) if wander.due(c, 100, s)]
   assert due == [60, 72, 84, 96]
+  # The host loop's chunks end at those steps only.
+  assert [wander.steps_to_next(c, 100, s) for s in (0, 59, 60, 95, 96)] == [60, 1, 12, 1, 1 << 62]
   c.wander_snapshots = 0
   assert wander.every(c, 100) == 0 and not any(wander.due(c, 100, s) for s in range(101))
 
