@@ -288,7 +288,7 @@ def check_temperature(t, name: str = 'config.temperature') -> None:
   """ConfigError (one line) unless `t` is a finite number >= 0."""
   _check(isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) and t >= 0,
          f'{name}={t!r} must be a number >= 0 (the sampling temperature of a distributional head: '
-         '1 = the model\'s distribution, lower = tamer, 0 = always the most likely level)')
+         '1 = the model\'s distribution, lower = tamer, 0 = no randomness)')
 
 
 def _validate_head(c) -> None:

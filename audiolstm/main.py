@@ -102,7 +102,7 @@ flags.DEFINE_float('dream_noise', None, 'sample/watch/stream: std of the Gaussia
                    'config.dream_noise; stream: also set live over OSC).')
 flags.DEFINE_float('temperature', None, 'sample/watch/stream: sampling temperature of a '
                    'distributional head (config.output_dist): 1 = the model\'s distribution, lower '
-                   '= tamer, 0 = always the most likely level (default: the run\'s '
+                   '= tamer, 0 = no randomness (default: the run\'s '
                    'config.temperature; stream: also set live over OSC).')
 
 # The modes that use each mode-specific flag (--workdir, --multihost, --coordinator_address,
