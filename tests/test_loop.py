@@ -16,6 +16,7 @@ from audiolstm import rundir
 from audiolstm import slicing
 from audiolstm import tb
 from audiolstm import train
+from audiolstm import wander
 from tests.helpers import build_program
 from tests.helpers import tiny_config
 
@@ -29,13 +30,16 @@ def reference_chunk_length(step, total, c, eval_every, rate):
     at = step + n
     if any(every and at % every == 0 for every in (c.audio_freq, c.checkpoint_every, eval_every)):
       break
+    if wander.due(c, total, at):
+      break
   return n
 
 
 @pytest.mark.parametrize('step', [0, 1, 7, 29, 31, 95])
 @pytest.mark.parametrize('rate', [None, 3.0, 1e6])
 def test_chunk_length_stops_at_every_boundary(step, rate):
-  c = ml_collections.ConfigDict(dict(chunk_size=16, audio_freq=30, checkpoint_every=20))
+  c = ml_collections.ConfigDict(dict(chunk_size=16, audio_freq=30, checkpoint_every=20,
+                                     wander_snapshots=3))   # snapshots at 64, 80, 96
   for eval_every in (0, 25):
     got = train.chunk_length(step, 100, c, eval_every, rate)
     assert got == reference_chunk_length(step, 100, c, eval_every, rate), (step, eval_every, rate)
