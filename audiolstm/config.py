@@ -238,8 +238,6 @@ def validate(c) -> Geometry:
                'checkpoint_every'):
     non_negative(name)
   _validate_amounts(c)
-  _check(c.output_activation in ('linear', 'tanh'),
-         f"config.output_activation={c.output_activation!r}: use 'linear' or 'tanh'")
   _validate_head(c)
   _validate_wander(c)
   _check(len(c.seed_advance) > 0 and all(m in SEED_MODES for m in c.seed_advance),
@@ -292,7 +290,10 @@ def check_temperature(t, name: str = 'config.temperature') -> None:
 
 
 def _validate_head(c) -> None:
-  """output_dist, num_levels and temperature of a resolved config (ConfigError if bad)."""
+  """output_activation, output_dist, num_levels and temperature of a resolved config
+  (ConfigError if bad)."""
+  _check(c.output_activation in ('linear', 'tanh'),
+         f"config.output_activation={c.output_activation!r}: use 'linear' or 'tanh'")
   _check(c.output_dist in DISTRIBUTIONS,
          f'config.output_dist={c.output_dist!r}: use one of '
          f'{", ".join(map(repr, DISTRIBUTIONS))}')
