@@ -5,6 +5,7 @@ buffers with the same index functions as training, and run the dream as one jitt
 batch of streams (in fixed-length pieces, so the program compiles once and progress is shown).
 """
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -152,15 +153,8 @@ class Dreamer:
     self.num_steps = config_lib.dream_steps(c, run.sources.g, seconds)
     self.piece = min(self.num_steps, PIECE_STEPS)
     self.ds = sampling.dream_setup(c, run.sources, num_streams, dream_noise, temperature)
-    self.ws = None
-    if run.snapshots is not None:
-      k = jax.tree.leaves(run.snapshots)[0].shape[0]
-      self.ws = wander.wander_setup(c, run.sources.g, k)
-      self._scan = jax.jit(lambda params, buffers, carry, rng, wkey, t0: wander.wander_scan(
-          run.model, self.ds, self.ws, self.piece, params, buffers, carry, rng, wkey, t0))
-    else:
-      self._scan = jax.jit(lambda params, buffers, carry, rng, wkey, t0: sampling.dream_scan(
-          run.model, self.ds, self.piece, params, buffers, carry, rng))
+    self.ws = wander.setup_of(c, run.sources.g, run.snapshots)
+    self._scan = jax.jit(functools.partial(wander.piece, run.model, self.ds, self.ws, self.piece))
 
   def __call__(self, buffers: np.ndarray, rng, progress=None, stop=None) -> np.ndarray:
     """buffers [S, input_span] -> dream values [S, num_steps * new_per_step], or fewer steps

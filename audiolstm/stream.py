@@ -184,21 +184,10 @@ class LiveDreamer:
     self.run, self.num_streams = run, num_streams
     self.steps = max(1, round(PIECE_S * c.sample_rate / config_lib.samples_per_dream_step(c, g)))
     ds = sampling.dream_setup(c, run.sources, num_streams)
-    self.ws, self.params = None, run.params
-    if run.snapshots is not None:
-      self.ws = wander.wander_setup(c, g, jax.tree.leaves(run.snapshots)[0].shape[0])
-      self.params = run.snapshots
-    self._scan = jax.jit(functools.partial(self._piece, run.model, ds, self.ws, self.steps))
+    self.ws = wander.setup_of(c, g, run.snapshots)
+    self.params = run.params if self.ws is None else run.snapshots
+    self._scan = jax.jit(functools.partial(wander.piece, run.model, ds, self.ws, self.steps))
     self.key, self.seeds_taken = jax.random.key(seed), 0
-
-  @staticmethod
-  def _piece(model, ds, ws, steps, params, buffers, carry, rng, wkey, t0, noise, temperature):
-    """One piece: sampling.dream_scan, or wander.wander_scan with a wander setup."""
-    if ws is None:
-      return sampling.dream_scan(model, ds, steps, params, buffers, carry, rng, noise,
-                                 temperature)
-    return wander.wander_scan(model, ds, ws, steps, params, buffers, carry, rng, wkey, t0, noise,
-                              temperature)
 
   def seed(self, buffers: np.ndarray) -> None:
     """Start again from seed buffers [S, input_span] (zero LSTM state; a piece ahead is dropped)."""

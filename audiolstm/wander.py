@@ -219,6 +219,25 @@ def wander_scan(model, ds: sampling.DreamSetup, ws: WanderSetup, num_steps: int,
   return buffers, carry, out.reshape(num_steps, *out.shape[2:])
 
 
+def setup_of(c, g: config_lib.Geometry, snapshots):
+  """The WanderSetup of a run's loaded snapshots (load), or None when it has none."""
+  if snapshots is None:
+    return None
+  return wander_setup(c, g, jax.tree.leaves(snapshots)[0].shape[0])
+
+
+def piece(model, ds: sampling.DreamSetup, ws, num_steps: int, params, buffers, carry, rng, key,
+          t0, noise=None, temperature=None):
+  """One piece of a dream: wander_scan with a wander setup (params: the stacked snapshots), else
+  sampling.dream_scan with the final params (key and t0 unused). Sample, watch and stream mode
+  dream through this one function."""
+  if ws is None:
+    return sampling.dream_scan(model, ds, num_steps, params, buffers, carry, rng, noise,
+                               temperature)
+  return wander_scan(model, ds, ws, num_steps, params, buffers, carry, rng, key, t0, noise,
+                     temperature)
+
+
 def describe(ws: WanderSetup, c) -> str:
   """A few words for the logs: how many snapshots and how often the dream moves."""
   return (f'wandering among {ws.num_snapshots} snapshots, a new one every '
