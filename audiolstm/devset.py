@@ -475,7 +475,8 @@ def table_rows(summaries) -> list:
   return lines
 
 
-def judge(runs: str, out_dir: str, approaches=APPROACHES, split='all', log=print) -> list:
+def judge(runs: str, out_dir: str, approaches=APPROACHES, split='all', log=print,
+          pieces=None) -> list:
   """Train every approach's default config on every recording of the set, let each dream on
   its own (free_run), score the dreams against the anchors, and write RUNS/table.md. Finished
   runs are reused.
@@ -486,6 +487,7 @@ def judge(runs: str, out_dir: str, approaches=APPROACHES, split='all', log=print
     approaches: the approaches to train.
     split: the recordings: 'tune', 'check', 'all' (both) or 'holdout' (see recordings).
     log: called with one line per step (training started, each summary's table row).
+    pieces: recording names to keep (None: all of the split).
 
   Returns:
     [(recording name, approach, seconds, evaluate.summarize(...))].
@@ -496,6 +498,8 @@ def judge(runs: str, out_dir: str, approaches=APPROACHES, split='all', log=print
   from audiolstm import evaluate  # pylint: disable=g-import-not-at-top
   summaries = []
   for name, path in recordings(out_dir, split):
+    if pieces and name not in pieces:
+      continue
     for approach in approaches:
       workdir = os.path.join(runs, approach, name)
       seconds = train_default(approach, path, workdir, log)
@@ -526,7 +530,16 @@ def main(argv=None) -> int:
   parser.add_argument('--split', default='all', choices=('all', 'tune', 'check', 'holdout'),
                       help='pieces to render and judge: all (the development set: tune and '
                       'check), or the holdout pieces (instruments never tuned on)')
+  parser.add_argument('--pieces', default='', help='comma-separated recording names to keep '
+                      '(default: every piece of --split; "bundled" is the bundled recording)')
   args = parser.parse_args(argv)
+  pieces = tuple(p for p in args.pieces.split(',') if p)
+  names = {c.name for c in cases()} | {'bundled'}
+  unknown = [p for p in pieces if p not in names]
+  if unknown:
+    cli.error(f'unknown piece {unknown[0]!r}: use some of {",".join(sorted(names))}',
+              prog='audiolstm.devset')
+    return 2
   bad = [a for a in args.approaches.split(',') if a not in APPROACHES]
   if bad:
     cli.error(f'unknown approach {bad[0]!r}: use some of {",".join(APPROACHES)}',
@@ -537,12 +550,14 @@ def main(argv=None) -> int:
   except ValueError as e:
     cli.error(str(e), prog='audiolstm.devset')
     return 2
-  for case in (c for c in cases() if in_split(c.split, args.split)):
+  for case in (c for c in cases() if in_split(c.split, args.split)
+               and (not pieces or c.name in pieces)):
     path = render(case, args.out, tools)
     seconds = len(audio_io.load_audio(path, SAMPLE_RATE)) / SAMPLE_RATE
     print(f'{path}  {seconds:5.1f} s  {case.split}')
   if args.judge:
-    judge(args.judge, args.out, tuple(args.approaches.split(',')), args.split)
+    judge(args.judge, args.out, tuple(args.approaches.split(',')), args.split,
+          pieces=pieces or None)
     print(f'wrote {os.path.join(args.judge, "table.md")}')
   return 0
 

@@ -1,4 +1,5 @@
 """The development set: its MIDI read back by a small parser, its pieces, a FluidSynth render."""
+import os
 import struct
 
 import numpy as np
@@ -200,3 +201,11 @@ def test_free_summary_and_its_table_columns():
   head, rule, row = devset.table_rows([('piece', 'fft', 12.0, summary)])
   assert head.count('|') == rule.count('|') == row.count('|')
   assert 'free alive' in head and '| 0.857 | AAHA AAAAAAAAAN | 1.9 | 7.5 | 1.5 | locked |' in row
+
+
+def test_an_unknown_piece_or_approach_is_one_line_and_exit_2(tmp_path, capsys):
+  for flag in ('--pieces=bundled,tuba_solo', '--approaches=fft,lstm'):
+    assert devset.main([f'--out={tmp_path}', flag]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ('tuba_solo' in err[0] or 'lstm' in err[0]), err
+  assert not os.listdir(tmp_path)
