@@ -8,10 +8,14 @@ setuptools.setup(
     long_description=open('README.md').read(),
     long_description_content_type='text/markdown',
     python_requires='>=3.10',
-    # configs/ is not installed: its files are given by path (--config=configs/fft.py), and the
-    # defaults they start from are audiolstm/defaults.py.
-    packages=['audiolstm', 'audiolstm.data'],
+    # configs/ is installed as audiolstm.configs, so `--config=fft` names a bundled config from any
+    # directory; in the checkout its files are also given by path (--config=configs/fft.py).
+    packages=['audiolstm', 'audiolstm.data', 'audiolstm.configs'] + [
+        f'audiolstm.{p}' for p in ('audio', 'config', 'core', 'run', 'dream', 'live', 'judge',
+                                   'tools')],
+    package_dir={'audiolstm.configs': 'configs'},
     package_data={'audiolstm.data': ['default.wav', 'README.md']},
+    entry_points={'console_scripts': ['audiolstm = audiolstm.command:main']},
     install_requires=[
         'jax>=0.4.35,<0.11',
         'flax>=0.10,<0.13',

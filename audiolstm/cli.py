@@ -16,6 +16,8 @@ import sys
 
 from absl import flags
 
+from audiolstm import configs
+
 PROG = 'audiolstm'
 
 
@@ -49,8 +51,8 @@ def fail(message: str, status: int = 2, prog: str = PROG):
 class ArgumentParser(argparse.ArgumentParser):
   """argparse for the argparse-based tools, with the same one-line errors (exit 2) as the rest.
 
-  Its `prog` is the command ('python -m audiolstm.devset'); error lines start with the module
-  ('audiolstm.devset: error: ...') and point at --help instead of printing the usage.
+  Its `prog` is the command ('python -m audiolstm.tools.devset'); error lines start with the module
+  ('audiolstm.tools.devset: error: ...') and point at --help instead of printing the usage.
   """
 
   def error(self, message):
@@ -90,6 +92,43 @@ def config_path(argv, name: str = 'config'):
     if m and i + 1 < len(argv):
       return argv[i + 1].split(':', 1)[0]
   return None
+
+
+def bundled_configs(argv, prog: str = PROG) -> list:
+  """argv with a bundled config's name (`--config=fft[:ARG]`) replaced by its file, so that a
+  name works from any directory; a bare name that is neither a file here nor a bundled config is
+  refused in one line that lists the bundled ones.
+
+  Args:
+    argv: the command line (argv[0] is the program).
+    prog: the program's name at the start of an error line.
+
+  Returns:
+    The command line, with the first --config value resolved.
+  """
+  spec = config_path(argv)
+  if spec is None or os.path.exists(spec) or not configs.is_name(spec):
+    return list(argv)
+  try:
+    file = configs.path(spec)
+  except KeyError as e:
+    fail(e.args[0], prog=prog)
+  out, pattern = list(argv), re.compile(r'^--?config(=|$)')
+  for i, arg in enumerate(out):
+    if pattern.match(arg):
+      at = i if '=' in arg else i + 1
+      head, _, value = out[at].rpartition('=') if at == i else ('', '', out[at])
+      out[at] = (head + '=' if at == i else '') + file + value[len(spec):]
+      return out
+  return out
+
+
+def _missing_config_hint(path: str) -> str:
+  """The hint after 'config file not found': the bundled config closest to the file's name."""
+  stem = os.path.splitext(os.path.basename(path))[0]
+  close = difflib.get_close_matches(stem, configs.names(), n=1, cutoff=0.5)
+  return (f'give a config file\'s path, or a bundled config by name: --config='
+          f'{close[0] if close else "fft"} (bundled: {", ".join(configs.names())})')
 
 
 def config_overrides(argv, name: str = 'config') -> list:
@@ -134,11 +173,11 @@ def _fail_unknown_field(argv, prog: str) -> None:
     if field not in fields:
       close = difflib.get_close_matches(field, fields, n=3, cutoff=0.7)
       hint = f': did you mean {" or ".join(close)}?' if close else ''
-      fail(f'--config.{field} is not a field of the config{hint} (python -m audiolstm.docs '
+      fail(f'--config.{field} is not a field of the config{hint} (python -m audiolstm.tools.docs '
            'lists them all)', prog=prog)
 
 
-def parse_flags(argv, prog: str = PROG, flag_values=None, config_hint: str = 'configs/fft.py'):
+def parse_flags(argv, prog: str = PROG, flag_values=None):
   """absl flag parsing with one-line errors (exit 2) instead of a usage dump or a traceback.
 
   When a config-file flag `--config` is defined (ml_collections.config_flags), a file that does
@@ -149,17 +188,16 @@ def parse_flags(argv, prog: str = PROG, flag_values=None, config_hint: str = 'co
     argv: the full command line (argv[0] is the program).
     prog: the program's name at the start of an error line.
     flag_values: the absl FlagValues to parse into (default: absl.flags.FLAGS).
-    config_hint: a config file to suggest when --config names a missing file.
 
   Returns:
     The arguments absl left over (argv[0] first), as absl's own parser does.
   """
   fv = flags.FLAGS if flag_values is None else flag_values
   has_config = 'config' in fv
+  argv = bundled_configs(argv, prog) if has_config else argv
   path = config_path(argv) if has_config else None
   if path is not None and not os.path.isfile(path):
-    fail(f'config file not found: {path} (try --config={config_hint} from the repository root)',
-         prog=prog)
+    fail(f'config file not found: {path} ({_missing_config_hint(path)})', prog=prog)
   try:
     rest = fv(argv)
   except flags.Error as e:

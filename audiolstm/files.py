@@ -15,11 +15,14 @@ goes through etils.epath, imported only then. What each gives:
 
 Light to import (no jax): the scoring, report and sweep tools use it too.
 """
+from __future__ import annotations
+
 import contextlib
 import os
 import re
 import shutil
 import tempfile
+
 
 _URL = re.compile(r'^[a-zA-Z][a-zA-Z0-9+.-]*://')
 
@@ -153,3 +156,106 @@ def append_text(path, text: str) -> None:
   with open(path, 'a') as f:
     f.write(text)
     f.flush()
+
+def _current_umask() -> int:
+  """The process umask (read by setting and restoring it)."""
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
+
+
+@contextlib.contextmanager
+def atomic_file(path: str, suffix: str = '.tmp'):
+  """Context manager: yields a hidden temporary path beside `path` to write the file to.
+
+  On success the temporary file is fsync'ed and `os.replace`'d over `path` (so a reader never
+  sees half a file); on failure it is removed and the exception propagates. Parent directories
+  are created. A URL `path` (gs://...) is written to a local temporary file and uploaded in one
+  write when it is complete (see audiolstm.files).
+
+  Args:
+    path: the final file.
+    suffix: the temporary file's suffix.
+
+  Yields:
+    The temporary path (str): `.<basename>.<random><suffix>` in the same directory.
+  """
+  path = os.fspath(path)
+  if is_url(path):
+    yield from _uploaded_file(path, suffix)
+    return
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(
+      dir=directory, prefix='.' + os.path.basename(path) + '.', suffix=suffix
+  )
+  os.close(fd)
+  try:
+    yield tmp
+    with open(tmp, 'rb') as f:
+      os.fsync(f.fileno())
+    os.chmod(tmp, 0o666 & ~_current_umask())
+    os.replace(tmp, path)
+  except BaseException:
+    try:
+      os.unlink(tmp)
+    except OSError:
+      pass
+    raise
+  try:  # make the rename durable (best effort; not supported everywhere)
+    dfd = os.open(directory, os.O_RDONLY)
+    try:
+      os.fsync(dfd)
+    finally:
+      os.close(dfd)
+  except OSError:
+    pass
+
+
+def _uploaded_file(path: str, suffix: str):
+  """atomic_file for a URL: the file is written to a local temporary folder, then uploaded in
+  one write (an object appears whole or not at all; see audiolstm.files)."""
+  folder = tempfile.mkdtemp(prefix='audiolstm-upload-')
+  tmp = os.path.join(folder, os.path.basename(path) + suffix)
+  try:
+    yield tmp
+    upload(tmp, path)
+  finally:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_text_atomic(path: str, text: str) -> str:
+  """Atomically writes `text` to `path` (see `atomic_file`).
+
+  Args:
+    path: the file to write; parent directories are created.
+    text: its contents.
+
+  Returns:
+    `path` (as str).
+  """
+  with atomic_file(path) as tmp:
+    with open(tmp, 'w') as f:
+      f.write(text)
+  return os.fspath(path)
+
+
+def unique_path(path: str) -> str:
+  """`path` if nothing exists there, else the first of `stem-1.ext`, `stem-2.ext`, ... that is free.
+
+  Args:
+    path: the wanted path.
+
+  Returns:
+    A path (str) where nothing exists, not even a broken symlink.
+  """
+  path = os.fspath(path)
+  if not lexists(path):
+    return path
+  stem, ext = os.path.splitext(path)
+  i = 1
+  while True:
+    candidate = f'{stem}-{i}{ext}'
+    if not lexists(candidate):
+      return candidate
+    i += 1

@@ -36,7 +36,7 @@ apply to that sampling only, and the run's field is their default:
 --dream_noise likewise defaults to the run's config.dream_noise. To change those fields for a
 training run, write --config.dream_seconds=..., --config.seed=..., --config.seed_files=(...).
 
-The file is kept thin: the logic lives in audiolstm.train so tests and notebooks call it directly.
+The file is kept thin: the logic lives in audiolstm.run.train so tests and notebooks call it directly.
 Bad settings or input give one line on stderr and exit status 2; nothing earlier is touched.
 """
 from absl import app
@@ -44,11 +44,12 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from audiolstm import audio_io
 from audiolstm import cli
-from audiolstm.config import ConfigError
+from audiolstm.audio import audio_io
+from audiolstm.config.settings import ConfigError
 
 PROG = 'audiolstm'
+SUBCOMMAND = False  # set by the `audiolstm` command: refusals name subcommands, not --mode
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'train: config file, e.g. configs/fft.py (sample '
                                 'and watch use the run\'s own config.json).', lock_config=True)
@@ -140,8 +141,13 @@ def wrong_mode(flag: str, mode: str, mode_given: bool = False) -> str:
   if flag == 'config':
     return (f'--config is a train-mode flag: {mode} mode uses the run\'s own config '
             '(WORKDIR/config.json); leave --config and --config.FIELD=VALUE out')
+  if SUBCOMMAND and flag == 'mode':
+    return '--mode is the subcommand: leave it out'
   modes = MODE_FLAGS[flag]
   which = '/'.join(modes)
+  if SUBCOMMAND:
+    return (f'--{flag} is not a flag of audiolstm {mode}: it goes with '
+            + ' or '.join(f'audiolstm {m}' for m in modes))
   add = ('use ' if mode_given else 'add ') + ' or '.join(f'--mode={m}' for m in modes)
   hint = ''
   if mode == 'train' and flag in _CONFIG_FIELDS:
@@ -178,7 +184,7 @@ def parse_flags(argv):
     if FLAGS.mode != 'train':
       fail(wrong_mode('config', FLAGS.mode))
     fail(f'{overrides[0].split("=", 1)[0]} overrides a field of the config, but no config is '
-         'given: add --config=configs/fft.py (or vector.py, column.py, transpose.py) before it')
+         'given: add --config=fft (or vector, column, transpose, or a config file) before it')
   return cli.parse_flags(argv, prog=PROG)
 
 
@@ -189,15 +195,16 @@ def main(argv):
     fail(f'unexpected arguments {" ".join(argv[1:])}: settings go in --config.FIELD=VALUE')
   check_mode_flags(FLAGS.mode)
   if FLAGS.mode == 'train' and FLAGS.config is None:
-    fail('no config given: add --config=configs/fft.py (or vector.py, column.py, transpose.py)')
+    fail('no config given: add --config=fft (or vector, column, transpose, or a config file)')
   # pylint: disable=g-import-not-at-top  # jax is imported only after the flags are fine
-  from audiolstm import inference
-  from audiolstm import learning_sample
-  from audiolstm import rundir
-  from audiolstm import sharding
-  from audiolstm import signals
-  from audiolstm import stream
-  from audiolstm import train
+  from audiolstm.core import program as program_lib
+  from audiolstm.core import sharding
+  from audiolstm.dream import learn
+  from audiolstm.dream import sample as sample_mode
+  from audiolstm.live import stream
+  from audiolstm.run import rundir
+  from audiolstm.run import signals
+  from audiolstm.run import train
   try:
     sharding.maybe_initialize_distributed(FLAGS.multihost, FLAGS.coordinator_address,
                                           FLAGS.num_processes, FLAGS.process_id)
@@ -205,12 +212,12 @@ def main(argv):
       train.train_and_evaluate(FLAGS.config, FLAGS.workdir, restart=FLAGS.restart)
     elif FLAGS.mode == 'sample' and FLAGS.learn:
       check_learn_flags()
-      learning_sample.sample(FLAGS.workdir, FLAGS.num_dreams, FLAGS.dream_seconds, FLAGS.out_dir,
-                             FLAGS.seed)
+      learn.sample(FLAGS.workdir, FLAGS.num_dreams, FLAGS.dream_seconds, FLAGS.out_dir,
+                   FLAGS.seed)
     elif FLAGS.mode == 'sample':
-      inference.sample(FLAGS.workdir, FLAGS.seed_files, FLAGS.num_dreams, FLAGS.dream_seconds,
-                       FLAGS.out_dir, FLAGS.seed, dream_noise=FLAGS.dream_noise,
-                       temperature=FLAGS.temperature)
+      sample_mode.sample(FLAGS.workdir, FLAGS.seed_files, FLAGS.num_dreams,
+                         FLAGS.dream_seconds, FLAGS.out_dir, FLAGS.seed,
+                         dream_noise=FLAGS.dream_noise, temperature=FLAGS.temperature)
     elif FLAGS.mode == 'stream':
       stream.stream(FLAGS.workdir, stream.StreamOptions(
           out=FLAGS.out, seconds=FLAGS.seconds, seed_file=FLAGS.seed_file,
@@ -218,11 +225,12 @@ def main(argv):
           streams=FLAGS.streams, seed=FLAGS.seed, reseed=FLAGS.reseed,
           temperature=FLAGS.temperature))
     else:
-      inference.watch(FLAGS.workdir, FLAGS.watch_dir, FLAGS.out_dir, FLAGS.dream_seconds,
-                      FLAGS.seed, dream_noise=FLAGS.dream_noise, temperature=FLAGS.temperature)
+      sample_mode.watch(FLAGS.workdir, FLAGS.watch_dir, FLAGS.out_dir, FLAGS.dream_seconds,
+                        FLAGS.seed, dream_noise=FLAGS.dream_noise,
+                        temperature=FLAGS.temperature)
   except (ConfigError, audio_io.AudioError, rundir.NoSpace) as e:
     fail(str(e))
-  except train.TrainingDiverged as e:
+  except program_lib.TrainingDiverged as e:
     fail(str(e), status=1)
   except signals.StopNow as e:
     fail(e.message, status=e.status)

@@ -21,7 +21,7 @@ init std 1e-5, 8 epochs, dropout on the carried state only (state keep probabili
 dream stream with random seeds, no sequential dreams; label_offset is set (the original omitted it).
 For a first listen try --config.num_epochs=2 --config.dream_seconds=5.
 
-Sound of the quick default on the development set (python -m audiolstm.devset --judge=...: six
+Sound of the quick default on the development set (python -m audiolstm.tools.devset --judge=...: six
 FluidSynth pieces and the bundled recording; medians over the dreams of the second half of
 training, verdicts artifacts/resemblance/novelty calibrated on each recording's anchors): passes on
 all 7 (3 before tuning), and on all 7 holdout pieces (devset --split=holdout: harp, violin,
@@ -44,8 +44,8 @@ without copying it, and the only one that "sounds like something a human would m
 low-amplitude noise between the notes. Dropout on the input connections improves it
 (--config.use_dropout=True --config.input_keep_prob=0.9).
 """
-from audiolstm import defaults
-from audiolstm import presets
+from audiolstm.config import defaults
+from audiolstm.config import presets
 
 PRESETS = {  # argument: (dissertation audio example, fields)
     '5.6': ('5.6', dict(seg_len=2048, num_unrollings=10, max_steps=0, num_epochs=8,
@@ -68,7 +68,7 @@ def get_config(arg=None):
   c.max_steps = 200000
   c.dream_seconds = 2.0
   c.lr = 1e-3
-  # Tuned for sound on the development set (python -m audiolstm.devset): input noise makes the
+  # Tuned for sound on the development set (python -m audiolstm.tools.devset): input noise makes the
   # model correct its own small errors instead of feeding them back, and the decaying learning
   # rate keeps the later concurrent dreams from being remade by a jittering model at every step
   # (to 0.15 x lr: lower froze the model and the trumpet's late dreams thinned to quiet blips).

@@ -19,7 +19,7 @@ dream streams, concurrent dreaming, one layer, peak-picking vocoder.
   128    5.11     102           32,300      ~55 min
   56     5.12     186           76,400      ~4 h
 
-Sound of the quick default on the development set (python -m audiolstm.devset --judge=...: six
+Sound of the quick default on the development set (python -m audiolstm.tools.devset --judge=...: six
 FluidSynth pieces and the bundled recording; medians over the dreams of the second half of
 training, verdicts artifacts/resemblance/novelty calibrated on each recording's anchors): passes
 on all 7 (5 of 7 with 30000 iterations and a peak-picking vocoder, 0 before tuning): High/High/High
@@ -47,8 +47,8 @@ input clearly audible after some uncertain seconds of notes begun and abandoned;
 tremolo, an artifact of the algorithm (5.12). 5.11 and 5.12 copy the input's pitch sequence the
 most closely; large hops are hardest to steer with the seed.
 """
-from audiolstm import defaults
-from audiolstm import presets
+from audiolstm.config import defaults
+from audiolstm.config import presets
 
 _DISSERTATION = dict(num_layers=1, seg_len=1024, window_size=1024, num_unrollings=100, max_steps=0,
                      num_epochs=20, dream_seconds=20.0, val_fraction=0.0)
@@ -72,7 +72,7 @@ def get_config(arg=None):
   c.num_epochs = 1000          # capped by max_steps
   c.dream_seconds = 8.0
   c.lr = 1e-3
-  # Tuned for sound on the development set (python -m audiolstm.devset): learning magnitudes ** 0.3
+  # Tuned for sound on the development set (python -m audiolstm.tools.devset): learning magnitudes ** 0.3
   # lets the quiet partials count in the loss (linear magnitudes gave 36 clicks/s of spurious
   # partials), a gentle lr decay steadies the later dreams, and two stacked layers keep the
   # nylon and cello dreams harmonic.

@@ -11,8 +11,8 @@ The magnitude-spectrum approach with window_size 1024 (seg_len 1024 bins) and ho
 1024:
   python -m launch.sweep --config=configs/sweep_hop_size.py:quick --root=runs/hop_size_quick
 """
-from audiolstm import defaults
-from audiolstm import presets
+from audiolstm.config import defaults
+from audiolstm.config import presets
 
 fft = defaults.load_config_module('fft.py', relative_to=__file__)  # configs/fft.py, by path
 

@@ -12,8 +12,8 @@ in ROOT/seg_len=N:
 The file is also a plain config (`python -m audiolstm.main --config=configs/sweep_vector_length.py`
 trains the first point's base, seg_len=1024).
 """
-from audiolstm import defaults
-from audiolstm import presets
+from audiolstm.config import defaults
+from audiolstm.config import presets
 
 vector = defaults.load_config_module('vector.py', relative_to=__file__)  # configs/vector.py
 

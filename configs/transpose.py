@@ -14,7 +14,7 @@ dream streams.
   ARG   example  ms/iteration  iterations  time
   5.7   5.7      132           944,800     ~35 h
 
-Sound of the quick default on the development set (python -m audiolstm.devset --judge=...: six
+Sound of the quick default on the development set (python -m audiolstm.tools.devset --judge=...: six
 FluidSynth pieces and the bundled recording; medians over the dreams of the second half of
 training, verdicts artifacts/resemblance/novelty calibrated on each recording's anchors): passes on
 all 7 (5 before tuning), and on all 7 holdout pieces (devset --split=holdout; 4 before the moving
@@ -40,8 +40,8 @@ What the dissertation heard (5.1.2): little noise; the input's pitches sound sim
 than one after another, a fairly consistent sound whose variation over time is in amplitude and
 timbre rather than pitch. An input (or seed) with few pitches gives the most pleasant results.
 """
-from audiolstm import defaults
-from audiolstm import presets
+from audiolstm.config import defaults
+from audiolstm.config import presets
 
 PRESETS = {  # argument: (dissertation audio example, fields)
     '5.7': ('5.7', dict(seg_len=1024, num_unrollings=100, max_steps=0, num_epochs=8,
@@ -58,7 +58,7 @@ def get_config(arg=None):
   c.max_steps = 200000
   c.dream_seconds = 2.0
   c.lr = 1e-3
-  # Tuned for sound on the development set (python -m audiolstm.devset): input noise (the model
+  # Tuned for sound on the development set (python -m audiolstm.tools.devset): input noise (the model
   # learns to correct small errors in what it is fed, its own predictions included) and a
   # decaying learning rate took the bundled recording's flatness ratio from 7.5 to 1.7.
   c.noisify = 0.04

@@ -15,7 +15,7 @@ whole 20 s recording (no validation split), one 20 s dream stream, concurrent dr
   256    5.4      5.3           76,100      ~7 min
   128    5.5      1.5           162,200     ~4 min
 
-Sound of the quick default on the development set (python -m audiolstm.devset --judge=...: six
+Sound of the quick default on the development set (python -m audiolstm.tools.devset --judge=...: six
 FluidSynth pieces and the bundled recording; medians over the dreams of the second half of
 training, verdicts artifacts/resemblance/novelty calibrated on each recording's anchors): passes on
 all 7 (flatness ratio 1.0-1.8, frame distance 7.2-16.4 dB), and on 6 of the 7 holdout pieces (5
@@ -47,8 +47,8 @@ the notes, no separate onsets: the pitches blend into each other (5.4). At 128 a
 waveform whose amplitude follows the input more closely, but the added high frequencies make it
 resemble the input least (5.5). Long vectors: slowly evolving, blurred; short: more like the input.
 """
-from audiolstm import defaults
-from audiolstm import presets
+from audiolstm.config import defaults
+from audiolstm.config import presets
 
 _DISSERTATION = dict(num_unrollings=100, max_steps=0, num_epochs=100, dream_seconds=20.0,
                      val_fraction=0.0)
@@ -64,7 +64,7 @@ def get_config(arg=None):
   """The quick default, or with `arg` (a seg_len or an example number) a dissertation preset."""
   c = defaults.get_config()
   c.approach = 'vector'
-  c.seg_len = 128              # tuned for sound (python -m audiolstm.devset): shorter vectors
+  c.seg_len = 128              # tuned for sound (python -m audiolstm.tools.devset): shorter vectors
   c.num_unrollings = 32        # are predicted with less noise (flatness 9.8 -> 2.6 at 256 -> 128)
   c.hidden_size = 256          # a wider cell than the vector
   c.max_steps = 15000

@@ -23,9 +23,9 @@ summary=()
 bench() {   # bench NAME LIMIT_S ARGS...
   local name=$1 lim=$2
   shift 2
-  echo "## $name: audiolstm.bench $*" | tee -a "$log"
+  echo "## $name: audiolstm.tools.bench $*" | tee -a "$log"
   local t0=$SECONDS out rc
-  out=$(timeout "$lim" "$py" -m audiolstm.bench "$@" 2>&1)
+  out=$(timeout "$lim" "$py" -m audiolstm.tools.bench "$@" 2>&1)
   rc=$?
   printf '%s\n' "$out" >>"$log"
   printf '%s\n' "$out" | tail -n 4

@@ -17,7 +17,7 @@ ROOT/<point>, named after its overrides (e.g. ROOT/seg_len=512,hop_size=256), so
 sweep again resumes every unfinished point.
 
 Modes:
-  local    (default) the runs one after another in this process (audiolstm.train); a point that
+  local    (default) the runs one after another in this process (audiolstm.run.train); a point that
            fails is reported and the sweep goes on.
   print    (or --dry-run) print one `python -m audiolstm.main ...` command per point, for a
            cluster or a queue; nothing is run.
@@ -26,10 +26,10 @@ Modes:
 At the end (local, summary) a table of every point: final training loss, final validation loss
 (when metrics.jsonl has one), the median verdicts (A R N: artifacts, resemblance, novelty, each
 High, Medium or Low) of its dreams of the second half of training and whether it passes the default
-configs' bar (audiolstm.evaluate.summarize), the medians over those dreams of its main scores
+configs' bar (audiolstm.judge.evaluate.summarize), the medians over those dreams of its main scores
 (clicks_per_s, flatness_ratio, frame_distance_db, motion_excess, max_ncc, spectral_distance_db;
 lower is better for all), and its status; under each point, its anchors [unseen], [grains] and
-[noise] (audiolstm.anchors: made from its own recording) with their verdicts and key scores, so
+[noise] (audiolstm.judge.anchors: made from its own recording) with their verdicts and key scores, so
 that the numbers read against what real new playing, shuffled grains and noise score. The same
 in ROOT/summary.csv (one row per point, the anchors' key scores as columns unseen_flatness_ratio,
 ...), and each point's scores in ROOT/<point>/scores.csv (a cache: only new dreams are scored).
@@ -64,7 +64,7 @@ if REPO_ROOT not in sys.path:  # `python launch/sweep.py` from a checkout: confi
 PROG = 'launch.sweep'
 MODES = ('local', 'print', 'summary')
 SCORES = ('max_ncc', 'spectral_distance_db', 'flatness_ratio')  # the dreams' main scores
-VERDICTS = ('artifacts', 'resemblance', 'novelty')               # as in audiolstm.evaluate
+VERDICTS = ('artifacts', 'resemblance', 'novelty')               # as in audiolstm.judge.evaluate
 MEDIANS = SCORES + ('clicks_per_s', 'frame_distance_db', 'motion_excess', 'copied_s')
 ANCHORS = ('unseen', 'grains', 'noise')                           # shown under each point
 ANCHOR_SCORES = ('frame_distance_db', 'motion_excess', 'flatness_ratio')
@@ -176,7 +176,7 @@ def load_config_file(spec: str):
   if not os.path.isfile(path):
     raise SweepError(f'config file not found: {path} (try --config=configs/sweep_hop_size.py '
                      'from the repository root)')
-  from audiolstm import defaults  # pylint: disable=g-import-not-at-top  # no jax
+  from audiolstm.config import defaults  # pylint: disable=g-import-not-at-top  # no jax
   try:
     module = defaults.load_config_module(path)
     config = module.get_config(arg) if arg else module.get_config()
@@ -286,7 +286,8 @@ def _apply_overrides(base, override_flags) -> dict:
 
 def _points(base, combos, axes, config_spec) -> list:
   """[Point] of each combination of overrides, uniquely named and validated."""
-  from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top  # no jax
+  # no jax
+  from audiolstm.config import settings as config_lib  # pylint: disable=g-import-not-at-top
   points, names = [], set()
   for overrides in combos:
     config = copy.deepcopy(base)
@@ -371,8 +372,8 @@ def command_line(config_spec: str, workdir: str, overrides: dict, python='python
 
 def read_results(workdir: str) -> dict:
   """Final loss, final val_loss, steps and total steps from a run's metrics.jsonl/config.json."""
-  from audiolstm import rundir  # pylint: disable=g-import-not-at-top  # no jax
-  from audiolstm.config import ConfigError  # pylint: disable=g-import-not-at-top
+  from audiolstm.run import rundir  # pylint: disable=g-import-not-at-top  # no jax
+  from audiolstm.config.settings import ConfigError  # pylint: disable=g-import-not-at-top
   out = {'final_loss': None, 'val_loss': None, 'steps': 0, 'total': None}
   try:
     records = rundir.read_metrics(workdir)  # a last line torn by a kill is left out
@@ -396,9 +397,9 @@ def _first_line(e: Exception) -> str:
 
 
 def score_summary(workdir: str) -> dict:
-  """A run's verdicts and scores for the summary (audiolstm.evaluate.summarize of its rows).
+  """A run's verdicts and scores for the summary (audiolstm.judge.evaluate.summarize of its rows).
 
-  The rows come from audiolstm.report.run_scores: RUN/scores.csv, scoring (and saving) the dreams
+  The rows come from audiolstm.judge.report.run_scores: RUN/scores.csv, scoring (and saving) the dreams
   missing there, with the anchors.
 
   Returns:
@@ -411,13 +412,14 @@ def score_summary(workdir: str) -> dict:
               **{s: math.nan for s in MEDIANS}, 'dreams': 0,
               **{c: math.nan for c in ANCHOR_COLUMNS}, '_anchors': {}}
   try:
-    from audiolstm import evaluate  # pylint: disable=g-import-not-at-top
-    from audiolstm import report  # pylint: disable=g-import-not-at-top
+    # pylint: disable=g-import-not-at-top  # the judging modules load only when scores are read
+    from audiolstm.judge import calibration
+    from audiolstm.judge import report
     rows, note = report.run_scores(workdir, log=lambda line: None)
     dreams = [r for r in rows if r['source'] == 'dream']
     if note and not dreams:
       return {**unscored, 'score_error': note}
-    summary = evaluate.summarize(rows)
+    summary = calibration.summarize(rows)
   except Exception as e:  # pylint: disable=broad-except  # scores are a bonus, not the run
     return {**unscored, 'score_error': _first_line(e)}
   out = {**{v: summary.get(v, '') for v in VERDICTS}, 'passes': bool(summary.get('passes')),
@@ -503,7 +505,7 @@ def format_table(rows) -> str:
   out += ['A R N: median verdicts (artifacts, resemblance, novelty: H high = good, M medium, '
           'L low) of the dreams of the second half of training; pass: the default configs\' bar',
           '(fails: why not); the numbers are medians over the same dreams, lower is better (see '
-          'audiolstm.evaluate).',
+          'audiolstm.judge.evaluate).',
           'Under each point its [anchors], made from its own recording, calibrate the verdicts: '
           '[unseen] = real new playing, [grains] = shuffled 0.1 s grains, [noise] = white noise.',
           'Listening is the judge.']
@@ -524,8 +526,8 @@ def write_summary(root: str, rows) -> str:
     writer.writerow({k: '' if r.get(k) is None else
                      (flag_value(r[k]) if isinstance(r[k], (tuple, list)) else r[k])
                      for k in fields})
-  from audiolstm import audio_io  # pylint: disable=g-import-not-at-top  # no jax
-  return audio_io.write_text_atomic(os.path.join(root, 'summary.csv'), out.getvalue())
+  from audiolstm import files  # pylint: disable=g-import-not-at-top  # no jax
+  return files.write_text_atomic(os.path.join(root, 'summary.csv'), out.getvalue())
 
 
 # ----------------------------------------------------------------------------- running
@@ -537,7 +539,7 @@ def run_local(points, root: str, log=print) -> list:
   Returns:
     The summary rows. A run stopped by SIGINT/SIGTERM (its checkpoint saved) ends the sweep.
   """
-  from audiolstm import train  # pylint: disable=g-import-not-at-top  # jax only when training
+  from audiolstm.run import train  # pylint: disable=g-import-not-at-top  # jax only when training
   rows = []
   try:
     for i, point in enumerate(points):

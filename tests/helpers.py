@@ -7,7 +7,7 @@
 import importlib
 import os
 
-LOCK_NAME = '.audiolstm.lock'  # audiolstm.rundir.LOCK_NAME (helpers stay light to import)
+LOCK_NAME = '.audiolstm.lock'  # audiolstm.run.rundir.LOCK_NAME (helpers stay light to import)
 
 TINY = dict(seg_len=16, num_unrollings=4, hop_size=8, max_steps=60, chunk_size=16,
             dream_seconds=0.004, seq_dream_seconds=0.004, log_every=5, num_dream_streams=2, lr=1e-2,
@@ -18,13 +18,13 @@ TINY = dict(seg_len=16, num_unrollings=4, hop_size=8, max_steps=60, chunk_size=1
 def build_program(approach, audio, **overrides):
   """(config, sources, program, device data, initial state) of a tiny run on `audio` [n]."""
   import jax  # pylint: disable=g-import-not-at-top  (helpers stay light to import)
-  from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
-  from audiolstm import dataset  # pylint: disable=g-import-not-at-top
-  from audiolstm import train  # pylint: disable=g-import-not-at-top
+  from audiolstm.config import settings as config_lib  # pylint: disable=g-import-not-at-top
+  from audiolstm.core import dataset  # pylint: disable=g-import-not-at-top
+  from audiolstm.core import program as program_lib  # pylint: disable=g-import-not-at-top
   c, g = config_lib.prepare(tiny_config(approach, **overrides))
   sources = dataset.load_sources(c, g, load=lambda paths, sr: audio)
-  program = train.build(c, sources)
-  data = train.device_data(sources)
+  program = program_lib.build(c, sources)
+  data = program_lib.device_data(sources)
   return c, sources, program, data, program.init(data, jax.random.key(c.seed))
 
 
@@ -44,8 +44,8 @@ def snapshot(folder):
 def trained_tiny_run(root, approach, **overrides) -> str:
   """ROOT/run: a tiny `approach` run trained on ROOT/in.wav, 2 s of a decaying 220 Hz tone."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from audiolstm import audio_io  # pylint: disable=g-import-not-at-top
-  from audiolstm import train  # pylint: disable=g-import-not-at-top
+  from audiolstm.audio import audio_io  # pylint: disable=g-import-not-at-top
+  from audiolstm.run import train  # pylint: disable=g-import-not-at-top
   t = np.arange(2 * 11025) / 11025
   audio = (0.5 * np.sin(2 * np.pi * 220 * t) * np.exp(-t)).astype(np.float32)
   wav = audio_io.write_wav(os.path.join(str(root), 'in.wav'), audio, 11025)
@@ -60,7 +60,7 @@ def fake_fft_run(root, audio, sample_rate, folders=('dreams', 'samples', 'stream
   as the training audio, val_fraction 0.25), the `folders` and one 2 s dream, audio[sr:3 sr]."""
   import json  # pylint: disable=g-import-not-at-top
   import pathlib  # pylint: disable=g-import-not-at-top
-  from audiolstm import audio_io  # pylint: disable=g-import-not-at-top
+  from audiolstm.audio import audio_io  # pylint: disable=g-import-not-at-top
   run = pathlib.Path(root) / 'run'
   for d in folders:
     (run / d).mkdir(parents=True)
@@ -88,8 +88,8 @@ def check_added_field(approach, field, ok, bad, message, other):
   import json  # pylint: disable=g-import-not-at-top
   import ml_collections  # pylint: disable=g-import-not-at-top
   import pytest  # pylint: disable=g-import-not-at-top
-  from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
-  from audiolstm import train  # pylint: disable=g-import-not-at-top
+  from audiolstm.config import settings as config_lib  # pylint: disable=g-import-not-at-top
+  from audiolstm.run import train  # pylint: disable=g-import-not-at-top
   c = config_lib.resolve(tiny_config(approach))
   for value in ok:
     c[field] = value

@@ -8,10 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from audiolstm import alive
-from audiolstm import anchors
-from audiolstm import audio_io
-from audiolstm import evaluate
+from audiolstm.audio import audio_io
+from audiolstm.audio import features
+from audiolstm.judge import alive
+from audiolstm.judge import anchors
+from audiolstm.judge import measures
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SR = 11025
@@ -23,7 +24,7 @@ def recording():
   the reference prepared and the alive score calibrated on it."""
   x = audio_io.load_audio(audio_io.DEFAULT_AUDIO, SR).astype(np.float64)
   split = anchors.split_recording(x, 0.4)
-  ref = evaluate.prepare_reference(split.train, SR)
+  ref = measures.prepare_reference(split.train, SR)
   return split, ref, alive.calibrate(ref)
 
 
@@ -86,9 +87,9 @@ def test_plucks_are_counted_as_onsets():
   for k, at in enumerate((0.3, 0.8, 1.4, 1.9, 2.5)):   # five decaying notes
     on = t >= at
     x[on] += np.sin(2 * np.pi * (220 + 40 * k) * t[on]) * np.exp(-6 * (t[on] - at))
-  env = alive.onset_envelope(evaluate.mel_frames(x, SR)[0], alive.onset_lag(SR))
+  env = alive.onset_envelope(features.mel_frames(x, SR)[0], alive.onset_lag(SR))
   assert alive.count_onsets(env, SR, alive.ONSET_DELTA * np.ptp(env)) == 5
-  tone = alive.onset_envelope(evaluate.mel_frames(held_tone(x, 3), SR)[0], alive.onset_lag(SR))
+  tone = alive.onset_envelope(features.mel_frames(held_tone(x, 3), SR)[0], alive.onset_lag(SR))
   assert alive.count_onsets(tone, SR, alive.ONSET_DELTA * np.ptp(env)) <= 1
 
 
@@ -100,8 +101,8 @@ def test_match_seconds_equals_each_window_alone(recording):
   got = alive.match_seconds(x, ref, bounds)
   w, hop = int(alive.MATCH_WINDOW_S * SR), int(alive.MATCH_HOP_S * SR)
   for (a, b), value in zip(bounds, got):
-    starts, ncc, _, cont = evaluate.best_matches(x[a:b], ref, w, hop)
-    expected = evaluate.longest_match(starts, ncc, cont, w, alive.LITERAL_NCC)[0] / SR
+    starts, ncc, _, cont = measures.best_matches(x[a:b], ref, w, hop)
+    expected = measures.longest_match(starts, ncc, cont, w, alive.LITERAL_NCC)[0] / SR
     assert value == pytest.approx(expected, abs=alive.MATCH_HOP_S)
   assert got[0] == pytest.approx(4.0, abs=0.01) and got[1] == 0.0 and got[2] == pytest.approx(1.0, abs=0.2)
 
@@ -130,7 +131,7 @@ def test_each_bad_anchor_fails_for_its_own_reason(recording, make, expected):
 
 def test_calibration_is_relative_to_the_recording(recording):
   split, ref, cal = recording
-  louder = evaluate.prepare_reference(4 * split.train, SR)
+  louder = measures.prepare_reference(4 * split.train, SR)
   cal4 = alive.calibrate(louder)
   assert cal4.ref_level_db == pytest.approx(cal.ref_level_db + 20 * np.log10(4), abs=1e-6)
   for k in ('silent_db', 'noise_flatness', 'held_change_db', 'held_onsets'):
@@ -148,7 +149,7 @@ def test_summarize():
 
 
 def test_imports_no_jax_and_imports_first():
-  code = 'import sys, audiolstm.alive; assert "jax" not in sys.modules, "jax imported"'
+  code = 'import sys, audiolstm.judge.alive; assert "jax" not in sys.modules, "jax imported"'
   r = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True,
                      env=dict(os.environ, PYTHONPATH=ROOT), timeout=120)
   assert r.returncode == 0, r.stderr

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from audiolstm import anchors
+from audiolstm.judge import anchors
 
 SR = 11025
 

@@ -1,4 +1,4 @@
-"""Tests for audiolstm.audio_io and the bundled default recording (real files, no mocks)."""
+"""Tests for audiolstm.audio.audio_io and the bundled default recording (real files, no mocks)."""
 
 import os
 
@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiolstm.audio_io import DEFAULT_AUDIO, AudioError, load_audio, load_many, training_files
-from audiolstm.audio_io import unique_path, write_wav
+from audiolstm.audio.audio_io import DEFAULT_AUDIO, AudioError, load_audio, load_many, training_files
+from audiolstm.audio.audio_io import write_wav
+from audiolstm.files import unique_path
 
 SR = 11025
 

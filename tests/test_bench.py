@@ -1,4 +1,4 @@
-"""`python -m audiolstm.bench`: output format and one compilation per run (no timing asserts)."""
+"""`python -m audiolstm.tools.bench`: output format and one compilation per run (no timing asserts)."""
 import os
 import re
 import subprocess
@@ -7,10 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from audiolstm import bench
-from audiolstm import bench_realtime
-from audiolstm import config as config_lib
-from audiolstm import defaults
+from audiolstm.config import defaults
+from audiolstm.config import settings as config_lib
+from audiolstm.tools import bench
+from audiolstm.tools import bench_realtime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLOAT = r'[0-9.eE+-]+|nan|inf'
@@ -18,7 +18,7 @@ FLOAT = r'[0-9.eE+-]+|nan|inf'
 
 def run_bench(*args):
   env = dict(os.environ, PYTHONPATH=ROOT)
-  proc = subprocess.run([sys.executable, '-m', 'audiolstm.bench', *args], cwd=ROOT, env=env,
+  proc = subprocess.run([sys.executable, '-m', 'audiolstm.tools.bench', *args], cwd=ROOT, env=env,
                         capture_output=True, text=True, timeout=120)
   assert proc.returncode == 0, proc.stderr[-2000:]
   return proc.stdout.strip().splitlines()
@@ -87,7 +87,7 @@ def test_bench_shapes_and_signal():
   c.update(bench.shapes('transpose', 'dissertation'))  # the rest of the geometry is derived
   assert config_lib.resolve(c).label_offset == 100 * 1024
   assert bench.shapes('fft', 'small')['hop_size'] == 64
-  x = bench.synthetic_signal(seconds=2.0)
+  x = bench_realtime.synthetic_signal(seconds=2.0)
   assert x.shape == (22050,) and x.dtype == np.float32
   assert 0.9 < np.max(np.abs(x)) * 1.05 <= 1.0 + 1e-4
   np.testing.assert_array_equal(x * 32768, np.round(x * 32768))  # int16 steps

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiolstm import audio_io
-from audiolstm import tb
-from audiolstm import train
-from audiolstm.config import ConfigError
+from audiolstm.audio import audio_io
+from audiolstm.config.settings import ConfigError
+from audiolstm.core import program as program_lib
+from audiolstm.run import tb
+from audiolstm.run import train
 from tests.helpers import TINY, tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -215,7 +216,7 @@ def test_existing_run_is_refused_and_kept(tmp_path):
 @pytest.mark.slow
 def test_diverging_loss_stops_with_a_clear_message(tmp_path):
   workdir = tmp_path / 'run'
-  with pytest.raises(train.TrainingDiverged, match='the loss became'):
+  with pytest.raises(program_lib.TrainingDiverged, match='the loss became'):
     train.train_and_evaluate(tiny_config('vector', max_steps=60, lr=1e30, log_every=1),
                              str(workdir), log=lambda _: None)
   records = [json.loads(line) for line in open(workdir / 'metrics.jsonl')]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiolstm import audio_io
-from audiolstm import devset
+from audiolstm.audio import audio_io
+from audiolstm.tools import devset
 
 SR = 11025
 

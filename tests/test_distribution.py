@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from audiolstm import config as config_lib
-from audiolstm import distribution
-from audiolstm import sampling
+from audiolstm.config import settings as config_lib
+from audiolstm.core import distribution
+from audiolstm.core import sampling
 from tests.helpers import build_program, check_added_field
 
 

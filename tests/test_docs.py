@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from audiolstm import docs
+from audiolstm.tools import docs
 from configs import default
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,7 +20,7 @@ def readme_block():
 
 def test_readme_block_is_the_generated_table():
   assert readme_block() == docs.config_fields_markdown(), (
-      'README.md is out of date: run python -m audiolstm.docs --write README.md')
+      'README.md is out of date: run python -m audiolstm.tools.docs --write README.md')
 
 
 def test_every_field_has_a_row_with_its_default_and_a_meaning():
@@ -60,7 +60,7 @@ def test_replace_block_keeps_everything_else():
 def test_write_and_check_commands(tmp_path):
   path = tmp_path / 'README.md'
   path.write_text(f'# x\n{docs.START}\n{docs.END}\nend\n')
-  run = lambda *a: subprocess.run([sys.executable, '-m', 'audiolstm.docs', *a], cwd=ROOT,
+  run = lambda *a: subprocess.run([sys.executable, '-m', 'audiolstm.tools.docs', *a], cwd=ROOT,
                                   capture_output=True, text=True, timeout=60)
   assert run('--check', str(path)).returncode == 1
   assert run('--write', str(path)).returncode == 0

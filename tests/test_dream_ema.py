@@ -7,11 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from audiolstm import sampling
-from audiolstm import train
+from audiolstm.core import program as program_lib
+from audiolstm.core import sampling
 from tests.helpers import build_program
 from tests.helpers import check_added_field
-from tests.helpers import tiny_config
 from tests.helpers import trained_tiny_run
 
 
@@ -24,7 +23,7 @@ def test_config_field_validated_and_filled_in_for_older_runs():
 def test_off_keeps_no_copy_of_the_params(synth_audio):
   _, _, _, _, state = build_program('column', synth_audio, dream_ema=0.0)
   assert state.dream_params is None
-  assert train.dream_params(state) is state.params
+  assert program_lib.dream_params(state) is state.params
 
 
 @pytest.mark.parametrize('approach', ['column', 'vector'])
@@ -32,7 +31,7 @@ def test_dreams_use_the_moving_average_of_the_params(approach, synth_audio):
   decay = 0.75
   _, _, program, data, state = build_program(approach, synth_audio, dream_ema=decay)
   model, tx, setup = program.model, program.tx, program.setup
-  step = jax.jit(functools.partial(train.concurrent_step, model, tx, setup))
+  step = jax.jit(functools.partial(program_lib.concurrent_step, model, tx, setup))
   average = jax.tree.map(np.asarray, state.params)  # starts at the initial params
   for _ in range(3):
     before = jax.tree.map(jnp.array, state)
@@ -42,7 +41,7 @@ def test_dreams_use_the_moving_average_of_the_params(approach, synth_audio):
                            state.params)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
                  state.dream_params, average)
-    dream_key = train._keys(before.rng, before.step)[2]  # pylint: disable=protected-access
+    dream_key = program_lib._keys(before.rng, before.step)[2]  # pylint: disable=protected-access
     *_, expected = sampling.sample_step(model, setup.dream, average, before.dream_buffers,
                                         before.dream_carry, dream_key)
     np.testing.assert_allclose(new, expected, rtol=1e-5, atol=1e-7)
@@ -51,9 +50,9 @@ def test_dreams_use_the_moving_average_of_the_params(approach, synth_audio):
 
 
 def test_checkpoint_keeps_the_average_and_sample_mode_dreams_with_it(tmp_path):
-  from audiolstm import inference  # pylint: disable=g-import-not-at-top
+  from audiolstm.dream import trained  # pylint: disable=g-import-not-at-top
   work = trained_tiny_run(tmp_path, 'column', dream_ema=0.9, max_steps=20)
-  run = inference.load_run(work, log=lambda *_: None)
+  run = trained.load_run(work, log=lambda *_: None)
   assert run.state.dream_params is not None
   jax.tree.map(np.testing.assert_array_equal, run.params, run.state.dream_params)
   assert not all(jax.tree.leaves(jax.tree.map(np.array_equal, run.params, run.state.params)))

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiolstm import audio_io
-from audiolstm import config as config_lib
-from audiolstm import inference
-from audiolstm import models
-from audiolstm import sampling
-from audiolstm import slicing
-from audiolstm import train
+from audiolstm.audio import audio_io
+from audiolstm.config import settings as config_lib
+from audiolstm.core import models
+from audiolstm.core import sampling
+from audiolstm.core import slicing
+from audiolstm.dream import sample as sample_mode
+from audiolstm.run import train
 from tests.helpers import build_program
 from tests.helpers import check_added_field
 from tests.helpers import tiny_config
@@ -128,7 +128,7 @@ def test_sample_mode_dream_noise(run_without_dropout, tmp_path):
   workdir, seed_file = run_without_dropout
 
   def dreams(seed, dream_noise=None):
-    paths = inference.sample(workdir, [seed_file], num_dreams=2, dream_seconds=0.05,
+    paths = sample_mode.sample(workdir, [seed_file], num_dreams=2, dream_seconds=0.05,
                              out_dir=str(tmp_path / 'out'), seed=seed, log=lambda _: None,
                              dream_noise=dream_noise)
     return np.stack([sf.read(p)[0] for p in paths])
@@ -141,10 +141,10 @@ def test_sample_mode_dream_noise(run_without_dropout, tmp_path):
   assert not np.allclose(a, c) and not np.allclose(a, plain)
   assert not np.allclose(a[0], a[1])  # two streams from the same seed file differ too
   with pytest.raises(config_lib.ConfigError, match='--dream_noise=-1'):
-    inference.sample(workdir, dream_noise=-1.0)
+    sample_mode.sample(workdir, dream_noise=-1.0)
   (tmp_path / 'in').mkdir()
   with pytest.raises(config_lib.ConfigError, match='--dream_noise=nan'):
-    inference.watch(workdir, str(tmp_path / 'in'), str(tmp_path / 'w'), dream_noise=float('nan'))
+    sample_mode.watch(workdir, str(tmp_path / 'in'), str(tmp_path / 'w'), dream_noise=float('nan'))
 
   # A run saved before dream_noise existed still dreams.
   path = os.path.join(workdir, 'config.json')
@@ -172,6 +172,6 @@ def test_sample_mode_dream_noise_flag(run_without_dropout, tmp_path):
   assert 'dream_noise 0.05' in r.stdout and len(glob.glob(str(out / '*.wav'))) == 1
   # A negative --dream_noise is refused before anything is written.
   with pytest.raises(config_lib.ConfigError, match=r'^--dream_noise=-0.5 must be >= 0') as e:
-    inference.sample(workdir, [seed_file], out_dir=str(tmp_path / 'bad'), dream_noise=-0.5,
+    sample_mode.sample(workdir, [seed_file], out_dir=str(tmp_path / 'bad'), dream_noise=-0.5,
                      log=lambda _: None)
   assert '\n' not in str(e.value) and not (tmp_path / 'bad').exists()

@@ -11,11 +11,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiolstm import anchors
-from audiolstm import audio_io
-from audiolstm import evaluate
-from audiolstm import spectral
-from audiolstm import train
+from audiolstm.audio import audio_io
+from audiolstm.audio import features
+from audiolstm.audio import spectral
+from audiolstm.judge import anchors
+from audiolstm.judge import evaluate
+from audiolstm.judge import measures
+from audiolstm.judge import calibration
+from audiolstm.run import train
 from tests.helpers import fake_fft_run
 from tests.helpers import tiny_config
 
@@ -27,12 +30,12 @@ SR = 11025
 def melody():
   """The first 10 s of the bundled plucked-string melody (float64) and its prepared Reference."""
   x = audio_io.load_audio(audio_io.DEFAULT_AUDIO, SR)[:10 * SR].astype(np.float64)
-  return x, evaluate.prepare_reference(x, SR)
+  return x, measures.prepare_reference(x, SR)
 
 
 @pytest.fixture(scope='module')
 def noise_scores(melody):
-  return evaluate.score_audio(0.1 * np.random.default_rng(0).standard_normal(4 * SR), melody[1],
+  return measures.score_audio(0.1 * np.random.default_rng(0).standard_normal(4 * SR), melody[1],
                               SR)
 
 
@@ -58,27 +61,27 @@ def reorder(x, block_s, seed, fade_s=0.01):
 
 
 def no_flags(s):
-  return not any(s[f] for f in evaluate.FLAG_NAMES)
+  return not any(s[f] for f in measures.FLAG_NAMES)
 
 
 def test_score_names_and_types(melody):
-  s = evaluate.score_audio(melody[0][:SR], melody[0], SR)  # a plain array as the reference
-  assert tuple(s) == evaluate.SCORE_NAMES
-  assert all(isinstance(s[k], bool) for k in evaluate.FLAG_NAMES)
-  assert all(isinstance(v, float) for k, v in s.items() if k not in evaluate.FLAG_NAMES)
-  assert all(d.doc and d.criterion for d in evaluate.SCORES)
+  s = measures.score_audio(melody[0][:SR], melody[0], SR)  # a plain array as the reference
+  assert tuple(s) == measures.SCORE_NAMES
+  assert all(isinstance(s[k], bool) for k in measures.FLAG_NAMES)
+  assert all(isinstance(v, float) for k, v in s.items() if k not in measures.FLAG_NAMES)
+  assert all(d.doc and d.criterion for d in measures.SCORES)
 
 
 def test_verbatim_copy_scores_as_copy(melody):
   x, ref = melody
-  s = evaluate.score_audio(x[2 * SR:6 * SR], ref, SR)
+  s = measures.score_audio(x[2 * SR:6 * SR], ref, SR)
   assert s['max_ncc'] > 0.999
   assert s['longest_match_s'] == pytest.approx(4.0, abs=1e-6)
   assert s['match_at_s'] == pytest.approx(2.0, abs=1e-3)
   # ... and is free of artifacts, like the input.
   assert 0.7 < s['discontinuity'] < 1.5 and s['clicks_per_s'] == 0
   assert 0.5 < s['flatness_ratio'] < 2 and no_flags(s)
-  whole = evaluate.score_audio(x, ref, SR)
+  whole = measures.score_audio(x, ref, SR)
   assert whole['spectral_distance_db'] < 1e-6 and whole['chroma_distance'] < 1e-6
   assert whole['longest_match_s'] == pytest.approx(10.0)
 
@@ -87,7 +90,7 @@ def test_longest_match_measures_the_copied_stretch(melody):
   """A 2 s literal copy between two novel seconds: found, at the right place, about 2 s long."""
   x, ref = melody
   dream = np.concatenate([shift(x[:SR], 0.5), x[3 * SR:5 * SR], x[6 * SR:7 * SR][::-1]])
-  s = evaluate.score_audio(dream, ref, SR)
+  s = measures.score_audio(dream, ref, SR)
   assert s['max_ncc'] > 0.999
   # Windows start every 0.125 s, so the measured stretch is at most one hop short.
   assert 2.0 - 0.125 - 1e-6 <= s['longest_match_s'] <= 2.0 + 1e-6
@@ -105,7 +108,7 @@ def test_white_noise_is_noise_like_and_unlike_the_input(noise_scores):
 def test_reordered_short_blocks_are_similar_but_novel(melody, noise_scores):
   """0.1 s blocks: every block is literal, but no 0.5 s window of the dream is in the input."""
   x, ref = melody
-  s = evaluate.score_audio(reorder(x, 0.1, seed=0), ref, SR)
+  s = measures.score_audio(reorder(x, 0.1, seed=0), ref, SR)
   assert s['spectral_distance_db'] < 2 and s['chroma_distance'] < 0.05
   assert s['spectral_distance_db'] < noise_scores['spectral_distance_db'] / 10
   assert s['max_ncc'] < 0.9 and s['longest_match_s'] == 0
@@ -114,7 +117,7 @@ def test_reordered_short_blocks_are_similar_but_novel(melody, noise_scores):
 
 def test_pitch_shifted_is_similar_but_novel(melody, noise_scores):
   x, ref = melody
-  s = evaluate.score_audio(shift(x, 0.5), ref, SR)  # a quarter tone up
+  s = measures.score_audio(shift(x, 0.5), ref, SR)  # a quarter tone up
   assert s['spectral_distance_db'] < min(8, noise_scores['spectral_distance_db'] / 2)
   assert s['max_ncc'] < 0.8 and s['longest_match_s'] == 0
   assert s['flatness_ratio'] < 2 and no_flags(s)
@@ -124,9 +127,9 @@ def test_clicks_are_counted(melody):
   x, ref = melody
   dream = x[2 * SR:5 * SR].copy()
   dream[(np.arange(5) * 0.55 * SR + 1000).astype(int)] += 0.8  # five one-sample spikes in 3 s
-  s = evaluate.score_audio(dream, ref, SR)
+  s = measures.score_audio(dream, ref, SR)
   assert s['clicks_per_s'] == pytest.approx(5 / 3)
-  assert s['discontinuity'] > evaluate.score_audio(x[2 * SR:5 * SR], ref, SR)['discontinuity']
+  assert s['discontinuity'] > measures.score_audio(x[2 * SR:5 * SR], ref, SR)['discontinuity']
 
 
 @pytest.mark.parametrize('case, expected', [
@@ -144,8 +147,8 @@ def test_flags(melody, case, expected):
            'stuck': np.concatenate([fine[:SR // 20], np.full(SR, 0.2)]),
            'clipped': np.clip(3 * fine, -1, 1), 'nan': np.where(np.arange(SR) == 100, np.nan, fine),
            'fine': fine}[case]
-  s = evaluate.score_audio(dream, ref, SR)
-  assert {f for f in evaluate.FLAG_NAMES if s[f]} == expected
+  s = measures.score_audio(dream, ref, SR)
+  assert {f for f in measures.FLAG_NAMES if s[f]} == expected
   if case == 'zeros':
     assert math.isnan(s['spectral_distance_db']) and s['max_ncc'] == 0 and s['clicks_per_s'] == 0
   if case == 'nan':  # the other scores are computed with the NaN as 0
@@ -159,8 +162,8 @@ def test_best_matches_equals_brute_force():
   ref_audio[300:400] = 0  # silent stretches have no correlation
   dream = rng.standard_normal(200)
   dream[50:150] = 0.5 * ref_audio[600:700] + 0.1
-  ref = evaluate.prepare_reference(ref_audio, 1000)
-  starts, ncc, lags, cont = evaluate.best_matches(dream, ref, 60, 25, max_elements=1000)
+  ref = measures.prepare_reference(ref_audio, 1000)
+  starts, ncc, lags, cont = measures.best_matches(dream, ref, 60, 25, max_elements=1000)
   assert list(starts) == [0, 25, 50, 75, 100, 125, 140]
   for k, s in enumerate(starts):  # the naive definition: Pearson correlation at every lag
     w = dream[s:s + 60]
@@ -175,10 +178,10 @@ def test_longest_match_chains():
   starts = np.arange(6) * 10
   ncc = np.array([0.95, 0.95, 0.95, 0.2, 0.95, 0.95])
   cont = np.array([0.0, 0.95, 0.95, 0.1, 0.2, 0.95])  # window 4 does not continue window 3
-  assert evaluate.longest_match(starts, ncc, cont, 20, 0.9) == (40, 0)  # windows 0..2
-  assert evaluate.longest_match(starts, np.full(6, 0.5), cont, 20, 0.9) == (0, -1)
+  assert measures.longest_match(starts, ncc, cont, 20, 0.9) == (40, 0)  # windows 0..2
+  assert measures.longest_match(starts, np.full(6, 0.5), cont, 20, 0.9) == (0, -1)
   single = np.array([0.1, 0.1, 0.95, 0.1, 0.1, 0.1])
-  assert evaluate.longest_match(starts, single, cont, 20, 0.9) == (20, 2)
+  assert measures.longest_match(starts, single, cont, 20, 0.9) == (20, 2)
 
 
 def test_parse_dream_name():
@@ -220,7 +223,7 @@ def test_score_run_reads_nan_files_and_survives_bad_ones(tmp_path, synth_audio):
 
 def run_evaluate(*args):
   env = dict(os.environ, PYTHONPATH=ROOT)
-  return subprocess.run([sys.executable, '-m', 'audiolstm.evaluate', *args], cwd=ROOT, env=env,
+  return subprocess.run([sys.executable, '-m', 'audiolstm.judge.evaluate', *args], cwd=ROOT, env=env,
                         capture_output=True, text=True, timeout=120)
 
 
@@ -267,7 +270,7 @@ def test_cli_bad_workdir_exits_2(tmp_path, make, message):
 
 def naive_flatness(x, sr):
   """Geometric mean over the non-silent frames of each frame's spectral flatness, with loops."""
-  n_fft, hop = evaluate.analysis_sizes(sr)
+  n_fft, hop = spectral.analysis_sizes(sr)
   x = np.asarray(x, np.float64) - np.mean(x)
   half = n_fft // 2
   padded = np.concatenate([np.zeros(half), x, np.zeros(half + max(0, n_fft - len(x) - 2 * half))])
@@ -277,7 +280,7 @@ def naive_flatness(x, sr):
   for start in range(0, len(padded) - n_fft + 1, hop):
     p = np.abs(np.fft.rfft(padded[start:start + n_fft] * window)) ** 2
     energy.append(p.sum())
-    p = p + 10 ** (-evaluate.FLATNESS_FLOOR_DB / 10) * p.max() + 1e-300
+    p = p + 10 ** (-features.FLATNESS_FLOOR_DB / 10) * p.max() + 1e-300
     flat.append(math.exp(np.mean(np.log(p))) / np.mean(p))
   energy = np.array(energy)
   logs = [math.log(f) for f, e in zip(flat, energy) if e > 1e-6 * energy.max()]
@@ -290,7 +293,7 @@ def test_flatness_ratio_is_a_ratio_of_geometric_means_over_frames(melody):
   # Half a note, then a second of near silence with a little noise: the quiet frames do not rule.
   dream = np.concatenate([x[4 * SR:4 * SR + SR // 2],
                           1e-3 * np.random.default_rng(0).standard_normal(SR)])
-  s = evaluate.score_audio(dream, ref_audio, SR)
+  s = measures.score_audio(dream, ref_audio, SR)
   want = naive_flatness(dream, SR) / naive_flatness(ref_audio, SR)
   assert s['flatness_ratio'] == pytest.approx(want, rel=1e-9)
   # spectral.flatness (the dream gate's measure, spectral_floor_match) is the same number.
@@ -306,7 +309,7 @@ def naive_motion(frames, hop, sr, pair_frames):
           else np.linspace(0, len(frames) - 1, pair_frames).astype(int))
   overall = np.mean([rms(frames[i], frames[j]) for i in some for j in some])
   out = []
-  for lag_s in evaluate.MOTION_LAGS_S:
+  for lag_s in measures.MOTION_LAGS_S:
     k = max(1, int(round(lag_s * sr / hop)))
     if len(frames) <= k or overall == 0:
       out.append(math.nan)
@@ -325,7 +328,7 @@ def naive_motion_excess(motion, reference):
 def test_motion_curve_equals_loops(monkeypatch, count, pair_frames):
   monkeypatch.setattr(evaluate, 'MOTION_PAIR_FRAMES', pair_frames)
   frames = np.random.default_rng(count).uniform(-80, 0, (count, 8))
-  got = evaluate.motion_curve(frames, 256, SR)      # lags of 2, 4, 9, 13 and 22 frames
+  got = measures.motion_curve(frames, 256, SR)      # lags of 2, 4, 9, 13 and 22 frames
   want = naive_motion(frames, 256, SR, pair_frames)
   np.testing.assert_allclose(got, want, rtol=1e-9, equal_nan=True)
   # A lag of k frames needs more than k frames: 13 frames are too few for 13 and 22.
@@ -337,28 +340,28 @@ def test_motion_excess_compares_with_excerpts_of_the_dreams_length(melody):
   dream's length (in frames), so a short dream meets equally short stretches of the input."""
   x, _ = melody
   ref_audio, dream = x[:3 * SR], x[5 * SR:5 * SR + SR // 2]
-  ref = evaluate.prepare_reference(ref_audio, SR)
-  hop = evaluate.analysis_sizes(SR)[1]
-  ref_frames, _ = evaluate.mel_frames(ref_audio - np.mean(ref_audio), SR)   # DC removed first
-  dream_frames, _ = evaluate.mel_frames(dream - np.mean(dream), SR)
+  ref = measures.prepare_reference(ref_audio, SR)
+  hop = spectral.analysis_sizes(SR)[1]
+  ref_frames, _ = features.mel_frames(ref_audio - np.mean(ref_audio), SR)   # DC removed first
+  dream_frames, _ = features.mel_frames(dream - np.mean(dream), SR)
   n = len(dream_frames)
-  starts = sorted({int(a) for a in np.linspace(0, len(ref_frames) - n, evaluate.MOTION_EXCERPTS)})
-  curves = np.array([naive_motion(ref_frames[a:a + n], hop, SR, evaluate.MOTION_PAIR_FRAMES)
+  starts = sorted({int(a) for a in np.linspace(0, len(ref_frames) - n, measures.MOTION_EXCERPTS)})
+  curves = np.array([naive_motion(ref_frames[a:a + n], hop, SR, measures.MOTION_PAIR_FRAMES)
                      for a in starts])
   want = np.array([np.mean(c[np.isfinite(c)]) if np.any(np.isfinite(c)) else math.nan
                    for c in curves.T])
   np.testing.assert_allclose(ref.motion(n), want, rtol=1e-9, equal_nan=True)
   assert np.isnan(want[-1]) and np.all(np.isfinite(want[:-1]))   # 0.5 s: too short for 0.5 s
-  dream_curve = naive_motion(dream_frames, hop, SR, evaluate.MOTION_PAIR_FRAMES)
-  assert evaluate.score_audio(dream, ref, SR)['motion_excess'] == pytest.approx(
+  dream_curve = naive_motion(dream_frames, hop, SR, measures.MOTION_PAIR_FRAMES)
+  assert measures.score_audio(dream, ref, SR)['motion_excess'] == pytest.approx(
       naive_motion_excess(dream_curve, want), rel=1e-9, abs=1e-12)
 
 
 def test_motion_curve_of_still_and_of_changing_frames():
   held = np.repeat(np.random.default_rng(0).uniform(-80, 0, (4, 8)), 30, axis=0)  # 4 long notes
-  curve = evaluate.motion_curve(held, 256, SR)
+  curve = measures.motion_curve(held, 256, SR)
   assert np.all(np.diff(curve) >= 0) and curve[0] < 0.3   # the further apart, the more unlike
-  assert np.all(np.isnan(evaluate.motion_curve(np.zeros((40, 8)), 256, SR)))  # no change at all
+  assert np.all(np.isnan(measures.motion_curve(np.zeros((40, 8)), 256, SR)))  # no change at all
 
 
 def test_motion_excess_equals_loops():
@@ -368,11 +371,11 @@ def test_motion_excess_equals_loops():
     motion[rng.random(5) < 0.2] = math.nan
     reference[rng.random(5) < 0.2] = math.nan
     want = naive_motion_excess(motion, reference)
-    got = evaluate.motion_excess(motion, reference)
+    got = measures.motion_excess(motion, reference)
     assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want, rel=1e-12)
-  assert evaluate.motion_excess(np.array([0.5, 0.2]), np.array([1.0, 0.1])) == pytest.approx(
+  assert measures.motion_excess(np.array([0.5, 0.2]), np.array([1.0, 0.1])) == pytest.approx(
       math.log(2) / 2)   # only a faster change counts
-  assert math.isnan(evaluate.motion_excess(np.full(5, math.nan), np.ones(5)))
+  assert math.isnan(measures.motion_excess(np.full(5, math.nan), np.ones(5)))
 
 
 def naive_frame_distance(frames, loud, reference, nearest):
@@ -392,20 +395,20 @@ def test_frame_distance_equals_brute_force(monkeypatch, nearest):
   frames = rng.uniform(-80, 0, (600, 8))         # more than one batch of 512
   frames[::7] = reference[rng.integers(0, 60, size=len(frames[::7]))] + 0.5   # some near ones
   loud = rng.random(600) < 0.8
-  got = evaluate.frame_distance(frames, loud, reference)
+  got = measures.frame_distance(frames, loud, reference)
   assert got == pytest.approx(naive_frame_distance(frames, loud, reference, nearest), rel=1e-9)
   if nearest >= len(reference):  # every frame of the reference itself is at distance 0
-    assert evaluate.frame_distance(reference, np.ones(60, bool), reference) == pytest.approx(
+    assert measures.frame_distance(reference, np.ones(60, bool), reference) == pytest.approx(
         0.0, abs=1e-4)
-  assert math.isnan(evaluate.frame_distance(frames, np.zeros(600, bool), reference))
+  assert math.isnan(measures.frame_distance(frames, np.zeros(600, bool), reference))
 
 
 def test_shuffled_grains_move_faster_than_the_music(melody):
   """0.1 s grains in random order: the timbre of the input without its notes' holding and moving;
   a later excerpt of the same music changes as the input does."""
   x, ref = melody
-  grains = evaluate.score_audio(anchors.grains_anchor(x, 4 * SR, SR), ref, SR)
-  later = evaluate.score_audio(audio_io.load_audio(audio_io.DEFAULT_AUDIO, SR)[12 * SR:16 * SR],
+  grains = measures.score_audio(anchors.grains_anchor(x, 4 * SR, SR), ref, SR)
+  later = measures.score_audio(audio_io.load_audio(audio_io.DEFAULT_AUDIO, SR)[12 * SR:16 * SR],
                                ref, SR)
   assert later['motion_excess'] < 0.15
   assert grains['motion_excess'] > later['motion_excess'] + 0.2
@@ -414,8 +417,8 @@ def test_shuffled_grains_move_faster_than_the_music(melody):
 
 def loop_by_loops(x, sr):
   """loop_score with a Python loop over the windows and np.correlate (the reference)."""
-  lag, w = int(round(evaluate.LOOP_LAG_S * sr)), int(round(evaluate.LOOP_WINDOW_S * sr))
-  s, hop = int(round(evaluate.LOOP_SEARCH_S * sr)), int(round(evaluate.LOOP_HOP_S * sr))
+  lag, w = int(round(measures.LOOP_LAG_S * sr)), int(round(measures.LOOP_WINDOW_S * sr))
+  s, hop = int(round(measures.LOOP_SEARCH_S * sr)), int(round(measures.LOOP_HOP_S * sr))
   best, energy = [], []
   for t in range(s, len(x) - lag - w - s + 1, hop):
     a, b = x[t:t + w], x[t + lag - s:t + lag + w + s]
@@ -424,7 +427,7 @@ def loop_by_loops(x, sr):
     best.append(min(1.0, np.max(np.abs(corr) / np.sqrt(np.dot(a, a) * energy_b))))
     energy.append(np.dot(a, a))
   energy = np.array(energy)
-  return float(np.median(np.array(best)[energy > energy.max() * 10 ** (-evaluate.LOOP_QUIET_DB
+  return float(np.median(np.array(best)[energy > energy.max() * 10 ** (-measures.LOOP_QUIET_DB
                                                                        / 10)]))
 
 
@@ -433,10 +436,10 @@ def test_loop_score_equals_loops(melody, max_windows):
   x = melody[0][:5 * SR]
   quiet_start = np.concatenate([1e-4 * x[:SR], x[SR:]])   # quiet windows do not count
   for signal in (x, quiet_start):
-    assert evaluate.loop_score(signal, SR, max_windows) == pytest.approx(
+    assert measures.loop_score(signal, SR, max_windows) == pytest.approx(
         loop_by_loops(signal, SR), abs=1e-9)
-  assert math.isnan(evaluate.loop_score(x[:SR], SR))      # too short for a window and its later
-  assert math.isnan(evaluate.loop_score(np.zeros(4 * SR), SR))
+  assert math.isnan(measures.loop_score(x[:SR], SR))      # too short for a window and its later
+  assert math.isnan(measures.loop_score(np.zeros(4 * SR), SR))
 
 
 def test_a_repeated_row_buzzes_and_music_does_not(melody):
@@ -446,7 +449,7 @@ def test_a_repeated_row_buzzes_and_music_does_not(melody):
   rng = np.random.default_rng(1)
   row = x[3 * SR:3 * SR + 128]
   buzz = np.tile(row, 4 * SR // 128) * np.linspace(1, 0.6, 4 * SR // 128 * 128)  # fading
-  scores = {name: evaluate.score_audio(sig, ref, SR)['loop'] for name, sig in (
+  scores = {name: measures.score_audio(sig, ref, SR)['loop'] for name, sig in (
       ('buzz', buzz), ('music', audio_io.load_audio(audio_io.DEFAULT_AUDIO, SR)[12 * SR:16 * SR]),
       ('grains', anchors.grains_anchor(x, 4 * SR, SR)), ('noise', rng.standard_normal(4 * SR)))}
   assert scores['buzz'] > 0.99, scores
@@ -456,18 +459,18 @@ def test_a_repeated_row_buzzes_and_music_does_not(melody):
 
 def row_lock_by_loops(x, sr, row_len):
   """row_lock_curve with a Python loop over windows and row lags and np.dot (the reference)."""
-  w = int(round(evaluate.ROW_LOCK_WINDOW_S * sr))
-  span = evaluate.ROW_LOCK_ROWS * row_len
+  w = int(round(measures.ROW_LOCK_WINDOW_S * sr))
+  span = measures.ROW_LOCK_ROWS * row_len
   best, energy = [], []
   for t in range(0, len(x) - w - span + 1, w // 2):
     a = x[t:t + w]
     nccs = [np.dot(a, x[t + k * row_len:t + k * row_len + w])
             / np.sqrt(np.dot(a, a) * np.sum(np.square(x[t + k * row_len:t + k * row_len + w])))
-            for k in range(1, evaluate.ROW_LOCK_ROWS + 1)]
+            for k in range(1, measures.ROW_LOCK_ROWS + 1)]
     best.append(min(1.0, max(nccs)))
     energy.append(np.dot(a, a))
   energy = np.array(energy)
-  quiet = energy <= energy.max() * 10 ** (-evaluate.LOOP_QUIET_DB / 10)
+  quiet = energy <= energy.max() * 10 ** (-measures.LOOP_QUIET_DB / 10)
   return np.array(best)[~quiet]
 
 
@@ -476,11 +479,11 @@ def test_row_lock_curve_equals_loops(melody):
   quiet_start = np.concatenate([1e-4 * x[:SR], x[SR:]])   # quiet windows do not count
   for signal in (x, quiet_start):
     for row_len in (128, 100):
-      np.testing.assert_allclose(evaluate.row_lock_curve(signal, SR, row_len),
+      np.testing.assert_allclose(measures.row_lock_curve(signal, SR, row_len),
                                  row_lock_by_loops(signal, SR, row_len), atol=1e-9)
-  assert len(evaluate.row_lock_curve(np.zeros(2 * SR), SR, 128)) == 0
-  assert math.isnan(evaluate.row_lock(x, SR, 0))          # no rows: not a vector run
-  assert math.isnan(evaluate.row_lock(x[:1000], SR, 128))  # too short for one window
+  assert len(measures.row_lock_curve(np.zeros(2 * SR), SR, 128)) == 0
+  assert math.isnan(measures.row_lock(x, SR, 0))          # no rows: not a vector run
+  assert math.isnan(measures.row_lock(x[:1000], SR, 128))  # too short for one window
 
 
 def test_a_locked_row_is_flagged_and_music_is_not(melody):
@@ -498,15 +501,15 @@ def test_a_locked_row_is_flagged_and_music_is_not(melody):
              'grains': anchors.grains_anchor(x, 4 * SR, SR),
              'noise': np.random.default_rng(1).standard_normal(4 * SR),
              'tone': 0.5 * np.sin(2 * np.pi * 440.0 * t)}
-  s = {k: evaluate.score_audio(v, ref, SR, row_len=128) for k, v in signals.items()}
+  s = {k: measures.score_audio(v, ref, SR, row_len=128) for k, v in signals.items()}
   assert 0.6 < s['settles']['row_lock'] < 0.85 and s['cycle']['row_lock'] == 1.0, s
   assert s['settles']['locked'] and s['cycle']['locked']
   for k in ('music', 'grains', 'noise', 'tone'):
     assert s[k]['row_lock'] == 0.0 and not s[k]['locked'], (k, s[k]['row_lock'])
-  without_rows = evaluate.score_audio(cycle, ref, SR)
+  without_rows = measures.score_audio(cycle, ref, SR)
   assert math.isnan(without_rows['row_lock']) and not without_rows['locked']
-  cal = evaluate.Calibration(unseen=s['music'], noise=s['noise'])
-  assert evaluate.artifacts_level({**s['cycle'], 'error': ''}, cal) == 'Low'
+  cal = calibration.Calibration(unseen=s['music'], noise=s['noise'])
+  assert calibration.artifacts_level({**s['cycle'], 'error': ''}, cal) == 'Low'
 
 
 def test_dream_row_length_is_seg_len_for_vector_runs_only():
@@ -524,18 +527,18 @@ def anchor_rows():
   """{name: scored row with verdicts} of the anchors of the bundled recording (validation 0.1)."""
   audio = audio_io.load_audio(audio_io.DEFAULT_AUDIO, SR).astype(np.float64)
   split = anchors.split_recording(audio, 0.1)
-  ref = evaluate.prepare_reference(split.train, SR)
+  ref = measures.prepare_reference(split.train, SR)
   made = anchors.make_anchors(split, 4 * SR, SR)
-  cal = evaluate.Calibration(unseen=evaluate.score_audio(made['unseen'], ref, SR),
-                             noise=evaluate.score_audio(made['noise'], ref, SR))
-  rows = [dict(evaluate.score_audio(made[n], ref, SR, copy_threshold=cal.copy_threshold),
+  cal = calibration.Calibration(unseen=measures.score_audio(made['unseen'], ref, SR),
+                             noise=measures.score_audio(made['noise'], ref, SR))
+  rows = [dict(measures.score_audio(made[n], ref, SR, copy_threshold=cal.copy_threshold),
                source=n) for n in anchors.ANCHOR_NAMES]
-  return {r['source']: r for r in evaluate.add_verdicts(rows, cal)}
+  return {r['source']: r for r in calibration.add_verdicts(rows, cal)}
 
 
 def test_verdicts_of_the_anchors(anchor_rows):
-  levels = {n: tuple(r[v] for v in evaluate.VERDICTS) for n, r in anchor_rows.items()}
-  assert all(v in evaluate.LEVELS for lv in levels.values() for v in lv), levels
+  levels = {n: tuple(r[v] for v in calibration.VERDICTS) for n, r in anchor_rows.items()}
+  assert all(v in calibration.LEVELS for lv in levels.values() for v in lv), levels
   assert anchor_rows['copy']['novelty'] == 'Low', levels
   assert 'Low' in (anchor_rows['noise']['artifacts'], anchor_rows['noise']['resemblance']), levels
   assert anchor_rows['unseen']['resemblance'] == 'High', levels
@@ -546,20 +549,20 @@ def test_verdicts_of_the_anchors(anchor_rows):
 
 
 def test_verdict_rules_on_constructed_rows(anchor_rows):
-  cal = evaluate.Calibration(unseen=anchor_rows['unseen'], noise=anchor_rows['noise'])
+  cal = calibration.Calibration(unseen=anchor_rows['unseen'], noise=anchor_rows['noise'])
   good = dict(anchor_rows['unseen'])
-  assert evaluate.artifacts_level(good, cal) == 'High'
-  assert evaluate.artifacts_level(dict(good, clipped=True), cal) == 'Low'         # any flag
-  assert evaluate.artifacts_level(dict(good, error='cannot read: x'), cal) == 'Low'
-  assert evaluate.artifacts_level(dict(good, clicks_per_s=2.5), cal) == 'Medium'   # <= 3 / s
-  assert evaluate.artifacts_level(dict(good, clicks_per_s=3.5), cal) == 'Low'
-  assert evaluate.resemblance_level(dict(good, frame_distance_db=math.nan), cal) == 'Low'
+  assert calibration.artifacts_level(good, cal) == 'High'
+  assert calibration.artifacts_level(dict(good, clipped=True), cal) == 'Low'         # any flag
+  assert calibration.artifacts_level(dict(good, error='cannot read: x'), cal) == 'Low'
+  assert calibration.artifacts_level(dict(good, clicks_per_s=2.5), cal) == 'Medium'   # <= 3 / s
+  assert calibration.artifacts_level(dict(good, clicks_per_s=3.5), cal) == 'Low'
+  assert calibration.resemblance_level(dict(good, frame_distance_db=math.nan), cal) == 'Low'
   # The loop score is reported, not a verdict rule: a buzz-like 0.99 leaves resemblance High.
   for loop in (0.99, math.nan):
-    assert evaluate.resemblance_level(dict(good, loop=loop), cal) == 'High'
-  assert evaluate.novelty_level(dict(good, copied_s=1.0), cal) == 'Low'
-  assert evaluate.novelty_level(dict(good, copied_s=0.5), cal) == 'Medium'
-  assert evaluate.novelty_level(dict(good, copied_s=0.0, longest_match_s=0.0), cal) == 'High'
+    assert calibration.resemblance_level(dict(good, loop=loop), cal) == 'High'
+  assert calibration.novelty_level(dict(good, copied_s=1.0), cal) == 'Low'
+  assert calibration.novelty_level(dict(good, copied_s=0.5), cal) == 'Medium'
+  assert calibration.novelty_level(dict(good, copied_s=0.0, longest_match_s=0.0), cal) == 'High'
 
 
 # ----------------------------------------------------------------------------- a run end to end
@@ -586,7 +589,7 @@ def test_score_run_anchors_csv_and_summary(tmp_path, melody):
   assert [r['source'] for r in rows] == list(anchors.ANCHOR_NAMES) + ['dream', 'dream']
   assert [r['file'] for r in rows] == ([f'anchors/{n}.wav' for n in anchors.ANCHOR_NAMES]
                                        + [copy_name, tail_name])
-  assert all(r[v] in evaluate.LEVELS for r in rows for v in evaluate.VERDICTS)
+  assert all(r[v] in calibration.LEVELS for r in rows for v in calibration.VERDICTS)
   # The anchors' WAVs are the anchors of the training part, as long as the dreams (copy: 4 s).
   made = anchors.make_anchors(split, tail, SR)
   for name in anchors.ANCHOR_NAMES:
@@ -604,9 +607,9 @@ def test_score_run_anchors_csv_and_summary(tmp_path, melody):
   back = evaluate.read_scores(path)
   assert len(back) == len(rows)
   for r, b in zip(rows, back):
-    for k in evaluate.ROW_FIELDS + evaluate.VERDICTS + ('error',):
+    for k in evaluate.ROW_FIELDS + calibration.VERDICTS + ('error',):
       assert b[k] == r[k], (k, b[k], r[k])
-    for k in evaluate.SCORE_NAMES:
+    for k in measures.SCORE_NAMES:
       if isinstance(r[k], bool):
         assert b[k] is r[k]
       elif math.isnan(r[k]):
@@ -616,13 +619,13 @@ def test_score_run_anchors_csv_and_summary(tmp_path, melody):
 
   # The second half of training: only the late dream, which passes; all of them: it copies.
   for rs in (rows, back):
-    late = evaluate.summarize(rs)
+    late = calibration.summarize(rs)
     assert late['dreams'] == 1 and late['flagged'] == 0
     assert late['passes'] is True and late['fails'] == ''
     assert late['novelty'] == by_file[tail_name]['novelty']
     assert late['clicks_per_s'] == pytest.approx(by_file[tail_name]['clicks_per_s'], rel=1e-5)
     assert sorted(late['anchors']) == sorted(anchors.ANCHOR_NAMES)
-    everything = evaluate.summarize(rs, second_half=False)
+    everything = calibration.summarize(rs, second_half=False)
     assert everything['dreams'] == 2 and everything['passes'] is False
     assert everything['novelty'] == 'Low' and 'copies' in everything['fails']
 
@@ -643,7 +646,7 @@ def test_score_run_without_a_validation_split_judges_the_seen_tail_by_the_audio_
   assert unseen['source'] == 'unseen' and unseen['kind'] == 'seen tail'
   assert [r['kind'] for r in rows[1:4]] == ['anchor'] * 3
   tail = int(round(len(audio) * anchors.DEFAULT_TAIL))
-  want = evaluate.score_audio(audio[-tail:], audio[:-tail], SR)
+  want = measures.score_audio(audio[-tail:], audio[:-tail], SR)
   # Against the whole training audio the tail would be a literal copy (max_ncc 1).
   assert unseen['max_ncc'] == pytest.approx(want['max_ncc'], abs=1e-9) and want['max_ncc'] < 0.99
   assert unseen['frame_distance_db'] == pytest.approx(want['frame_distance_db'], rel=1e-9)
@@ -688,10 +691,10 @@ def test_score_run_scores_kept_files_with_the_alive_score(tmp_path, melody):
   assert [(r['windows'], r['source']) for r in back] == [(r['windows'], r['source'])
                                                          for r in rows]
   assert back[1]['alive'] == 0.0 and math.isnan(back[0]['alive'])
-  s = evaluate.alive_summary(back)
+  s = calibration.alive_summary(back)
   assert s == {'files': 3, 'windows': 13, 'alive': 0.0, 'stuck': 3,
                'counts': {'silent': 8, 'held': 4, 'copy': 1}}
-  assert evaluate.summarize(back)['dreams'] == 1      # the pass bar counts training dreams only
+  assert calibration.summarize(back)['dreams'] == 1      # the pass bar counts training dreams only
   assert 'alive 0.00 CHH' in evaluate.format_table(back)
 
 

@@ -6,16 +6,16 @@ import json
 import os
 import shutil
 
+from etils.epath import testing as epath_testing
 import numpy as np
 import pytest
-from etils.epath import testing as epath_testing
 
-from audiolstm import audio_io
-from audiolstm import config as config_lib
 from audiolstm import files
-from audiolstm import outputs
-from audiolstm import rundir
-from audiolstm import tb
+from audiolstm.audio import audio_io
+from audiolstm.config import settings as config_lib
+from audiolstm.run import outputs
+from audiolstm.run import rundir
+from audiolstm.run import tb
 from tests.helpers import tiny_config
 from tests.helpers import trained_tiny_run
 
@@ -54,11 +54,11 @@ def test_files_on_a_url(bucket):
   assert files.is_url(url) and not files.is_url('runs/x') and not files.is_url('/tmp/x')
   assert files.absolute('gs://bucket/a/') == 'gs://bucket/a'
   assert not files.exists(url)
-  audio_io.write_text_atomic(url, 'one\n')
+  files.write_text_atomic(url, 'one\n')
   files.append_text(url, 'two\n')
   assert (bucket / 'a' / 'b.txt').read_text() == 'one\ntwo\n' == files.read_text(url)
   assert files.isdir('gs://bucket/a') and files.listdir('gs://bucket/a') == ['b.txt']
-  assert audio_io.unique_path(url) == 'gs://bucket/a/b-1.txt'
+  assert files.unique_path(url) == 'gs://bucket/a/b-1.txt'
   files.rename(url, 'gs://bucket/a/c.txt')
   assert files.listdir('gs://bucket/a') == ['c.txt']
   files.remove('gs://bucket/a/c.txt')
@@ -110,8 +110,8 @@ def test_a_run_directory_on_a_bucket(bucket):
 @pytest.mark.slow
 def test_evaluate_and_report_read_a_run_on_a_bucket(tmp_path, bucket):
   """A trained run copied to the bucket: its scores and report are made there, in place."""
-  from audiolstm import evaluate  # pylint: disable=g-import-not-at-top
-  from audiolstm import report  # pylint: disable=g-import-not-at-top
+  from audiolstm.judge import evaluate  # pylint: disable=g-import-not-at-top
+  from audiolstm.judge import report  # pylint: disable=g-import-not-at-top
   shutil.copytree(trained_tiny_run(tmp_path, 'vector'), bucket / 'run')
   rows = evaluate.score_run('gs://bucket/run')
   assert rows and all(not r['error'] for r in rows)

@@ -8,12 +8,12 @@ import subprocess
 import sys
 
 from absl import flags
+from launch import sweep
 from ml_collections import config_flags
 import pytest
 
 from audiolstm import cli
-from audiolstm import defaults
-from launch import sweep
+from audiolstm.config import defaults
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -157,17 +157,17 @@ def test_a_negative_temperature_is_refused_in_one_line(main_module, capsys, tmp_
 
 def test_mode_flags_are_what_inference_takes(main_module):
   """MODE_FLAGS names, for sample and watch, exactly the flags their functions are given."""
-  from audiolstm import inference  # pylint: disable=g-import-not-at-top
-  from audiolstm import learning_sample  # pylint: disable=g-import-not-at-top
-  flag_names = set(main_module.MODE_FLAGS) - {'learn'}  # --learn picks learning_sample.sample
-  for mode, fn in (('sample', inference.sample), ('watch', inference.watch)):
+  from audiolstm.dream import sample as sample_mode  # pylint: disable=g-import-not-at-top
+  from audiolstm.dream import learn  # pylint: disable=g-import-not-at-top
+  flag_names = set(main_module.MODE_FLAGS) - {'learn'}  # --learn picks learn.sample
+  for mode, fn in (('sample', sample_mode.sample), ('watch', sample_mode.watch)):
     params = set(inspect.signature(fn).parameters) & flag_names
     assert params == {f for f, modes in main_module.MODE_FLAGS.items()
                       if mode in modes and f != 'learn'}, mode
-  from audiolstm import stream  # pylint: disable=g-import-not-at-top
+  from audiolstm.live import stream  # pylint: disable=g-import-not-at-top
   options = {f.name for f in dataclasses.fields(stream.StreamOptions)} - {'settle_s'}
   assert options == {f for f, modes in main_module.MODE_FLAGS.items() if 'stream' in modes}
-  learning = set(inspect.signature(learning_sample.sample).parameters) & flag_names
+  learning = set(inspect.signature(learn.sample).parameters) & flag_names
   assert learning == {'num_dreams', 'dream_seconds', 'out_dir', 'seed'}  # the rest is refused
   for name in ('dream_seconds', 'seed', 'seed_files', 'dream_noise', 'temperature'):  # config too
     assert name in defaults.get_config() and 'config.' in main_module.FLAGS[name].help, name
@@ -214,7 +214,7 @@ def test_sweep_add_convention(tmp_path):
 
 def test_configs_need_no_configs_package(monkeypatch):
   """Every config file loads by path with no importable `configs` package (it is not installed):
-  the defaults live in audiolstm.defaults."""
+  the defaults live in audiolstm.config.defaults."""
   monkeypatch.setitem(sys.modules, 'configs', None)  # `import configs` now fails
   folder = os.path.join(ROOT, 'configs')
   for name in sorted(os.listdir(folder)):
@@ -225,8 +225,14 @@ def test_configs_need_no_configs_package(monkeypatch):
   assert default.get_config() == defaults.get_config()
 
 
-def test_setup_installs_no_configs_package():
+def test_setup_installs_every_subpackage_and_the_configs():
+  """setup.py lists every package of audiolstm/ and maps configs/ to audiolstm.configs."""
   tree = ast.parse(open(os.path.join(ROOT, 'setup.py')).read())
-  packages = [ast.literal_eval(k.value) for node in ast.walk(tree) if isinstance(node, ast.Call)
-              for k in node.keywords if k.arg == 'packages']
-  assert packages == [['audiolstm', 'audiolstm.data']]
+  keywords = {k.arg: k.value for node in ast.walk(tree) if isinstance(node, ast.Call)
+              for k in node.keywords}
+  assert ast.literal_eval(keywords['package_dir']) == {'audiolstm.configs': 'configs'}
+  listed = ast.unparse(keywords['packages'])
+  folders = sorted(d for d in os.listdir(os.path.join(ROOT, 'audiolstm'))
+                   if os.path.isfile(os.path.join(ROOT, 'audiolstm', d, '__init__.py')))
+  for folder in folders + ['configs']:
+    assert f"'{folder}'" in listed or f"'audiolstm.{folder}'" in listed, folder

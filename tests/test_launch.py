@@ -11,11 +11,11 @@ import subprocess
 import sys
 
 from absl import flags
+from launch import sweep
 from ml_collections import config_flags
 import pytest
 
 from tests.helpers import TINY
-from launch import sweep
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = ('launch/tpu_vm.sh', 'launch/gpu_vm.sh', 'launch/common.sh', 'launch/gpu_bench.sh')
@@ -470,7 +470,7 @@ def read_summary(root):
 
 def test_local_failed_point_goes_on(tmp_path, monkeypatch, capsys):
   """A point that raises is reported; the next one still runs; exit status 1."""
-  from audiolstm import train  # pylint: disable=g-import-not-at-top
+  from audiolstm.run import train  # pylint: disable=g-import-not-at-top
   ran = []
 
   def fake_train(config, workdir, log=print):
@@ -515,7 +515,7 @@ def fake_rows():
 
 def test_score_summary_uses_only_dreams(tmp_path, monkeypatch):
   """Medians and verdicts over the dreams (second half of training), anchors as extra columns."""
-  from audiolstm import report  # pylint: disable=g-import-not-at-top
+  from audiolstm.judge import report  # pylint: disable=g-import-not-at-top
   monkeypatch.setattr(report, 'run_scores', lambda workdir, log=None: (fake_rows(), ''))
   out = sweep.score_summary(str(tmp_path))
   assert 'score_error' not in out
@@ -528,7 +528,7 @@ def test_score_summary_uses_only_dreams(tmp_path, monkeypatch):
 
 
 def test_summary_table_and_csv_show_verdicts_and_anchors(tmp_path, monkeypatch):
-  from audiolstm import report  # pylint: disable=g-import-not-at-top
+  from audiolstm.judge import report  # pylint: disable=g-import-not-at-top
   monkeypatch.setattr(report, 'run_scores', lambda workdir, log=None: (fake_rows(), ''))
   row = {'point': 'lr=0.01', 'lr': 0.01, 'final_loss': 0.25, 'val_loss': 0.5, 'steps': 40,
          'status': 'done', 'seconds': 3.0, 'workdir': str(tmp_path),

@@ -9,10 +9,10 @@ import jax
 import numpy as np
 import pytest
 
-from audiolstm import audio_io
-from audiolstm import inference
-from audiolstm import learning_sample
-from audiolstm import train
+from audiolstm.audio import audio_io
+from audiolstm.core import program as program_lib
+from audiolstm.dream import learn
+from audiolstm.dream import trained
 from tests.helpers import snapshot
 from tests.helpers import trained_tiny_run
 
@@ -26,15 +26,15 @@ def column_run(tmp_path_factory):
 
 
 def test_each_dream_step_follows_a_training_step(column_run):
-  run = inference.load_run(column_run, log=lambda _: None)
+  run = trained.load_run(column_run, log=lambda _: None)
   program = run.program
-  data = train.device_data(run.sources, program.mesh)
-  state = learning_sample.fresh_dreams(program, run.state, data, jax.random.key(3))
+  data = program_lib.device_data(run.sources, program.mesh)
+  state = learn.fresh_dreams(program, run.state, data, jax.random.key(3))
   assert int(state.dream_pos) == 0 and not np.any(np.asarray(state.dream_carry))
   # One fused iteration by hand: a training step, then a dream step with the new parameters.
-  _, (_, want, _) = train.concurrent_step(program.model, program.tx, program.setup, state, data)
+  _, (_, want, _) = program_lib.concurrent_step(program.model, program.tx, program.setup, state, data)
   params_before = jax.tree.map(np.asarray, state.params)
-  state, values, _ = learning_sample.learn_and_dream(program, state, data, 3)
+  state, values, _ = learn.learn_and_dream(program, state, data, 3)
   assert values.shape == (3, program.setup.dream.num_streams, program.setup.g.new_per_step)
   np.testing.assert_allclose(values[0], np.asarray(want), rtol=1e-5, atol=1e-6)
   changed = jax.tree.map(lambda a, b: not np.array_equal(a, np.asarray(b)), params_before,
@@ -46,7 +46,7 @@ def test_each_dream_step_follows_a_training_step(column_run):
 def test_learning_sample_writes_dreams_and_leaves_the_run_alone(column_run, tmp_path):
   before = snapshot(column_run)
   out = tmp_path / 'out'
-  paths = learning_sample.sample(column_run, num_dreams=3, dream_seconds=0.003, out_dir=str(out),
+  paths = learn.sample(column_run, num_dreams=3, dream_seconds=0.003, out_dir=str(out),
                                  seed=1, log=lambda _: None)
   assert len(paths) == 3 and len(set(paths)) == 3
   for p in paths:
@@ -54,7 +54,7 @@ def test_learning_sample_writes_dreams_and_leaves_the_run_alone(column_run, tmp_
     assert len(x) >= 0.003 * 11025 and np.all(np.isfinite(x))
     assert os.path.exists(os.path.splitext(p)[0] + '.png')
   assert snapshot(column_run) == before  # checkpoints, metrics and dreams untouched
-  again = learning_sample.sample(column_run, num_dreams=3, dream_seconds=0.003,
+  again = learn.sample(column_run, num_dreams=3, dream_seconds=0.003,
                                  out_dir=str(out), seed=1, log=lambda _: None)
   assert not set(again) & set(paths)  # never over earlier files
   np.testing.assert_array_equal(audio_io.load_audio(again[0], 11025),

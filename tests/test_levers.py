@@ -8,16 +8,18 @@ import ml_collections
 import numpy as np
 import pytest
 
-from audiolstm import audio_io
-from audiolstm import config as config_lib
-from audiolstm import dataset
-from audiolstm import evaluate
-from audiolstm import rundir
-from audiolstm import spectral
-from audiolstm import synthesis
-from audiolstm import tb
-from audiolstm import train
-from audiolstm import vocoder
+from audiolstm.audio import audio_io
+from audiolstm.audio import gate
+from audiolstm.audio import spectral
+from audiolstm.audio import synthesis
+from audiolstm.audio import vocoder
+from audiolstm.config import settings as config_lib
+from audiolstm.core import dataset
+from audiolstm.core import program as program_lib
+from audiolstm.judge import evaluate
+from audiolstm.run import rundir
+from audiolstm.run import tb
+from audiolstm.run import train
 from tests.helpers import tiny_config
 
 SR = 11025
@@ -78,7 +80,7 @@ def test_drop_weak_equals_loop(floor_db):
   frames = (10.0 ** (-rng.uniform(0, 4, (7, 24))) * rng.uniform(0.5, 3, (7, 1))).astype(np.float32)
   frames[2] = 0.0                   # an all-zero frame stays zero
   frames[4, 5] = frames[4].max() * 4  # one frame with a single loud bin
-  got = spectral.drop_weak(frames, floor_db)
+  got = gate.drop_weak(frames, floor_db)
   want = naive_drop_weak(frames, floor_db)
   assert got.shape == frames.shape and got.dtype == np.float32
   np.testing.assert_array_equal(got, want.astype(np.float32))
@@ -172,16 +174,16 @@ def test_raw_floor_removes_the_hash_under_a_note_and_keeps_the_note():
   note = 0.5 * np.sin(2 * np.pi * 440 * t)
   noise = 0.5 * 10 ** (-50 / 20) * rng.standard_normal(SR)
   x = (note + noise).astype(np.float32)
-  y = spectral.drop_weak_audio(x, 40.0, SR)
+  y = gate.drop_weak_audio(x, 40.0, SR)
   assert y.shape == x.shape and y.dtype == np.float32
   spectrum = lambda a: np.abs(np.fft.rfft(a[1024:-1024] * np.hanning(SR - 2048)))  # no edges
   high = np.fft.rfftfreq(SR - 2048, 1 / SR) > 1000          # where only the noise is
   noise_before = np.sum(spectrum(x)[high] ** 2)
   assert np.sum(spectrum(y)[high] ** 2) < 1e-3 * noise_before  # more than 30 dB less hash
   assert np.corrcoef(y[1024:-1024], note[1024:-1024])[0, 1] > 0.9999  # the note stays
-  np.testing.assert_allclose(spectral.drop_weak_audio(x, 300.0, SR), x, atol=1e-5)
+  np.testing.assert_allclose(gate.drop_weak_audio(x, 300.0, SR), x, atol=1e-5)
   short = x[:100]
-  np.testing.assert_array_equal(spectral.drop_weak_audio(short, 40.0, SR), short)
+  np.testing.assert_array_equal(gate.drop_weak_audio(short, 40.0, SR), short)
 
 
 def test_raw_dreams_get_the_floor_only_when_it_is_set():
@@ -193,7 +195,7 @@ def test_raw_dreams_get_the_floor_only_when_it_is_set():
     rng = np.random.default_rng(0)
     np.testing.assert_array_equal(synthesis.to_audio(off, values, 1.0, rng), values)
     np.testing.assert_allclose(synthesis.to_audio(on, values, 1.0, rng),
-                               spectral.drop_weak_audio(values, 40.0, SR), atol=0)
+                               gate.drop_weak_audio(values, 40.0, SR), atol=0)
 
 
 def harmonic_note(seconds=2.0, partials=12, step_db=3.0):
@@ -206,11 +208,11 @@ def harmonic_note(seconds=2.0, partials=12, step_db=3.0):
 def reference_matched_floor(x, deepest, target):
   """matched_floor with a loop: each floor's drop_weak_audio alone, the first quiet enough."""
   floor = deepest
-  while floor >= spectral.MATCH_SHALLOWEST_DB:
-    if spectral.flatness(spectral.drop_weak_audio(x, floor, SR), SR) <= target:
+  while floor >= gate.MATCH_SHALLOWEST_DB:
+    if spectral.flatness(gate.drop_weak_audio(x, floor, SR), SR) <= target:
       return floor
-    floor -= spectral.MATCH_STEP_DB
-  return floor + spectral.MATCH_STEP_DB
+    floor -= gate.MATCH_STEP_DB
+  return floor + gate.MATCH_STEP_DB
 
 
 def test_matched_floor_keeps_dense_partials_and_takes_the_hiss():
@@ -223,30 +225,30 @@ def test_matched_floor_keeps_dense_partials_and_takes_the_hiss():
   rng = np.random.default_rng(0)
   x = (note + 0.02 * rng.standard_normal(len(note))).astype(np.float32)
   target = 2 * spectral.flatness(note, SR)
-  floor, y = spectral.matched_floor(x, 50.0, SR, target)
+  floor, y = gate.matched_floor(x, 50.0, SR, target)
   assert floor == reference_matched_floor(x, 50.0, target) and 25.0 < floor < 50.0
-  np.testing.assert_array_equal(y, spectral.drop_weak_audio(x, floor, SR))
+  np.testing.assert_array_equal(y, gate.drop_weak_audio(x, floor, SR))
   t = np.arange(len(x)) / SR
   mid = slice(SR // 2, -SR // 2)
   def partial(a, hz):  # amplitude of the component at hz
     basis = np.exp(-2j * np.pi * hz * t[mid])
     return 2 * abs(np.mean(a[mid] * basis))
   assert partial(y, 220 * 12) > 0.8 * partial(note, 220 * 12)   # 33 dB down, kept
-  assert partial(spectral.drop_weak_audio(x, 25.0, SR), 220 * 12) < 0.5 * partial(note, 220 * 12)
+  assert partial(gate.drop_weak_audio(x, 25.0, SR), 220 * 12) < 0.5 * partial(note, 220 * 12)
   spectrum = lambda a: np.abs(np.fft.rfft(a[mid] * np.hanning(len(a[mid])))) ** 2
   above = np.fft.rfftfreq(len(x[mid]), 1 / SR) > 2900             # only hiss up there
   assert np.sum(spectrum(y)[above]) < 0.1 * np.sum(spectrum(x)[above])
   louder = (note + 0.2 * rng.standard_normal(len(note))).astype(np.float32)
-  assert spectral.matched_floor(louder, 50.0, SR, target)[0] < floor
-  assert spectral.matched_floor(x, 50.0, SR, math.nan)[0] == 50.0
+  assert gate.matched_floor(louder, 50.0, SR, target)[0] < floor
+  assert gate.matched_floor(x, 50.0, SR, math.nan)[0] == 50.0
 
 
 def test_drop_weak_audio_takes_one_floor_per_row():
   rng = np.random.default_rng(3)
   x = (harmonic_note(1.0) + 0.02 * rng.standard_normal((2, SR))).astype(np.float32)
-  both = spectral.drop_weak_audio(x, np.array([40.0, 15.0]), SR)
-  np.testing.assert_array_equal(both[0], spectral.drop_weak_audio(x[0], 40.0, SR))
-  np.testing.assert_array_equal(both[1], spectral.drop_weak_audio(x[1], 15.0, SR))
+  both = gate.drop_weak_audio(x, np.array([40.0, 15.0]), SR)
+  np.testing.assert_array_equal(both[0], gate.drop_weak_audio(x[0], 40.0, SR))
+  np.testing.assert_array_equal(both[1], gate.drop_weak_audio(x[1], 15.0, SR))
 
 
 def test_matched_dreams_and_streams_use_the_recordings_flatness():
@@ -258,16 +260,16 @@ def test_matched_dreams_and_streams_use_the_recordings_flatness():
   values = (0.8 * note + np.array([[0.01], [0.1]]) * rng.standard_normal((2, len(note)))).astype(
       np.float32)
   flat = spectral.flatness(note, SR)
-  floor, want = spectral.matched_floor(values[0], 50.0, SR, 2 * flat)
+  floor, want = gate.matched_floor(values[0], 50.0, SR, 2 * flat)
   np.testing.assert_array_equal(synthesis.to_audio(c, values[0], 1.0, rng, flat), want)
   synth = synthesis.StreamSynth(c, 1.0, 2, rng, flat)
   out = np.concatenate([synth.push(values[:, i:i + 3000]) for i in range(0, len(note), 3000)]
                        + [synth.flush()], axis=1)
   head = int(synthesis.StreamSynth.MATCH_SECONDS * SR)
-  floors = [spectral.matched_floor(v[:head + 3000 - head % 3000], 50.0, SR, 2 * flat)[0]
+  floors = [gate.matched_floor(v[:head + 3000 - head % 3000], 50.0, SR, 2 * flat)[0]
             for v in values]
   assert floors[0] > floors[1]          # the hissier stream is gated harder
-  np.testing.assert_allclose(out, spectral.drop_weak_audio(values, np.array(floors), SR),
+  np.testing.assert_allclose(out, gate.drop_weak_audio(values, np.array(floors), SR),
                              atol=1e-6)
 
 
@@ -286,10 +288,10 @@ def test_sources_carry_the_recordings_flatness_for_the_matched_gate(tmp_path):
                                               spectral_floor_match=0.0))
   assert math.isnan(dataset.load_sources(off, g_off).flatness)
   values = (0.8 * harmonic_note(2.0) + 0.05 * rng.standard_normal(2 * SR)).astype(np.float32)
-  from audiolstm import outputs  # pylint: disable=g-import-not-at-top
+  from audiolstm.run import outputs  # pylint: disable=g-import-not-at-top
   writer = outputs.DreamWriter(c, 1.0, str(tmp_path / 'out'), flatness=sources.flatness)
   got = audio_io.load_audio(writer.write('d.wav', values, rng), SR)
-  floor, want = spectral.matched_floor(values, 50.0, SR, 2 * sources.flatness)
+  floor, want = gate.matched_floor(values, 50.0, SR, 2 * sources.flatness)
   assert floor < 50.0                                   # this dream's hiss needs a shallower gate
   np.testing.assert_allclose(got, want, atol=1.0 / 32767)   # the 16-bit WAV of the gated dream
 
@@ -304,10 +306,10 @@ def cosine_reference(lr, alpha, total, step):
 
 def test_learning_rate_constant_and_cosine():
   c = resolved('vector', lr_final=1.0, lr=3e-3)
-  assert train.learning_rate(c, 100) == 3e-3
+  assert program_lib.learning_rate(c, 100) == 3e-3
   c = resolved('vector', lr_final=0.1, lr=3e-3)
   total = 100
-  schedule = train.learning_rate(c, total)
+  schedule = program_lib.learning_rate(c, total)
   assert callable(schedule)
   assert float(schedule(0)) == pytest.approx(3e-3, rel=1e-6)
   assert float(schedule(total)) == pytest.approx(3e-4, rel=1e-5)
@@ -317,7 +319,7 @@ def test_learning_rate_constant_and_cosine():
     assert float(schedule(step)) == pytest.approx(cosine_reference(3e-3, 0.1, total, step),
                                                   rel=1e-5), step
   assert float(schedule(3 * total)) == pytest.approx(3e-4, rel=1e-5)  # then held
-  zero = train.learning_rate(resolved('vector', lr_final=0.0, lr=3e-3), total)
+  zero = program_lib.learning_rate(resolved('vector', lr_final=0.0, lr=3e-3), total)
   assert float(zero(total)) == pytest.approx(0.0, abs=1e-12)
 
 
@@ -392,7 +394,7 @@ def test_an_old_config_resolves_to_the_old_behaviour(synth_audio):
     config_lib.validate(c)
     assert (c.lr_final, c.magnitude_power, c.spectral_floor_db) == (1.0, 1.0, 0.0)
     assert c.spectral_floor_match == 0.0
-    assert train.learning_rate(c, 1000) == c.lr   # constant, as before
+    assert program_lib.learning_rate(c, 1000) == c.lr   # constant, as before
     # A config.json saved without them resumes under the resolved config.
     prior = json.loads(json.dumps(c.to_dict(), default=list))
     for k in ('lr_final', 'magnitude_power', 'spectral_floor_db'):

@@ -1,8 +1,8 @@
-"""The look-ahead limiter (audiolstm.limiter) against a plain per-sample loop."""
+"""The look-ahead limiter (audiolstm.audio.limiter) against a plain per-sample loop."""
 import numpy as np
 import pytest
 
-from audiolstm import limiter
+from audiolstm.audio import limiter
 
 
 def limit_loop(x, ceiling_db, delay, release_db, required_db=None):

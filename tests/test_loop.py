@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from tensorboardX.proto import event_pb2
 
-from audiolstm import audio_io
-from audiolstm import config as config_lib
-from audiolstm import inference
-from audiolstm import outputs
-from audiolstm import rundir
-from audiolstm import slicing
-from audiolstm import tb
-from audiolstm import train
-from audiolstm import wander
+from audiolstm.audio import audio_io
+from audiolstm.config import settings as config_lib
+from audiolstm.core import slicing
+from audiolstm.dream import trained
+from audiolstm.run import outputs
+from audiolstm.run import rundir
+from audiolstm.run import snapshots
+from audiolstm.run import tb
+from audiolstm.run import train
 from tests.helpers import build_program
 from tests.helpers import tiny_config
 
@@ -30,7 +30,7 @@ def reference_chunk_length(step, total, c, eval_every, rate):
     at = step + n
     if any(every and at % every == 0 for every in (c.audio_freq, c.checkpoint_every, eval_every)):
       break
-    if wander.due(c, total, at):
+    if snapshots.due(c, total, at):
       break
   return n
 
@@ -120,10 +120,10 @@ def test_sample_mode_seeds_follow_the_training_seed_modes(synth_audio):
   c, sources, program, _, state = build_program(
       'column', synth_audio, seed_advance=('same', 'advance'))
   cursor = int(slicing.cursors(sources.g, 40, sources.iters_per_epoch))
-  run = inference.TrainedRun(path='', config=c, sources=sources, model=program.model,
+  run = trained.TrainedRun(path='', config=c, sources=sources, model=program.model,
                              params=state.params, same_offsets=np.asarray(state.same_offsets),
                              cursor=cursor, step=40)
-  buffers, modes, offsets = inference.training_seeds(run, 5, seed=0)
+  buffers, modes, offsets = trained.training_seeds(run, 5, seed=0)
   assert modes == ['same', 'advance', 'same', 'advance', 'same']
   want = reference_training_offsets(modes, run.same_offsets, cursor, sources.num_seed_offsets,
                                     sources.g.unit)

@@ -1,8 +1,8 @@
-"""The level chain (audiolstm.loudness): the recording's loudness, no blasts, blocks = whole."""
+"""The level chain (audiolstm.audio.loudness): the recording's loudness, no blasts, blocks = whole."""
 import numpy as np
 import pytest
 
-from audiolstm import loudness
+from audiolstm.audio import loudness
 
 SR = 8000
 
@@ -60,8 +60,8 @@ def test_a_dream_far_below_stays_quiet_and_blocks_are_the_whole(recording):
 
 
 def test_the_recordings_own_attacks_pass():
-  from audiolstm import bench  # pylint: disable=g-import-not-at-top
-  notes = bench.synthetic_signal(seconds=6.0, sr=SR)    # plucked notes
+  from audiolstm.tools import bench_realtime  # pylint: disable=g-import-not-at-top
+  notes = bench_realtime.synthetic_signal(seconds=6.0, sr=SR)    # plucked notes
   rec = loudness.recording_level(notes, SR)
   out = through(loudness.Loudness(1, SR, rec), notes[None])[0]
   floor = rec.rms_db - loudness.FLOOR_DB

@@ -16,12 +16,16 @@ import json, sys
 import jax, numpy as np
 sys.path.insert(0, sys.argv[1])
 from tests.helpers import tiny_config
-from audiolstm import config as config_lib, dataset, diagnostics, train
+from audiolstm.config import settings as config_lib
+from audiolstm.core import dataset
+from audiolstm.core import diagnostics
+from audiolstm.core import program as program_lib
+from audiolstm.run import train
 c, g = config_lib.prepare(tiny_config('vector', num_train_streams=4, num_dream_streams=4,
                                       use_dropout=True, chunk_size=16, dream_seconds=0.003))
 sources = dataset.load_sources(c, g)
-program = train.build(c, sources)
-data = train.device_data(sources, program.mesh)
+program = program_lib.build(c, sources)
+data = program_lib.device_data(sources, program.mesh)
 state = program.init(data, jax.random.key(0))
 out = []
 with diagnostics.CompileCounter() as compiles:

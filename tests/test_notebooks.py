@@ -5,14 +5,14 @@ import json
 import os
 
 import jax.numpy as jnp
+from nbclient import NotebookClient
 import nbformat
 import numpy as np
 import pytest
-from nbclient import NotebookClient
 
-from audiolstm import config as config_lib
-from audiolstm import notebook_utils
-from audiolstm import vocoder
+from audiolstm.audio import vocoder
+from audiolstm.config import settings as config_lib
+from audiolstm.tools import notebook_utils
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Every notebook, and the three the README names even if one went missing (its tests then fail).

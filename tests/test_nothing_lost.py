@@ -21,18 +21,20 @@ import ml_collections
 import numpy as np
 import pytest
 
-from audiolstm import audio_io
-from audiolstm import checkpoint
-from audiolstm import config as config_lib
-from audiolstm import dataset
-from audiolstm import defaults
-from audiolstm import evaluate
-from audiolstm import inference
-from audiolstm import report
-from audiolstm import rundir
-from audiolstm import signals
-from audiolstm import train
-from audiolstm.config import ConfigError
+from audiolstm.audio import audio_io
+from audiolstm.config import defaults
+from audiolstm.config import settings as config_lib
+from audiolstm.config.settings import ConfigError
+from audiolstm.core import dataset
+from audiolstm.core import program as program_lib
+from audiolstm.dream import sample as sample_mode
+from audiolstm.dream import trained as trained_lib
+from audiolstm.judge import report
+from audiolstm.judge import measures
+from audiolstm.run import checkpoint
+from audiolstm.run import rundir
+from audiolstm.run import signals
+from audiolstm.run import train
 from tests.helpers import TINY, snapshot, tiny_config, trained_tiny_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -158,14 +160,14 @@ def test_sample_and_watch_refuse_an_output_folder_in_use(trained, tmp_path):
   fd = hold_lock(out)
   try:
     with pytest.raises(ConfigError, match=f'--out_dir={out} is in use .* .pid {os.getpid()}'):
-      inference.sample(trained, num_dreams=1, dream_seconds=0.01, out_dir=out, **QUIET)
+      sample_mode.sample(trained, num_dreams=1, dream_seconds=0.01, out_dir=out, **QUIET)
     os.makedirs(tmp_path / 'in')
     with pytest.raises(ConfigError, match=f'--out_dir={out} is in use .* .pid {os.getpid()}'):
-      inference.watch(trained, str(tmp_path / 'in'), out, max_files=0, **QUIET)
+      sample_mode.watch(trained, str(tmp_path / 'in'), out, max_files=0, **QUIET)
     assert not snapshot(out)
   finally:
     os.close(fd)
-  assert len(inference.sample(trained, num_dreams=1, dream_seconds=0.01, out_dir=out,
+  assert len(sample_mode.sample(trained, num_dreams=1, dream_seconds=0.01, out_dir=out,
                               **QUIET)) == 1
 
 
@@ -257,9 +259,9 @@ def test_a_damaged_newest_checkpoint_falls_back_to_an_intact_one(trained, tmp_pa
   c, g = config_lib.prepare(ml_collections.ConfigDict(rundir.read_config_file(
       os.path.join(trained, 'config.json'))))
   sources = dataset.load_sources(c, g)
-  program = train.build(c, sources)
-  like = program.init(train.device_data(sources), jax.random.key(0))
-  host = train.HostState(c, program.setup).to_tree()
+  program = program_lib.build(c, sources)
+  like = program.init(program_lib.device_data(sources), jax.random.key(0))
+  host = checkpoint.HostState(c, program.setup).to_tree()
   for i, how in enumerate(('truncated data', 'deleted data', 'no _METADATA', 'random manifest')):
     work = str(tmp_path / f'run{i}')
     shutil.copytree(trained, work)
@@ -279,7 +281,7 @@ def test_resume_and_sample_skip_a_damaged_checkpoint(trained, tmp_path):
   work = copy_run(trained, tmp_path)
   damage(os.path.join(work, 'checkpoints', '30'), 'truncated data')
   lines = []
-  paths = inference.sample(work, num_dreams=1, dream_seconds=0.01, out_dir=str(tmp_path / 'out'),
+  paths = sample_mode.sample(work, num_dreams=1, dream_seconds=0.01, out_dir=str(tmp_path / 'out'),
                            log=lines.append)
   assert len(paths) == 1
   note = [line for line in lines if 'checkpoint 30' in line]
@@ -319,10 +321,10 @@ def test_absurd_dream_lengths_are_refused_before_anything_is_written(tmp_path, f
 def test_sample_mode_refuses_absurd_lengths_before_writing(trained, tmp_path):
   out = tmp_path / 'out'
   with pytest.raises(ConfigError, match='GiB.*limit') as e:
-    inference.sample(trained, num_dreams=4, dream_seconds=1e6, out_dir=str(out), **QUIET)
+    sample_mode.sample(trained, num_dreams=4, dream_seconds=1e6, out_dir=str(out), **QUIET)
   assert '--dream_seconds' in str(e.value) and not out.exists()
   with pytest.raises(ConfigError, match='must be a finite number'):
-    inference.sample(trained, num_dreams=1, dream_seconds=float('inf'), out_dir=str(out), **QUIET)
+    sample_mode.sample(trained, num_dreams=1, dream_seconds=float('inf'), out_dir=str(out), **QUIET)
 
 
 # ----------------------------------------------------------------------------- 7: torn metrics
@@ -364,12 +366,12 @@ def test_config_json_round_trips_to_the_types_of_get_config(approach, tmp_path):
 def test_sample_and_watch_work_for_every_approach(approach, tmp_path, wav):
   work = str(tmp_path / 'run')
   train.train_and_evaluate(tiny_config(approach, max_steps=5, input_files=(wav,)), work, **QUIET)
-  assert len(inference.sample(work, num_dreams=2, dream_seconds=0.02,
+  assert len(sample_mode.sample(work, num_dreams=2, dream_seconds=0.02,
                               out_dir=str(tmp_path / 'samples'), **QUIET)) == 2
   watch_dir = tmp_path / 'in'
   watch_dir.mkdir()
   shutil.copy(wav, watch_dir / 'seed.wav')
-  count = inference.watch(work, str(watch_dir), str(tmp_path / 'out'), dream_seconds=0.02,
+  count = sample_mode.watch(work, str(watch_dir), str(tmp_path / 'out'), dream_seconds=0.02,
                           poll_s=0.05, settle_s=0.0, max_files=1, **QUIET)
   assert count == 1
   assert sorted(n for n in os.listdir(tmp_path / 'out') if not n.startswith('.')) == [
@@ -391,9 +393,9 @@ def test_constant_input_is_refused_at_start_like_silence(tmp_path):
 def test_the_scorer_flags_a_constant_reference_instead_of_dividing_by_zero():
   sr = 11025
   dream = (0.3 * np.sin(2 * np.pi * 220 * np.arange(sr) / sr)).astype(np.float32)
-  scores = evaluate.score_audio(dream, np.full(2 * sr, 0.5), sr)
+  scores = measures.score_audio(dream, np.full(2 * sr, 0.5), sr)
   assert np.isnan(scores['level_db']) and not scores['silent']
-  scores = evaluate.score_audio(np.full(sr, 0.5), np.full(2 * sr, 0.5), sr)
+  scores = measures.score_audio(np.full(sr, 0.5), np.full(2 * sr, 0.5), sr)
   assert scores['constant']
 
 
@@ -489,7 +491,7 @@ def test_watch_mode_waits_for_a_deleted_folder_and_follows_symlinks(trained, tmp
 
   def watch():
     try:
-      result['count'] = inference.watch(trained, str(watch_dir), str(out), dream_seconds=0.02,
+      result['count'] = sample_mode.watch(trained, str(watch_dir), str(out), dream_seconds=0.02,
                                         poll_s=0.05, settle_s=0.1, max_files=1, log=lines.append)
     except BaseException as e:  # pylint: disable=broad-except
       result['error'] = e
@@ -619,7 +621,7 @@ def test_sample_mode_stopped_by_sigterm_writes_the_finished_part(trained, tmp_pa
 
   previous = signal.signal(signal.SIGTERM, unhandled)
   try:
-    paths = inference.sample(trained, num_dreams=2, dream_seconds=4.0,
+    paths = sample_mode.sample(trained, num_dreams=2, dream_seconds=4.0,
                              out_dir=str(tmp_path / 'out'), log=log)
   finally:
     signal.signal(signal.SIGTERM, previous)
@@ -660,7 +662,7 @@ def test_an_unknown_config_field_is_named_with_the_closest_ones(tmp_path):
 
 
 def test_a_short_seed_tells_its_length_from_the_need():
-  apart = inference._seconds_apart  # pylint: disable=protected-access
+  apart = trained_lib._seconds_apart  # pylint: disable=protected-access
   assert apart(0.0929, 0.0931) == ('0.0929', '0.0931')  # not 0.09 and 0.09
   assert apart(1.5, 2.25) == ('1.50', '2.25')
 
@@ -671,9 +673,9 @@ def test_a_restarted_watch_does_not_dream_the_files_it_did(trained, tmp_path, sy
   watch_dir.mkdir()
   audio_io.write_wav(str(watch_dir / 'a.wav'), synth_audio[:3000], 11025)
   kw = dict(dream_seconds=0.02, poll_s=0.05, settle_s=0.0, max_files=1, **QUIET)
-  assert inference.watch(trained, str(watch_dir), out, **kw) == 1
+  assert sample_mode.watch(trained, str(watch_dir), out, **kw) == 1
   audio_io.write_wav(str(watch_dir / 'b.wav'), synth_audio[3000:6000], 11025)
-  assert inference.watch(trained, str(watch_dir), out, **kw) == 1  # b only
+  assert sample_mode.watch(trained, str(watch_dir), out, **kw) == 1  # b only
   assert sorted(n for n in os.listdir(out) if n.endswith('.wav')) == ['a_dream.wav', 'b_dream.wav']
 
 

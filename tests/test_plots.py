@@ -2,10 +2,10 @@
 import os
 
 import numpy as np
-import pytest
 from PIL import Image
+import pytest
 
-from audiolstm import plots
+from audiolstm.run import plots
 
 SR = 11025
 

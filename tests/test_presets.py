@@ -4,9 +4,9 @@ import os
 
 import pytest
 
-from audiolstm import config as config_lib
-from audiolstm import presets
-from audiolstm import train
+from audiolstm.config import presets
+from audiolstm.config import settings as config_lib
+from audiolstm.run import train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILES = ('vector', 'column', 'transpose', 'fft')

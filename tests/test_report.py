@@ -13,11 +13,12 @@ import urllib.parse
 import numpy as np
 import pytest
 
-from audiolstm import anchors
-from audiolstm import audio_io
-from audiolstm import evaluate
-from audiolstm import report
-from audiolstm import train
+from audiolstm.audio import audio_io
+from audiolstm.judge import anchors
+from audiolstm.judge import evaluate
+from audiolstm.judge import report
+from audiolstm.judge import calibration
+from audiolstm.run import train
 from tests.helpers import fake_fft_run
 from tests.helpers import tiny_config
 
@@ -128,7 +129,7 @@ def test_report_is_self_contained_and_complete(run_dir):
     assert f'>[{a}]</a>' in body
   assert 'validation split' in body and 'white noise' in body.lower()
   # Verdict columns, one High/Medium/Low cell per criterion and row, explained in the legend.
-  for v in evaluate.VERDICTS:
+  for v in calibration.VERDICTS:
     assert f'data-verdict="{v}"' in page and f'<dt>{v}</dt>' in page
   cells = re.findall(r'<td class="verdict v-(high|medium|low)" data-value="[012]">'
                      r'(High|Medium|Low)</td>', body)
@@ -139,7 +140,7 @@ def test_report_is_self_contained_and_complete(run_dir):
   rows = evaluate.read_scores(os.path.join(workdir, 'scores.csv'))  # scored on the way
   assert [r['source'] for r in rows[:4]] == list(anchors.ANCHOR_NAMES)
   assert sorted(r['file'] for r in rows if r['source'] == 'dream') == sorted(dreams)
-  assert all(r[v] in ('High', 'Medium', 'Low') for r in rows for v in evaluate.VERDICTS)
+  assert all(r[v] in ('High', 'Medium', 'Low') for r in rows for v in calibration.VERDICTS)
   # No temporary files left (the run's lock file, .audiolstm.lock, stays: it holds the last pid).
   assert not [n for n in os.listdir(workdir) if n.startswith('.') and n != '.audiolstm.lock']
   # A second report reuses the spectrograms, the anchors and the scores.
@@ -161,7 +162,7 @@ def test_old_scores_csv_is_scored_again(run_dir, tmp_path):
   if not os.path.exists(path):
     report.write_report(workdir, log=lambda *a: None)
   old = [r for r in csv.DictReader(open(path, newline='')) if r['source'] == 'dream']
-  fields = [k for k in evaluate.CSV_FIELDS if k not in ('source',) + evaluate.VERDICTS
+  fields = [k for k in evaluate.CSV_FIELDS if k not in ('source',) + calibration.VERDICTS
             + ('frame_distance_db', 'motion_excess', 'copied_s')]
   with open(path, 'w', newline='') as f:
     writer = csv.DictWriter(f, fieldnames=fields, extrasaction='ignore')
@@ -224,7 +225,7 @@ def test_report_loads_in_headless_chromium(run_dir, tmp_path):
 @pytest.mark.slow
 def test_cli_writes_report_and_bad_workdir_exits_2(run_dir, tmp_path):
   env = dict(os.environ, PYTHONPATH=ROOT)
-  cmd = [sys.executable, '-m', 'audiolstm.report']
+  cmd = [sys.executable, '-m', 'audiolstm.judge.report']
   r = subprocess.run(cmd + [f'--workdir={run_dir["workdir"]}'], cwd=ROOT, env=env,
                      capture_output=True, text=True, timeout=120)
   assert r.returncode == 0, r.stderr

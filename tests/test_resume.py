@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiolstm import audio_io
-from audiolstm import checkpoint
-from audiolstm import config as config_lib
-from audiolstm import dataset
-from audiolstm import inference
-from audiolstm import train
+from audiolstm.audio import audio_io
+from audiolstm.config import settings as config_lib
+from audiolstm.core import dataset
+from audiolstm.core import program as program_lib
+from audiolstm.dream import sample as sample_mode
+from audiolstm.run import checkpoint
+from audiolstm.run import train
 from tests.helpers import TINY, tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,10 +45,10 @@ def final_params(workdir, config):
   """Parameters of the newest checkpoint of a run made with `config`."""
   c, g = config_lib.prepare(config)
   sources = dataset.load_sources(c, g)
-  program = train.build(c, sources)
-  like = program.init(train.device_data(sources), jax.random.key(0))
+  program = program_lib.build(c, sources)
+  like = program.init(program_lib.device_data(sources), jax.random.key(0))
   ckpts = checkpoint.Checkpoints(os.path.join(workdir, 'checkpoints'), 3)
-  state, host = ckpts.restore(like, train.HostState(c, program.setup).to_tree())
+  state, host = ckpts.restore(like, checkpoint.HostState(c, program.setup).to_tree())
   step = ckpts.latest_step()
   ckpts.close()
   return step, state, host
@@ -165,11 +166,11 @@ def trained_run(tmp_path_factory):
 
 @pytest.mark.slow
 def test_sample_mode_writes_requested_dreams_reproducibly(trained_run, tmp_path):
-  a = inference.sample(trained_run, num_dreams=3, dream_seconds=0.05, out_dir=str(tmp_path / 'a'),
+  a = sample_mode.sample(trained_run, num_dreams=3, dream_seconds=0.05, out_dir=str(tmp_path / 'a'),
                        seed=5, log=lambda _: None)
-  b = inference.sample(trained_run, num_dreams=3, dream_seconds=0.05, out_dir=str(tmp_path / 'a'),
+  b = sample_mode.sample(trained_run, num_dreams=3, dream_seconds=0.05, out_dir=str(tmp_path / 'a'),
                        seed=5, log=lambda _: None)
-  c = inference.sample(trained_run, num_dreams=3, dream_seconds=0.05, out_dir=str(tmp_path / 'c'),
+  c = sample_mode.sample(trained_run, num_dreams=3, dream_seconds=0.05, out_dir=str(tmp_path / 'c'),
                        seed=6, log=lambda _: None)
   assert len(a) == len(set(a + b)) - 3 == 3  # never over earlier files
   for pa, pb, pc in zip(a, b, c):
@@ -196,10 +197,10 @@ def test_sample_mode_cli_with_seed_files(trained_run, tmp_path, synth_audio):
   # Bad input is refused in one line (the command line prints it, exit status 2: test_cli.py).
   before = sorted(os.listdir(trained_run))
   with pytest.raises(config_lib.ConfigError, match='too short to seed a dream') as e:
-    inference.sample(trained_run, seed_files=[short], log=lambda _: None)
+    sample_mode.sample(trained_run, seed_files=[short], log=lambda _: None)
   assert '\n' not in str(e.value) and sorted(os.listdir(trained_run)) == before
   with pytest.raises(config_lib.ConfigError, match='holds no run') as e:
-    inference.sample(str(tmp_path / 'nothing'), log=lambda _: None)
+    sample_mode.sample(str(tmp_path / 'nothing'), log=lambda _: None)
   assert '\n' not in str(e.value) and not (tmp_path / 'nothing').exists()
 
 

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from audiolstm import config as config_lib
-from audiolstm import slicing
-from audiolstm.config import Geometry
+from audiolstm.config import settings as config_lib
+from audiolstm.config.settings import Geometry
+from audiolstm.core import slicing
 
 
 def random_geometries(n, seed=0):

@@ -1,9 +1,9 @@
-"""Tests for audiolstm.spectral: frames and magnitudes against naive NumPy loops."""
+"""Tests for audiolstm.audio.spectral: frames and magnitudes against naive NumPy loops."""
 
 import numpy as np
 import pytest
 
-from audiolstm import spectral
+from audiolstm.audio import spectral
 
 
 def _naive_frame_indices(num_samples, window, hop):

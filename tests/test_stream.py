@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiolstm import live_control
-from audiolstm import stream
-from audiolstm import synthesis
-from audiolstm import wavstream
-from audiolstm.config import ConfigError
+from audiolstm.audio import synthesis
+from audiolstm.audio import wavstream
+from audiolstm.config.settings import ConfigError
+from audiolstm.live import control as live_control
+from audiolstm.live import stream
 from tests.helpers import tiny_config, trained_tiny_run
 
 SR = 11025
@@ -90,8 +90,8 @@ def test_status_line_tells_when_the_limiter_works_hard():
 
 
 def test_stream_synth_fft_pieces_join_into_the_vocoders_sum():
-  from audiolstm import config as config_lib  # pylint: disable=g-import-not-at-top
-  from audiolstm import vocoder  # pylint: disable=g-import-not-at-top
+  from audiolstm.config import settings as config_lib  # pylint: disable=g-import-not-at-top
+  from audiolstm.audio import vocoder  # pylint: disable=g-import-not-at-top
   c, _ = config_lib.prepare(tiny_config('fft'))
   values = np.abs(np.random.default_rng(2).standard_normal((2, 11 * c.seg_len))).astype(
       np.float32) * 0.2
@@ -165,7 +165,7 @@ def test_bad_stream_options_are_refused_in_one_line(tmp_path_factory):
 
 
 def test_bench_realtime_table_format():
-  from audiolstm import bench_realtime  # pylint: disable=g-import-not-at-top
+  from audiolstm.tools import bench_realtime  # pylint: disable=g-import-not-at-top
   lines = []
   rows = bench_realtime.realtime(['column'], [16], (1, 2), budget_s=0.05, log=lines.append)
   assert lines[1].startswith('| approach | seg_len | samples/s, 1 stream | real time / stream, 1 |')
@@ -223,18 +223,18 @@ def test_a_settled_dream_is_reseeded_without_a_click(tmp_path_factory, tmp_path)
 @pytest.mark.slow
 def test_live_dreamer_dreams_as_sample_mode_and_its_noise_knob_changes_the_dream(
     tmp_path_factory):
-  from audiolstm import inference  # pylint: disable=g-import-not-at-top
-  run = inference.load_run(_tiny_run(tmp_path_factory, 'column'), log=lambda *_: None)
+  from audiolstm.dream import trained  # pylint: disable=g-import-not-at-top
+  run = trained.load_run(_tiny_run(tmp_path_factory, 'column'), log=lambda *_: None)
   # With its final params (no wander snapshots): the wandering pieces of stream and sample mode
   # blend on different blocks (test_wander checks that a wandering dream's pieces join).
   run = dataclasses.replace(run, snapshots=None)
-  buffers = inference.training_seeds(run, 2, 0)[0]
+  buffers = trained.training_seeds(run, 2, 0)[0]
   dreamer = stream.LiveDreamer(run, 2, seed=0)
   dreamer.seed(buffers)
   live = np.concatenate([dreamer.next(0.0), dreamer.next(0.0)], axis=1)
   n = live.shape[1]
   import jax  # pylint: disable=g-import-not-at-top
-  sample = inference.Dreamer(run, 2, n / SR)(buffers, jax.random.key(0))
+  sample = trained.Dreamer(run, 2, n / SR)(buffers, jax.random.key(0))
   np.testing.assert_allclose(live, sample[:, :n], atol=1e-6)
   dreamer.seed(buffers)
   noisy = np.concatenate([dreamer.next(0.05), dreamer.next(0.05)], axis=1)
@@ -250,7 +250,7 @@ def test_stream_to_a_folder_writes_one_mono_file_per_stream(tmp_path_factory, tm
   names = sorted(os.listdir(tmp_path / 'o'))
   assert [n[-7:] for n in names] == ['_s0.wav', '_s1.wav', '_s2.wav'], names
   assert all('_stream_in_it' in n for n in names), names       # named after the seed file
-  from audiolstm import audio_io  # pylint: disable=g-import-not-at-top
+  from audiolstm.audio import audio_io  # pylint: disable=g-import-not-at-top
   with pytest.raises(audio_io.AudioError, match='not found'):
     stream.stream(work, stream.StreamOptions(seed_file=str(tmp_path / 'missing.wav')),
                   log=lambda *_: None)
@@ -406,8 +406,8 @@ def test_reseed_flag_parses_and_bad_values_are_refused():
 
 
 def test_stillness_tells_a_held_tone_and_silence_from_changing_notes():
-  from audiolstm import bench  # pylint: disable=g-import-not-at-top
-  notes = bench.synthetic_signal(seconds=12.0)          # plucked notes every 1.25 s
+  from audiolstm.tools import bench_realtime  # pylint: disable=g-import-not-at-top
+  notes = bench_realtime.synthetic_signal(seconds=12.0)          # plucked notes every 1.25 s
   def verdicts(x):
     still = stream.Stillness(notes, SR, 1)
     return {still.push(x[None, i:i + 1000]) for i in range(0, len(x), 1000)} - {None}
@@ -416,4 +416,4 @@ def test_stillness_tells_a_held_tone_and_silence_from_changing_notes():
   held += 1e-3 * np.random.default_rng(0).standard_normal(len(t)).astype(np.float32)
   assert verdicts(held) == {'still'}
   assert verdicts(np.zeros(2 * SR, np.float32)) == {'silent'}
-  assert verdicts(bench.synthetic_signal(seconds=8.0, seed=3)) == set()
+  assert verdicts(bench_realtime.synthetic_signal(seconds=8.0, seed=3)) == set()

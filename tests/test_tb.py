@@ -2,11 +2,11 @@
 import io
 
 import numpy as np
-import soundfile as sf
 from PIL import Image
+import soundfile as sf
 
-from audiolstm import plots
-from audiolstm import tb
+from audiolstm.run import plots
+from audiolstm.run import tb
 
 SR = 11025
 

@@ -7,12 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from audiolstm import diagnostics
-from audiolstm import models
-from audiolstm import sampling
-from audiolstm import train
+from audiolstm.core import diagnostics
+from audiolstm.core import models
+from audiolstm.core import program as program_lib
+from audiolstm.core import sampling
 from tests.helpers import build_program
-from tests.helpers import tiny_config
 
 
 build = build_program
@@ -43,7 +42,7 @@ def test_lstm_cell_matches_tf1_equations():
 def test_every_parameter_changes_after_one_step(approach, synth_audio):
   c, _, program, data, state = build(approach, synth_audio, num_layers=2)
   before = jax.tree.map(np.asarray, state.params)
-  step = jax.jit(functools.partial(train.train_step, program.model, program.tx, program.setup))
+  step = jax.jit(functools.partial(program_lib.train_step, program.model, program.tx, program.setup))
   after, loss = step(state, data)
   assert np.isfinite(loss)
   for b, a in zip(jax.tree_util.tree_leaves_with_path(before),
@@ -72,14 +71,14 @@ def test_fused_step_equals_train_then_sample(approach, synth_audio):
   _, _, program, data, state = build(approach, synth_audio, use_dropout=True)
   model, tx, setup = program.model, program.tx, program.setup
   fused_state, (loss, new, _) = jax.jit(functools.partial(
-      train.concurrent_step, model, tx, setup))(state, data)
+      program_lib.concurrent_step, model, tx, setup))(state, data)
   # Separately: the train step, then a sample step with the dream key of that step.
   state_copy = jax.tree.map(jnp.array, state)
-  trained, loss2 = train.train_step(model, tx, setup, state_copy, data)
+  trained, loss2 = program_lib.train_step(model, tx, setup, state_copy, data)
   # The dreams use the params' moving average where the default has one (transpose).
-  trained = train.average_params(setup, trained)
-  dream_key = train._keys(state.rng, state.step)[2]  # pylint: disable=protected-access
-  buffers, carry, new2 = sampling.sample_step(model, setup.dream, train.dream_params(trained),
+  trained = program_lib.average_params(setup, trained)
+  dream_key = program_lib._keys(state.rng, state.step)[2]  # pylint: disable=protected-access
+  buffers, carry, new2 = sampling.sample_step(model, setup.dream, program_lib.dream_params(trained),
                                               state.dream_buffers, state.dream_carry, dream_key)
   np.testing.assert_allclose(loss, loss2, rtol=1e-6)
   np.testing.assert_allclose(new, new2, rtol=1e-5, atol=1e-7)
@@ -94,7 +93,7 @@ def test_fused_step_equals_train_then_sample(approach, synth_audio):
 def test_chunk_equals_steps_and_compiles_once(synth_audio):
   _, _, program, data, state = build('column', synth_audio, chunk_size=8, dream_seconds=0.0005)
   model, tx, setup = program.model, program.tx, program.setup
-  step = jax.jit(functools.partial(train.concurrent_step, model, tx, setup))
+  step = jax.jit(functools.partial(program_lib.concurrent_step, model, tx, setup))
   s, losses, news = state, [], []
   for _ in range(11):
     s, (loss, new, _) = step(s, data)
@@ -141,8 +140,8 @@ def test_dropout_while_dreaming_off_makes_streams_deterministic(synth_audio):
 
 def test_regularisation_reaches_the_loss(synth_audio):
   _, _, program, data, state = build('column', synth_audio, regularization=True, reg_amount=0.5)
-  x, y = train.batch_at(program.setup, data, 0)
-  loss, (mse, _) = train.loss_fn(program.model, program.setup, state.params, state.carry, x, y,
+  x, y = program_lib.batch_at(program.setup, data, 0)
+  loss, (mse, _) = program_lib.loss_fn(program.model, program.setup, state.params, state.carry, x, y,
                                  None)
   l2 = sum(0.5 * np.sum(np.square(k)) for k in models.lstm_kernels(state.params))
   np.testing.assert_allclose(loss, mse + 0.5 * l2, rtol=1e-5)
@@ -151,10 +150,10 @@ def test_regularisation_reaches_the_loss(synth_audio):
 @pytest.mark.slow
 def test_reset_state_zeroes_the_carry(synth_audio):
   _, _, program, data, state = build('vector', synth_audio, reset_state=1)
-  s1, _ = train.train_step(program.model, program.tx, program.setup, state, data)
+  s1, _ = program_lib.train_step(program.model, program.tx, program.setup, state, data)
   # With reset every step, the carry after step 2 equals a step from zero state.
-  s2, _ = train.train_step(program.model, program.tx, program.setup, s1, data)
-  s2_fresh, _ = train.train_step(program.model, program.tx, program.setup,
+  s2, _ = program_lib.train_step(program.model, program.tx, program.setup, s1, data)
+  s2_fresh, _ = program_lib.train_step(program.model, program.tx, program.setup,
                                  s1.replace(carry=jnp.zeros_like(s1.carry)), data)
   np.testing.assert_allclose(s2.carry, s2_fresh.carry)
   assert np.any(np.asarray(s1.carry) != 0)

@@ -1,10 +1,10 @@
-"""Tests for audiolstm.vocoder: both paths against a float64 loop over the direct sum."""
+"""Tests for audiolstm.audio.vocoder: both paths against a float64 loop over the direct sum."""
 
 import jax
 import numpy as np
 import pytest
 
-from audiolstm import vocoder
+from audiolstm.audio import vocoder
 
 # --------------------------------------------------------------------------
 # Plain NumPy references (loops allowed here)

@@ -6,38 +6,40 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from audiolstm import config as config_lib
-from audiolstm import inference
-from audiolstm import models
-from audiolstm import sampling
-from audiolstm import wander
+from audiolstm.config import settings as config_lib
+from audiolstm.core import models
+from audiolstm.core import sampling
+from audiolstm.core import wander
+from audiolstm.dream import sample as sample_mode
+from audiolstm.dream import trained
+from audiolstm.run import snapshots
 from tests.helpers import build_program, tiny_config, trained_tiny_run
 
 
 def test_snapshot_steps_spread_over_the_second_half():
   c = config_lib.resolve(tiny_config('column', wander_snapshots=4))
-  assert wander.every(c, 100) == 12
-  due = [s for s in range(1, 101) if wander.due(c, 100, s)]
+  assert snapshots.every(c, 100) == 12
+  due = [s for s in range(1, 101) if snapshots.due(c, 100, s)]
   assert due == [60, 72, 84, 96]
   # The host loop's chunks end at those steps only.
-  assert [wander.steps_to_next(c, 100, s) for s in (0, 59, 60, 95, 96)] == [60, 1, 12, 1, 1 << 62]
+  assert [snapshots.steps_to_next(c, 100, s) for s in (0, 59, 60, 95, 96)] == [60, 1, 12, 1, 1 << 62]
   c.wander_snapshots = 0
-  assert wander.every(c, 100) == 0 and not any(wander.due(c, 100, s) for s in range(101))
+  assert snapshots.every(c, 100) == 0 and not any(snapshots.due(c, 100, s) for s in range(101))
 
 
 def test_save_keeps_the_newest_and_load_stacks_them(tmp_path):
   params = {'a': np.zeros((2, 3), np.float32), 'b': {'c': np.zeros(4, np.float32)}}
   for step in range(5):
-    wander.save(str(tmp_path), step, jax.tree.map(lambda x, s=step: x + s, params), keep=3)
+    snapshots.save(str(tmp_path), step, jax.tree.map(lambda x, s=step: x + s, params), keep=3)
   names = sorted(os.listdir(tmp_path / 'snapshots'))
   assert names == ['params_000000002.npz', 'params_000000003.npz', 'params_000000004.npz']
-  stacked = wander.load(str(tmp_path), params)
+  stacked = snapshots.load(str(tmp_path), params)
   np.testing.assert_array_equal(stacked['b']['c'][:, 0], [2, 3, 4])
   assert stacked['a'].shape == (3, 2, 3)
   (tmp_path / 'snapshots' / 'params_000000009.npz').write_bytes(b'not npz')   # skipped
-  assert wander.load(str(tmp_path), params)['a'].shape == (3, 2, 3)
-  assert wander.load(str(tmp_path), {'other': np.zeros(1)}) is None           # none match
-  assert wander.load(str(tmp_path / 'none'), params) is None
+  assert snapshots.load(str(tmp_path), params)['a'].shape == (3, 2, 3)
+  assert snapshots.load(str(tmp_path), {'other': np.zeros(1)}) is None           # none match
+  assert snapshots.load(str(tmp_path / 'none'), params) is None
 
 
 def test_params_at_blends_then_holds():
@@ -89,10 +91,10 @@ def test_a_trained_run_keeps_snapshots_and_samples_wander(tmp_path):
   work = trained_tiny_run(tmp_path, 'column', wander_snapshots=3, max_steps=96)
   files = sorted(os.listdir(os.path.join(work, 'snapshots')))
   assert files == ['params_000000064.npz', 'params_000000080.npz', 'params_000000096.npz']
-  run = inference.load_run(work, log=lambda *_: None)
+  run = trained.load_run(work, log=lambda *_: None)
   assert jax.tree.leaves(run.snapshots)[0].shape[0] == 3
   lines = []
-  paths = inference.sample(work, num_dreams=1, dream_seconds=0.05, log=lines.append)
+  paths = sample_mode.sample(work, num_dreams=1, dream_seconds=0.05, log=lines.append)
   assert len(paths) == 1 and any('wandering among 3 snapshots' in line for line in lines)
 
 

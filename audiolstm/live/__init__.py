@@ -1,0 +1,1 @@
+"""Endless streams and their live controls (stdin lines, OSC)."""

@@ -1,0 +1,1 @@
+"""Tools around the package: benchmarks, the development set, generated docs, notebook helpers."""
