@@ -1,4 +1,4 @@
-"""The README's config-field table is generated from configs/default.py and is up to date."""
+"""docs/config.md's config-field table is generated from configs/default.py and up to date."""
 import os
 import subprocess
 import sys
@@ -9,18 +9,25 @@ from audiolstm.tools import docs
 from configs import default
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-README = os.path.join(ROOT, 'README.md')
+CONFIG_DOC = os.path.join(ROOT, docs.TARGET)
 
 
-def readme_block():
-  text = open(README).read()
+def config_doc_block():
+  text = open(CONFIG_DOC).read()
   start, end = text.index(docs.START) + len(docs.START), text.index(docs.END)
   return text[start:end].strip('\n') + '\n'
 
 
-def test_readme_block_is_the_generated_table():
-  assert readme_block() == docs.config_fields_markdown(), (
-      'README.md is out of date: run python -m audiolstm.tools.docs --write README.md')
+def test_config_doc_block_is_the_generated_table():
+  assert docs.TARGET == os.path.join('docs', 'config.md')
+  assert config_doc_block() == docs.config_fields_markdown(), (
+      'docs/config.md is out of date: run python -m audiolstm.tools.docs --write')
+
+
+def test_readme_holds_no_copy_of_the_table():
+  readme = open(os.path.join(ROOT, 'README.md')).read()
+  assert docs.START not in readme and docs.END not in readme
+  assert 'docs/config.md' in readme
 
 
 def test_every_field_has_a_row_with_its_default_and_a_meaning():
@@ -66,3 +73,11 @@ def test_write_and_check_commands(tmp_path):
   assert run('--write', str(path)).returncode == 0
   assert run('--check', str(path)).returncode == 0
   assert docs.config_fields_markdown() in path.read_text() and path.read_text().endswith('end\n')
+
+
+def test_write_and_check_default_to_docs_config_md():
+  run = lambda *a: subprocess.run([sys.executable, '-m', 'audiolstm.tools.docs', *a], cwd=ROOT,
+                                  capture_output=True, text=True, timeout=60)
+  result = run('--check')
+  assert result.returncode == 0, result.stderr
+  assert 'docs/config.md' in run('--help').stdout

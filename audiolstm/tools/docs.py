@@ -1,28 +1,34 @@
 r"""Documentation generated from the code, so it cannot drift: the table of config fields.
 
-  python -m audiolstm.tools.docs                    # print the table
-  python -m audiolstm.tools.docs --write README.md  # replace the block between the markers in README.md
-  python -m audiolstm.tools.docs --check README.md  # exit 1 if README.md's block is out of date
+  python -m audiolstm.tools.docs           # print the table
+  python -m audiolstm.tools.docs --write   # replace the block between the markers in docs/config.md
+  python -m audiolstm.tools.docs --check   # exit 1 if docs/config.md's block is out of date
 
-Every field of audiolstm/defaults.py's `get_config()` (the defaults every configs/*.py starts
-from) is a row: its name, its default (from calling `get_config()`) and its meaning, which is the
-comment on the line that sets it. The source is
-read with `ast` (to find the `c.FIELD = ...` statements) and `tokenize` (to find the comments);
-nothing in it is executed beyond importing the config module.
+`--write FILE` and `--check FILE` take another file with the same markers instead of
+docs/config.md (TARGET, relative to the checkout).
+
+Every field of audiolstm/config/defaults.py's `get_config()` (the defaults every configs/*.py
+starts from) is a row: its name, its default (from calling `get_config()`) and its meaning, which
+is the comment on the line that sets it. The source is read with `ast` (to find the
+`c.FIELD = ...` statements) and `tokenize` (to find the comments); nothing in it is executed
+beyond importing the config module.
 """
 import argparse
 import ast
 import inspect
 import io
+import os
 import sys
 import tokenize
 
 START = '<!-- config-fields:start -->'
 END = '<!-- config-fields:end -->'
+TARGET = os.path.join('docs', 'config.md')  # where the table lives, relative to the checkout
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class DocsError(ValueError):
-  """The config source or the README cannot be documented; one line for the user."""
+  """The config source or the target file (docs/config.md) cannot be documented; one line."""
 
 
 def _comments_by_line(source: str) -> dict:
@@ -54,7 +60,7 @@ def field_comments(source: str, var: str = 'c') -> list:
 
   Args:
     source: the config module's source text.
-    var: the name the config is bound to in it (`c` in audiolstm/defaults.py).
+    var: the name the config is bound to in it (`c` in audiolstm/config/defaults.py).
 
   Returns:
     [(field, section, comment)] of str, in source order (a field set twice appears twice).
@@ -92,7 +98,7 @@ def _default_text(value) -> str:
 
 
 def config_fields_markdown(module=None) -> str:
-  """The markdown table of every field of a config module (default: audiolstm/defaults.py).
+  """The markdown table of every field of a config module (default: audiolstm/config/defaults.py).
 
   Args:
     module: a config module with `get_config()`; None for `audiolstm.config.defaults`.
@@ -118,10 +124,10 @@ def config_fields_markdown(module=None) -> str:
   if uncommented:
     raise DocsError(f'fields {", ".join(uncommented)} have no comment on their line in '
                     f'{inspect.getsourcefile(module)}: add one saying what the field means')
-  lines = ['Generated from the comments in `audiolstm/defaults.py` by',
-           '`python -m audiolstm.tools.docs --write README.md`. Geometry fields left at 0 / () are',
-           'derived from `approach` (audiolstm/config.py: `resolve`); every run writes the',
-           'resolved values to `WORKDIR/config.json`.', '',
+  lines = ['Generated from the comments in `audiolstm/config/defaults.py` by',
+           '`python -m audiolstm.tools.docs --write`. Geometry fields left at 0 / () are',
+           'derived from `approach` (audiolstm/config/settings.py: `resolve`); every run writes',
+           'the resolved values to `WORKDIR/config.json`.', '',
            '| field | section | default | meaning |', '| --- | --- | --- | --- |']
   seen = set()
   for name, section, comment in rows:
@@ -137,7 +143,7 @@ def replace_block(text: str, table: str) -> str:
   """`text` with everything between the START and END markers replaced by `table`.
 
   Args:
-    text: the file's text (e.g. README.md), with one START line and one END line after it.
+    text: the file's text (e.g. docs/config.md), with one START line and one END line after it.
     table: the new block (config_fields_markdown), ending in a newline.
 
   Returns:
@@ -156,8 +162,11 @@ def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog='python -m audiolstm.tools.docs', description=__doc__.split(
       '\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
   group = parser.add_mutually_exclusive_group()
-  group.add_argument('--write', metavar='FILE', help='replace the config-fields block of FILE')
-  group.add_argument('--check', metavar='FILE', help='exit 1 if FILE\'s block is out of date')
+  default = os.path.join(ROOT, TARGET)
+  group.add_argument('--write', metavar='FILE', nargs='?', const=default,
+                     help=f'replace the config-fields block of FILE (default: {TARGET})')
+  group.add_argument('--check', metavar='FILE', nargs='?', const=default,
+                     help=f'exit 1 if FILE\'s block is out of date (default: {TARGET})')
   args = parser.parse_args(argv)
   try:
     table = config_fields_markdown()
