@@ -1,44 +1,18 @@
-"""Transpose approach (dissertation 3.2.3): Dense(1) over each row, transpose, Dense(1): the model
-predicts the ONE sample after the whole input matrix; one new sample per dream step.
+"""Transpose approach (dissertation 3.2.3): the model predicts the ONE sample after the whole
+input matrix; one new sample per dream step.
 
-Run:  python -m audiolstm.main --config=configs/transpose.py   (about 50 s on a 2-core CPU)
+  audiolstm train --config=transpose
+  python -m audiolstm.main --config=configs/transpose.py    (the same)
 
-Default: seg_len 128 x 8 unrollings, one epoch of the bundled recording's training part (about
-197,000 iterations; max_steps caps it at 200000), two 2 s dream streams.
+Training time: about 95-160 s on a 2-core CPU (200,000 iterations).
+Sound: harmonic notes that swell and hold, nothing copied; good for chordal and held material.
 
-Preset, --config=configs/transpose.py:5.7: Audio Example 5.7. The dissertation does not give its
-sizes; this uses its running example, seg_len 1024 x 100 unrollings (section 2.2), with 8 epochs
-of the whole 20 s recording (118,100 iterations per epoch; no validation split) and two 20 s
-dream streams.
+Preset, --config=transpose:ARG (or configs/transpose.py:ARG):
 
-  ARG   example  ms/iteration  iterations  time
-  5.7   5.7      132           944,800     ~35 h
+  ARG   example  time
+  5.7   5.7      ~35 h
 
-Sound of the quick default on the development set (python -m audiolstm.tools.devset --judge=...: six
-FluidSynth pieces and the bundled recording; medians over the dreams of the second half of
-training, verdicts artifacts/resemblance/novelty calibrated on each recording's anchors): passes on
-all 7 (5 before tuning), and on all 7 holdout pieces (devset --split=holdout; 4 before the moving
-average). Input noise 0.04, a learning rate decaying to 0.05 x lr, a 50 dB spectral floor on the
-dreams, and dreams made with a moving average of the params (dream_ema 0.999, a time constant of
-1000 iterations). Bundled flatness ratio 7.5 -> 1.0, frame distance 9.3 dB; artifacts High on all
-7, nothing copied. Less input noise (0.02-0.03) left the bundled recording hissing (2.0-2.2); more
-(0.05) made the cello and flute dreams repeat 1.1 s phrases; without the floor the flute's breathy
-noise floor failed it (2.1). Without the average (--config.dream_ema=0, the original: each dream
-sample is made with that iteration's params) every Adam update jolts the dream: on the harp, the
-clarinet and the oboe the dreams dissolve into hash after a second (flatness 2.3-2.5 > 2), and the
-bundled recording's flatness is 1.5. The same jolts give plucked dreams sharper onsets, a new pluck
-every 0.3 s where the average makes notes that swell and hold (nylon stasis 0.18 -> 0.33,
-resemblance High -> Medium at 12.6 -> 17.1 dB); use dream_ema=0 for crisp plucks. Shorter
-averages (0.99, 0.997) keep more onsets but leave the oboe over the bar (2.2, 2.1).
-
-Cost per iteration: measured on a 2-core CPU (python -m audiolstm.main ... --config.max_steps=50
-and the same jitted chunk loop timed after compilation, best of five chunks) while other
-developers' jobs kept the load average near 5, so the numbers are noisy (medians were up to 1.8x
-higher) and an idle machine is faster; a GPU is far faster still. Times are for the whole run.
-
-What the dissertation heard (5.1.2): little noise; the input's pitches sound simultaneously rather
-than one after another, a fairly consistent sound whose variation over time is in amplitude and
-timbre rather than pitch. An input (or seed) with few pitches gives the most pleasant results.
+Tuning history, measurements and what the dissertation heard: docs/approaches.md.
 """
 from audiolstm.config import defaults
 from audiolstm.config import presets
