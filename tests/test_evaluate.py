@@ -326,7 +326,7 @@ def naive_motion_excess(motion, reference):
 
 @pytest.mark.parametrize('count, pair_frames', [(40, 1500), (13, 1500), (14, 1500), (40, 9)])
 def test_motion_curve_equals_loops(monkeypatch, count, pair_frames):
-  monkeypatch.setattr(evaluate, 'MOTION_PAIR_FRAMES', pair_frames)
+  monkeypatch.setattr(measures, 'MOTION_PAIR_FRAMES', pair_frames)
   frames = np.random.default_rng(count).uniform(-80, 0, (count, 8))
   got = measures.motion_curve(frames, 256, SR)      # lags of 2, 4, 9, 13 and 22 frames
   want = naive_motion(frames, 256, SR, pair_frames)
@@ -389,7 +389,7 @@ def naive_frame_distance(frames, loud, reference, nearest):
 
 @pytest.mark.parametrize('nearest', [6000, 17])
 def test_frame_distance_equals_brute_force(monkeypatch, nearest):
-  monkeypatch.setattr(evaluate, 'NEAREST_FRAMES', nearest)
+  monkeypatch.setattr(measures, 'NEAREST_FRAMES', nearest)
   rng = np.random.default_rng(2)
   reference = rng.uniform(-80, 0, (60, 8))
   frames = rng.uniform(-80, 0, (600, 8))         # more than one batch of 512

@@ -259,8 +259,9 @@ def score_anchors(workdir: str, split, sr: int, length: int, ref: measures.Refer
   tail_ref = (measures.prepare_reference(split.train[:len(split.train) - len(split.unseen)], sr)
               if split.seen else ref)
   unseen = measures.score_audio(made['unseen'], tail_ref, sr, row_len=row_len)
-  cal = alive.Calibration(unseen=unseen, noise=measures.score_audio(made['noise'], ref, sr, row_len=row_len),
-                    copy=measures.score_audio(made['copy'], ref, sr, row_len=row_len))
+  cal = calibration.Calibration(
+      unseen=unseen, noise=measures.score_audio(made['noise'], ref, sr, row_len=row_len),
+      copy=measures.score_audio(made['copy'], ref, sr, row_len=row_len))
   rows = []
   for name in anchors.ANCHOR_NAMES:
     path = audio_io.write_wav(os.path.join(workdir, 'anchors', name + '.wav'),
