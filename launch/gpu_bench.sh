@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The accelerator measurements in the README's "On a GPU" tables, in one run (about 5 minutes on
+# The accelerator measurements in the "On a GPU" tables of docs/performance.md, in one run (about 5 minutes on
 # one H200). Run from the repository root with audiolstm importable (installed, or on PYTHONPATH):
 #
 #   launch/gpu_bench.sh [LOG]        # LOG: the full output (default gpu_bench.log)

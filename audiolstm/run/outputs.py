@@ -98,6 +98,7 @@ class Progress:
     self.label, self.unit = label, unit
     self.t0 = self.t_last = time.perf_counter()
     self.step_last = start
+    self.measured = False  # the first interval includes compiling: no ETA from it
 
   def update(self, done: int, force: bool = False, **fields) -> float:
     """Log a line (unless one was logged less than every_s ago and not `force`): `fields` are
@@ -106,12 +107,12 @@ class Progress:
     if not force and now - self.t_last < self.every_s:
       return 0.0
     rate = (done - self.step_last) / max(now - self.t_last, 1e-9)
-    eta = (self.total - done) / rate if rate > 0 else 0.0
+    eta = f'{(self.total - done) / rate:.0f}s' if rate > 0 and self.measured else '(measuring)'
     shown = ''.join(f'  {k} {v:.5g}' if isinstance(v, float) else f'  {k} {v}'
                     for k, v in fields.items())
     self.log(f'{self.label} {done}/{self.total} ({100 * done / max(self.total, 1):.0f}%){shown}  '
-             f'{rate:.1f} {self.unit}/s  elapsed {now - self.t0:.0f}s  eta {eta:.0f}s')
-    self.t_last, self.step_last = now, done
+             f'{rate:.1f} {self.unit}/s  elapsed {now - self.t0:.0f}s  eta {eta}')
+    self.t_last, self.step_last, self.measured = now, done, True
     return rate
 
 

@@ -15,6 +15,9 @@ sample and watch mode use too) and `finish`.
 import dataclasses
 import json
 import os
+import re
+import shlex
+import sys
 import time
 
 import jax
@@ -306,16 +309,37 @@ def train_and_evaluate(config, workdir=None, log=print, restart=False) -> dict:
 
 
 def _resume_hint(p: PreparedRun) -> str:
-  """What to run after a full disk or a stop at once: the same command (from the newest
-  checkpoint), or with --restart when none was saved yet."""
+  """What to run after a full disk or a stop at once: the same command with this run's
+  --workdir (from the newest checkpoint), or with --restart when none was saved yet."""
   try:
     step = checkpoint.newest_complete_step(p.run.checkpoint_dir)
   except OSError:
     step = None
+  command = resume_command(p.run.path)
   if step:
-    return f'run the same command to resume (from the checkpoint at iteration {step})'
+    return f'run the same command to resume (from the checkpoint at iteration {step}): {command}'
   return ('run the same command with --restart (no checkpoint was saved yet; --restart moves '
-          'what was written aside)')
+          f'what was written aside): {command} --restart')
+
+
+def resume_command(workdir: str, argv=None) -> str:
+  """The command line that resumes this run: the one that started it (sys.argv), with
+  --workdir=WORKDIR in place of any --workdir and without --restart.
+
+  Args:
+    workdir: the run's work directory.
+    argv: the command line (default sys.argv; argv[0] is the program).
+
+  Returns:
+    A shell-quoted command: `python -m audiolstm.main ...` or `audiolstm train ...`.
+  """
+  argv = list(sys.argv if argv is None else argv)
+  program = os.path.basename(argv[0]) if argv else ''
+  head = (['audiolstm', 'train'] if program == 'audiolstm'
+          else ['python', '-m', 'audiolstm.main'])
+  rest = [a for a in argv[1:] if not re.match(r'^--?(no)?(workdir|restart)(=|$)', a)
+          and not (program == 'audiolstm' and a == '--mode=train')]
+  return shlex.join(head + rest + [f'--workdir={workdir}'])
 
 
 def run_prepared(p: PreparedRun, log=print) -> dict:
@@ -383,7 +407,8 @@ def finish(p: PreparedRun, metrics, writer, step: int, elapsed: float, stopped_b
              'seconds': elapsed, 'stopped_by': stopped_by}
   if stopped_by:
     log(f'stopped by {stopped_by} at iteration {step}/{p.total}; checkpoint saved in '
-        f'{p.run.checkpoint_dir}: run the same command to resume')
+        f'{p.run.checkpoint_dir}: run the same command to resume: '
+        f'{resume_command(p.run.path)}')
   else:
     log(f'done: {done} iterations in {elapsed:.1f} s ({summary["iters_per_s"]:.1f} it/s), '
         f'{len(writer.paths)} dream(s) in {p.run.dreams_dir}')
