@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiolstm.audio.audio_io import DEFAULT_AUDIO, AudioError, load_audio, load_many, training_files
+from audiolstm.audio.audio_io import AudioError
+from audiolstm.audio.audio_io import DEFAULT_AUDIO
+from audiolstm.audio.audio_io import load_audio
+from audiolstm.audio.audio_io import load_many
+from audiolstm.audio.audio_io import training_files
 from audiolstm.audio.audio_io import write_wav
 from audiolstm.files import unique_path
 
@@ -211,3 +215,12 @@ def test_unique_path_never_returns_existing(tmp_path):
   noext = tmp_path / 'noext'
   noext.mkdir()
   assert unique_path(str(noext)) == str(noext) + '-1'
+
+
+def test_a_missing_file_is_told_with_where_its_path_came_from(tmp_path):
+  missing = str(tmp_path / 'nope.wav')
+  with pytest.raises(AudioError, match=r'config\.input_files'):
+    load_audio(missing, 11025)
+  with pytest.raises(AudioError) as e:
+    load_audio(missing, 11025, source='the /audiolstm/seed message')
+  assert 'the /audiolstm/seed message' in str(e.value) and 'input_files' not in str(e.value)

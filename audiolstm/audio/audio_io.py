@@ -31,6 +31,7 @@ DEFAULT_AUDIO: str = os.path.join(os.path.dirname(os.path.dirname(os.path.abspat
 """Absolute path of the bundled default recording (20 s plucked-string melody, 11025 Hz mono)."""
 
 _FORMATS_HINT = 'use a WAV, FLAC, OGG or MP3 file'
+SOURCE = 'config.input_files / seed_files'  # where a path came from, in the messages
 _MAX_REASON = 160
 
 
@@ -126,7 +127,7 @@ def _librosa_fallback(path: str) -> tuple[np.ndarray, int]:
   return y, int(native_sr)
 
 
-def load_audio(path: str, sample_rate: int) -> np.ndarray:
+def load_audio(path: str, sample_rate: int, source: str = SOURCE) -> np.ndarray:
   """Decodes an audio file (any format libsndfile or librosa reads) to mono at `sample_rate`.
 
   Multi-channel files are averaged to mono; other rates are resampled (librosa).
@@ -134,6 +135,7 @@ def load_audio(path: str, sample_rate: int) -> np.ndarray:
   Args:
     path: the audio file (str or os.PathLike).
     sample_rate: the rate to return, in Hz (a positive int).
+    source: where the path came from, named in the error messages (a flag, an OSC message).
 
   Returns:
     [n] float32 samples in [-1, 1] at `sample_rate`.
@@ -147,11 +149,10 @@ def load_audio(path: str, sample_rate: int) -> np.ndarray:
   path = os.fspath(path)
   if files.is_url(path):  # gs://...: read from a local copy
     if not files.exists(path):
-      raise AudioError(f'audio file not found: {path} (check the path in config.input_files / '
-                       'seed_files)')
+      raise AudioError(f'audio file not found: {path} (check the path in {source})')
     with files.local_copy(path) as local:
-      return load_audio(local, sample_rate)
-  _check_file(path)
+      return load_audio(local, sample_rate, source)
+  _check_file(path, source)
   y = None
   try:
     # libsndfile first (WAV/FLAC/OGG/MP3/...); librosa (audioread) as the fallback decoder
@@ -181,17 +182,14 @@ def load_audio(path: str, sample_rate: int) -> np.ndarray:
   return np.clip(y, -1.0, 1.0).astype(np.float32, copy=False)
 
 
-def _check_file(path: str) -> None:
-  """AudioError (one line) unless `path` is an existing, non-empty, readable file."""
+def _check_file(path: str, source: str = SOURCE) -> None:
+  """AudioError (one line) unless `path` is an existing, non-empty, readable file; the message
+  names `source`, where the path came from."""
   if not os.path.exists(path):
-    raise AudioError(
-        f'audio file not found: {path} (check the path in config.input_files / seed_files)'
-    )
+    raise AudioError(f'audio file not found: {path} (check the path in {source})')
   if os.path.isdir(path):
-    raise AudioError(
-        f'could not decode audio file: {path} (it is a directory, not a file; '
-        f'point config.input_files / seed_files at an audio file)'
-    )
+    raise AudioError(f'could not decode audio file: {path} (it is a directory, not a file; '
+                     f'point {source} at an audio file)')
   try:
     st = os.stat(path)
   except OSError as e:
@@ -199,8 +197,7 @@ def _check_file(path: str) -> None:
   if not stat.S_ISREG(st.st_mode):
     kind = 'a FIFO (named pipe)' if stat.S_ISFIFO(st.st_mode) else 'not a regular file'
     raise AudioError(
-        f'could not read audio file: {path} (it is {kind}; point config.input_files '
-        '/ seed_files at an audio file)'
+        f'could not read audio file: {path} (it is {kind}; point {source} at an audio file)'
     )
   size = st.st_size
   if size == 0:

@@ -42,7 +42,7 @@ def sample_seeds(run: trained.TrainedRun, seed_files, num: int, seed: int):
     buffers, labels, offsets = trained.training_seeds(run, num, seed)
     spans = [dataset.seed_audio_span(c, g, int(o)) for o in offsets]
     return buffers, labels, [run.sources.seed_audio[lo:hi] for lo, hi in spans]
-  audios = [audio_io.load_audio(f, c.sample_rate) for f in seed_files]
+  audios = [audio_io.load_audio(f, c.sample_rate, source='--seed_files') for f in seed_files]
   seeds = [trained.seed_from_audio(run, a, f) for a, f in zip(audios, seed_files)]
   hi = dataset.seed_audio_span(c, g, 0)[1]
   pick = [i % len(seed_files) for i in range(num)]
@@ -226,7 +226,7 @@ def _watch_one(run: trained.TrainedRun, dreamer: trained.Dreamer, writer: output
   c, name = run.config, os.path.basename(path)
   t0 = time.perf_counter()
   try:
-    audio = audio_io.load_audio(path, c.sample_rate)
+    audio = audio_io.load_audio(path, c.sample_rate, source='the watched folder')
     buffer = trained.seed_from_audio(run, audio, name)
     buffer_audio = audio[:dataset.seed_audio_span(c, run.sources.g, 0)[1]]
   except (audio_io.AudioError, ConfigError) as e:

@@ -53,6 +53,7 @@ FADE_S = 0.05          # the crossfade of a re-seed (and the fade-out at a --sec
 STATUS_EVERY_S = 1.0   # the status line's period
 LIMITING_DB = 6.0      # the status line tells a gain reduction above this
 MAX_STREAMS = 64
+SEED_SOURCE = '--seed_file, the /audiolstm/seed message or the watched folder'
 
 
 def stderr_log(line: str) -> None:
@@ -418,7 +419,7 @@ class Status:
 def file_seed(run: trained.TrainedRun, path: str, num_streams: int) -> np.ndarray:
   """[S, input_span] every stream's seed: the start of the audio file `path` (AudioError or
   ConfigError, one line, if it cannot be read or is too short)."""
-  audio = audio_io.load_audio(path, run.config.sample_rate)
+  audio = audio_io.load_audio(path, run.config.sample_rate, source=SEED_SOURCE)
   buffer = trained.seed_from_audio(run, audio, os.path.basename(path))
   return np.repeat(buffer[None], num_streams, axis=0)
 
