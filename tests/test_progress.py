@@ -24,3 +24,18 @@ def test_resume_command_names_the_workdir_and_drops_restart():
                                   '--config.max_steps=500', '--workdir=/runs/fft-1 a']
   console = train.resume_command('/r', ['/usr/bin/audiolstm', '--mode=train', '--config=fft'])
   assert console == 'audiolstm train --config=fft --workdir=/r'
+
+
+def test_a_run_too_short_for_its_first_dream_says_so_and_what_to_do(tmp_path):
+  from tests.helpers import tiny_config  # pylint: disable=g-import-not-at-top  # test data only
+  c = tiny_config('fft', max_steps=2)
+  p = train.prepare_run(c, str(tmp_path / 'run'))
+  try:
+    notes = train.dream_notes(p)
+  finally:
+    if p.lock:
+      p.lock.release()
+  first = p.program.setup.dream_len
+  assert first > 2 and len(notes) == 1, notes
+  assert f'after {first} iterations' in notes[0] and '--workdir=' in notes[0], notes
+  assert f'--config.max_steps={first}' in notes[0]

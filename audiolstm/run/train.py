@@ -225,8 +225,20 @@ def announce(p: PreparedRun, log) -> None:
   if p.program.mesh.size > 1 or c.num_train_streams > 1:
     log(f'{p.program.mesh.size} device(s) ({jax.devices()[0].platform}); {c.num_train_streams} '
         f'training stream(s) and {c.num_dream_streams} dream stream(s) over the "data" axis')
-  for note in (*p.notes, *p.sources.notes):
+  for note in (*p.notes, *p.sources.notes, *dream_notes(p)):
     log(f'note: {note}')
+
+
+def dream_notes(p: PreparedRun) -> list:
+  """What a short run will not give: a note when it stops before its first dream is complete,
+  with what to do instead (dream from it afterwards, or run longer)."""
+  c, first = p.c, p.program.setup.dream_len
+  periodic = c.audio_freq and p.total >= c.audio_freq
+  if not c.concurrent or not c.num_dream_streams or p.total - p.start >= first or periodic:
+    return []
+  return [f'each {c.dream_seconds:g} s concurrent dream is complete after {first} iterations, and '
+          f'this run stops at {p.total}, so it writes no dream: listen with audiolstm sample '
+          f'--workdir={p.run.path} when it ends, or give --config.max_steps={first} or more']
 
 
 def log_losses(p: PreparedRun, metrics: outputs.MetricsLog, losses, step: int, eval_every: int,
