@@ -196,7 +196,6 @@ def held_out_samples(config: dict, num_samples: int) -> int:
     return 0
   # only for a run's held-out length
   from audiolstm.config import settings as config_lib  # pylint: disable=g-import-not-at-top
-  # only for a run's held-out length
   from audiolstm.core import dataset  # pylint: disable=g-import-not-at-top
   import ml_collections  # pylint: disable=g-import-not-at-top  # only for a run's held-out length
   try:

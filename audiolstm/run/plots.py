@@ -53,7 +53,6 @@ def spectrogram_png(path: str, audio: np.ndarray, sr: int, seed_audio=None, titl
   """
   # matplotlib loads only when a plot is drawn
   from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
-  # matplotlib loads only when a plot is drawn
   from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
 
   panels = [('dream', audio)] if seed_audio is None else [('seed', seed_audio), ('dream', audio)]
@@ -81,6 +80,12 @@ def spectrogram_png(path: str, audio: np.ndarray, sr: int, seed_audio=None, titl
   with files.atomic_file(path, suffix='.png') as tmp:
     fig.savefig(tmp, format='png')
   return path
+
+
+LOSS_CAPTION = ('Each iteration learns a different passage of the recording, so the loss rises and '
+                'falls with the material (a busy passage costs more than a quiet one), and a '
+                'running mean may rise in a healthy run. It is learning when the validation loss '
+                'falls, and when the dreams sound like the recording.')
 
 
 def draw_loss(ax, steps, losses, val=(), title: str = ''):
@@ -132,10 +137,11 @@ def loss_png(path: str, steps, losses, title: str, val=()) -> str:
   # An Agg canvas of its own: no pyplot, so a notebook's backend is left alone.
   from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
   from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
-  fig = Figure(figsize=(7, 4), dpi=100)
+  fig = Figure(figsize=(7, 4.6), dpi=100)
   FigureCanvasAgg(fig)
   draw_loss(fig.subplots(), steps, losses, val, title)
-  fig.tight_layout()
+  fig.text(0.01, 0.01, LOSS_CAPTION, fontsize=7, va='bottom', wrap=True)
+  fig.tight_layout(rect=(0, 0.09, 1, 1))
   with files.atomic_file(path, suffix='.png') as tmp:
     fig.savefig(tmp)
   return path

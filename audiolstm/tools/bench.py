@@ -126,7 +126,6 @@ def bench_config(args, chunk_size):
   """
   # jax loads only when a timing runs: --help stays quick
   from audiolstm.config import settings as config_lib  # pylint: disable=g-import-not-at-top
-  # jax loads only when a timing runs: --help stays quick
   from audiolstm.config import defaults  # pylint: disable=g-import-not-at-top
   c = defaults.get_config()
   c.approach = args.approach
@@ -216,11 +215,9 @@ def run_model(args):
   lines the comparison reads."""
   # jax loads only when a timing runs: --help stays quick
   import jax  # pylint: disable=g-import-not-at-top
-  # jax loads only when a timing runs: --help stays quick
   from audiolstm.audio import audio_io  # pylint: disable=g-import-not-at-top
   # jax loads only when a timing runs: --help stays quick
   from audiolstm.config import settings as config_lib  # pylint: disable=g-import-not-at-top
-  # jax loads only when a timing runs: --help stays quick
   from audiolstm.core import dataset  # pylint: disable=g-import-not-at-top
   # jax loads only when a timing runs: --help stays quick
   from audiolstm.core import program as program_lib  # pylint: disable=g-import-not-at-top
@@ -255,7 +252,6 @@ def run_model(args):
 def run_vocoder(args):
   # jax loads only when a timing runs: --help stays quick
   import jax  # pylint: disable=g-import-not-at-top
-  # jax loads only when a timing runs: --help stays quick
   from audiolstm.audio import vocoder  # pylint: disable=g-import-not-at-top
 
   from audiolstm.core import diagnostics  # pylint: disable=g-import-not-at-top  # imports jax

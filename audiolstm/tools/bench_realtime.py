@@ -73,11 +73,9 @@ def bench_run(approach: str, size: int = None, seed: int = 0):
   import jax  # pylint: disable=g-import-not-at-top  # jax and a run load only when a timing runs
   # jax and a run load only when a timing runs
   from audiolstm.config import settings as config_lib  # pylint: disable=g-import-not-at-top
-  # jax and a run load only when a timing runs
   from audiolstm.core import dataset  # pylint: disable=g-import-not-at-top
   # jax and a run load only when a timing runs
   from audiolstm.config import defaults  # pylint: disable=g-import-not-at-top
-  # jax and a run load only when a timing runs
   from audiolstm.dream import trained  # pylint: disable=g-import-not-at-top
   # jax and a run load only when a timing runs
   from audiolstm.core import program as program_lib  # pylint: disable=g-import-not-at-top
@@ -105,7 +103,6 @@ def time_bare(run, streams: int, budget_s: float) -> float:
   compiling piece (at least one timed piece)."""
   # jax and a run load only when a timing runs
   from audiolstm.dream import trained  # pylint: disable=g-import-not-at-top
-  # jax and a run load only when a timing runs
   from audiolstm.live import stream  # pylint: disable=g-import-not-at-top
   dreamer = stream.LiveDreamer(run, streams, seed=0)
   dreamer.seed(trained.training_seeds(run, streams, 0)[0])
@@ -126,11 +123,9 @@ def time_stream(run, streams: int, budget_s: float) -> float:
   re-seeds themselves are not made, so that both time the same dream)."""
   # jax and a run load only when a timing runs
   from audiolstm.dream import trained  # pylint: disable=g-import-not-at-top
-  # jax and a run load only when a timing runs
   from audiolstm.live import control as live_control  # pylint: disable=g-import-not-at-top
   # jax and a run load only when a timing runs
   from audiolstm.live import stream  # pylint: disable=g-import-not-at-top
-  # jax and a run load only when a timing runs
   from audiolstm.audio import wavstream  # pylint: disable=g-import-not-at-top
   sr = run.config.sample_rate
   with tempfile.TemporaryDirectory() as watch, open(os.devnull, 'wb') as sink, \

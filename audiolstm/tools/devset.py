@@ -499,7 +499,6 @@ def judge(runs: str, out_dir: str, approaches=APPROACHES, split='all', log=print
   """
   # judging loads only with --judge
   from audiolstm.judge import evaluate  # pylint: disable=g-import-not-at-top
-  # judging loads only with --judge
   from audiolstm.judge import calibration  # pylint: disable=g-import-not-at-top
   summaries = []
   for name, path in recordings(out_dir, split):
