@@ -149,10 +149,10 @@ def _sample(run, c, program, num_dreams, seconds, out_dir, seed, log) -> list:
           progress=lambda done, total, r=r: progress.update(r * setup.dream_len + done))
       for s, stream_values in enumerate(sampling.to_stream_values(values)):
         if len(paths) < num_dreams and len(stream_values):
-          lo, hi = dataset.seed_audio_span(c, run.sources.g, int(offsets[s]))
+          lo, _ = dataset.seed_audio_span(c, run.sources.g, int(offsets[s]))
           paths.append(writer.write(f'{c.approach}_sample_learning_{mode}_{len(paths):03d}.wav',
                                     stream_values, np.random.default_rng([seed, 11, r, s]),
-                                    seed_audio=run.sources.seed_audio[lo:hi]))
+                                    seed_audio=run.sources.seed_audio[lo:]))
       if stop.requested:
         log(f'stopped by {stop.requested}: kept {len(paths)} dream(s), the last ones cut short')
         break

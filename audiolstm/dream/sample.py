@@ -35,19 +35,18 @@ def sample_seeds(run: trained.TrainedRun, seed_files, num: int, seed: int):
   none, from the training audio (training_seeds).
 
   Returns (buffers [num, input_span], labels [num] (file stem or seed mode), seed audio [num] of
-  [m] samples each: what each seed buffer covers, for the spectrogram).
+  [m] samples each: the audio from each seed on, drawn above its dream's spectrogram).
   """
   c, g = run.config, run.sources.g
   if not seed_files:
     buffers, labels, offsets = trained.training_seeds(run, num, seed)
     spans = [dataset.seed_audio_span(c, g, int(o)) for o in offsets]
-    return buffers, labels, [run.sources.seed_audio[lo:hi] for lo, hi in spans]
+    return buffers, labels, [run.sources.seed_audio[lo:] for lo, _ in spans]
   audios = [audio_io.load_audio(f, c.sample_rate, source='--seed_files') for f in seed_files]
   seeds = [trained.seed_from_audio(run, a, f) for a, f in zip(audios, seed_files)]
-  hi = dataset.seed_audio_span(c, g, 0)[1]
   pick = [i % len(seed_files) for i in range(num)]
   labels = [os.path.splitext(os.path.basename(seed_files[k]))[0] for k in pick]
-  return np.stack([seeds[k] for k in pick]), labels, [audios[k][:hi] for k in pick]
+  return np.stack([seeds[k] for k in pick]), labels, [audios[k] for k in pick]
 
 
 def check_dream_seconds(dream_seconds) -> None:
@@ -228,7 +227,7 @@ def _watch_one(run: trained.TrainedRun, dreamer: trained.Dreamer, writer: output
   try:
     audio = audio_io.load_audio(path, c.sample_rate, source='the watched folder')
     buffer = trained.seed_from_audio(run, audio, name)
-    buffer_audio = audio[:dataset.seed_audio_span(c, run.sources.g, 0)[1]]
+    buffer_audio = audio
   except (audio_io.AudioError, ConfigError) as e:
     log(f'skipped {name}: {e}')
     return False

@@ -186,7 +186,8 @@ class DreamWriter:
       name: the file name wanted (a suffix is added if it exists).
       values: [steps * new_per_step] one stream's dream values (synthesis.to_audio).
       rng: the generator of the vocoder's phases (fft).
-      seed_audio: optional [m] samples of the seed, drawn above the dream.
+      seed_audio: optional [m] samples of the recording from the seed on (the seed first): as
+        much of it as the dream lasts is drawn above the dream, on the same time axis.
       tag: TensorBoard tag (dream/TAG, spectrogram/TAG); none written without it.
       step: TensorBoard step.
     """
@@ -196,9 +197,11 @@ class DreamWriter:
       audio = loudness.level_whole(audio, sr, self.level)
     files.makedirs(self.out_dir)
     path = audio_io.write_wav(files.unique_path(os.path.join(self.out_dir, name)), audio, sr)
-    title = os.path.basename(path) + (' (seed above)' if seed_audio is not None else '')
-    png = plots.spectrogram_png(os.path.splitext(path)[0] + '.png', audio, sr,
-                                seed_audio=seed_audio, title=title)
+    above = None if seed_audio is None else np.asarray(seed_audio)[:max(len(audio), 1)]
+    title = os.path.basename(path) + ('' if above is None else
+                                      ' (above: the recording from its seed on)')
+    png = plots.spectrogram_png(os.path.splitext(path)[0] + '.png', audio, sr, seed_audio=above,
+                                title=title, seed_label='recording from the seed on')
     if self.board is not None and tag:
       self.board.audio(f'dream/{tag}', step, audio, sr)
       self.board.image(f'spectrogram/{tag}', step, png)

@@ -32,7 +32,7 @@ def log_spectrogram(audio: np.ndarray, sr: int):
 
 
 def spectrogram_png(path: str, audio: np.ndarray, sr: int, seed_audio=None, title=None,
-                    figsize=(8.0, 3.2), dpi: int = 100) -> str:
+                    figsize=(8.0, 3.2), dpi: int = 100, seed_label: str = 'seed') -> str:
   """Write a PNG of the dream's spectrogram (and the seed's above it, when given).
 
   Log-magnitude (dB below the loudest bin, 80 dB range, one colour scale for both panels so they
@@ -43,10 +43,12 @@ def spectrogram_png(path: str, audio: np.ndarray, sr: int, seed_audio=None, titl
     path: the PNG to write (parent directories are created).
     audio: [n] dream samples (n >= 1).
     sr: sample rate in Hz.
-    seed_audio: optional [m] samples of the seed (or any audio to compare with), drawn above.
+    seed_audio: optional [m] samples of the seed (or any audio to compare with), drawn above,
+      on the dream's time axis.
     title: optional figure title.
     figsize: (width, height) in inches of one panel's row.
     dpi: resolution.
+    seed_label: the upper panel's name.
 
   Returns:
     path.
@@ -55,7 +57,8 @@ def spectrogram_png(path: str, audio: np.ndarray, sr: int, seed_audio=None, titl
   from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
   from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
 
-  panels = [('dream', audio)] if seed_audio is None else [('seed', seed_audio), ('dream', audio)]
+  panels = [('dream', audio)] if seed_audio is None else [(seed_label, seed_audio),
+                                                           ('dream', audio)]
   for label, x in panels:
     if np.asarray(x).size == 0:
       raise ValueError(f'cannot draw the spectrogram of {path}: the {label} audio is empty')
@@ -73,6 +76,7 @@ def spectrogram_png(path: str, audio: np.ndarray, sr: int, seed_audio=None, titl
       ax.text(0.5, 0.5, 'silent', transform=ax.transAxes, ha='center', va='center', color='w')
     ax.set_ylabel('frequency (Hz)')
     ax.set_xlabel('time (s)')
+    ax.set_xlim(0.0, max(s for _, _, s in specs))  # one time axis: the panels line up
     ax.set_title(label if len(specs) > 1 else (title or label), fontsize=9, loc='left')
   fig.colorbar(image, ax=list(axes), label='dB below the loudest bin', pad=0.01)
   if title and len(specs) > 1:

@@ -269,10 +269,10 @@ def write_dreams(p: PreparedRun, writer: outputs.DreamWriter, kind: str, count: 
   c = p.c
   mode = c.seed_advance[count % len(c.seed_advance)]
   for s, stream_values in enumerate(values):
-    lo, hi = data_lib.seed_audio_span(c, p.sources.g, int(offsets[s]))
+    lo, _ = data_lib.seed_audio_span(c, p.sources.g, int(offsets[s]))
     writer.write(rundir.dream_name(c.approach, kind, mode, step, s), stream_values,
                  np.random.default_rng([c.seed, kind == 'sequential', count, s]),
-                 seed_audio=p.sources.seed_audio[lo:hi], tag=f'{kind}_s{s}', step=step)
+                 seed_audio=p.sources.seed_audio[lo:], tag=f'{kind}_s{s}', step=step)
 
 
 def sequential_dream(p: PreparedRun, writer: outputs.DreamWriter, step: int) -> None:
