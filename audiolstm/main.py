@@ -36,7 +36,8 @@ apply to that sampling only, and the run's field is their default:
 --dream_noise likewise defaults to the run's config.dream_noise. To change those fields for a
 training run, write --config.dream_seconds=..., --config.seed=..., --config.seed_files=(...).
 
-The file is kept thin: the logic lives in audiolstm.run.train so tests and notebooks call it directly.
+The file is kept thin: the logic lives in audiolstm.run.train so tests and notebooks call it
+directly.
 Bad settings or input give one line on stderr and exit status 2; nothing earlier is touched.
 """
 from absl import app

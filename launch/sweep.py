@@ -26,10 +26,12 @@ Modes:
 At the end (local, summary) a table of every point: final training loss, final validation loss
 (when metrics.jsonl has one), the median verdicts (A R N: artifacts, resemblance, novelty, each
 High, Medium or Low) of its dreams of the second half of training and whether it passes the default
-configs' bar (audiolstm.judge.calibration.summarize), the medians over those dreams of its main scores
+configs' bar (audiolstm.judge.calibration.summarize), the medians over those dreams of its main
+scores
 (clicks_per_s, flatness_ratio, frame_distance_db, motion_excess, max_ncc, spectral_distance_db;
 lower is better for all), and its status; under each point, its anchors [unseen], [grains] and
-[noise] (audiolstm.judge.anchors: made from its own recording) with their verdicts and key scores, so
+[noise] (audiolstm.judge.anchors: made from its own recording) with their verdicts and key scores,
+so
 that the numbers read against what real new playing, shuffled grains and noise score. The same
 in ROOT/summary.csv (one row per point, the anchors' key scores as columns unseen_flatness_ratio,
 ...), and each point's scores in ROOT/<point>/scores.csv (a cache: only new dreams are scored).
@@ -397,9 +399,11 @@ def _first_line(e: Exception) -> str:
 
 
 def score_summary(workdir: str) -> dict:
-  """A run's verdicts and scores for the summary (audiolstm.judge.calibration.summarize of its rows).
+  """A run's verdicts and scores for the summary (audiolstm.judge.calibration.summarize of its
+  rows).
 
-  The rows come from audiolstm.judge.report.run_scores: RUN/scores.csv, scoring (and saving) the dreams
+  The rows come from audiolstm.judge.report.run_scores: RUN/scores.csv, scoring (and saving) the
+  dreams
   missing there, with the anchors.
 
   Returns:

@@ -1,4 +1,5 @@
-"""`python -m audiolstm.tools.bench`: output format and one compilation per run (no timing asserts)."""
+"""`python -m audiolstm.tools.bench`: output format and one compilation per run (no timing
+asserts)."""
 import os
 import re
 import subprocess

@@ -223,8 +223,8 @@ def test_score_run_reads_nan_files_and_survives_bad_ones(tmp_path, synth_audio):
 
 def run_evaluate(*args):
   env = dict(os.environ, PYTHONPATH=ROOT)
-  return subprocess.run([sys.executable, '-m', 'audiolstm.judge.evaluate', *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=120)
+  return subprocess.run([sys.executable, '-m', 'audiolstm.judge.evaluate', *args], cwd=ROOT,
+                        env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.slow

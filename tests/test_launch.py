@@ -614,7 +614,8 @@ def fake_vm(tmp_path):
 
   The fake gcloud records each call; `storage ls` fails with the text of the file LS_FAILS when
   it exists; `storage rsync` to a local directory puts a file `pulled` there (and then fails when
-  the file PULL_FAILS exists); `storage rsync` to the bucket fails when the file PUSH_FAILS exists. curl (the TPU metadata) prints WORKER's text.
+  the file PULL_FAILS exists); `storage rsync` to the bucket fails when the file PUSH_FAILS exists.
+  curl (the TPU metadata) prints WORKER's text.
   The venv's python records its call and exits 7."""
   home = tmp_path / 'vm'
   (home / 'src').mkdir(parents=True)

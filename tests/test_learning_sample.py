@@ -32,7 +32,8 @@ def test_each_dream_step_follows_a_training_step(column_run):
   state = learn.fresh_dreams(program, run.state, data, jax.random.key(3))
   assert int(state.dream_pos) == 0 and not np.any(np.asarray(state.dream_carry))
   # One fused iteration by hand: a training step, then a dream step with the new parameters.
-  _, (_, want, _) = program_lib.concurrent_step(program.model, program.tx, program.setup, state, data)
+  _, (_, want, _) = program_lib.concurrent_step(program.model, program.tx, program.setup, state,
+                                                data)
   params_before = jax.tree.map(np.asarray, state.params)
   state, values, _ = learn.learn_and_dream(program, state, data, 3)
   assert values.shape == (3, program.setup.dream.num_streams, program.setup.g.new_per_step)

@@ -1,4 +1,5 @@
-"""The level chain (audiolstm.audio.loudness): the recording's loudness, no blasts, blocks = whole."""
+"""The level chain (audiolstm.audio.loudness): the recording's loudness, no blasts, blocks =
+whole."""
 import numpy as np
 import pytest
 

@@ -42,7 +42,8 @@ def test_lstm_cell_matches_tf1_equations():
 def test_every_parameter_changes_after_one_step(approach, synth_audio):
   c, _, program, data, state = build(approach, synth_audio, num_layers=2)
   before = jax.tree.map(np.asarray, state.params)
-  step = jax.jit(functools.partial(program_lib.train_step, program.model, program.tx, program.setup))
+  step = jax.jit(functools.partial(program_lib.train_step, program.model, program.tx,
+                                   program.setup))
   after, loss = step(state, data)
   assert np.isfinite(loss)
   for b, a in zip(jax.tree_util.tree_leaves_with_path(before),
@@ -141,8 +142,8 @@ def test_dropout_while_dreaming_off_makes_streams_deterministic(synth_audio):
 def test_regularisation_reaches_the_loss(synth_audio):
   _, _, program, data, state = build('column', synth_audio, regularization=True, reg_amount=0.5)
   x, y = program_lib.batch_at(program.setup, data, 0)
-  loss, (mse, _) = program_lib.loss_fn(program.model, program.setup, state.params, state.carry, x, y,
-                                 None)
+  loss, (mse, _) = program_lib.loss_fn(program.model, program.setup, state.params, state.carry,
+                                       x, y, None)
   l2 = sum(0.5 * np.sum(np.square(k)) for k in models.lstm_kernels(state.params))
   np.testing.assert_allclose(loss, mse + 0.5 * l2, rtol=1e-5)
 

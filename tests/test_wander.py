@@ -22,7 +22,8 @@ def test_snapshot_steps_spread_over_the_second_half():
   due = [s for s in range(1, 101) if snapshots.due(c, 100, s)]
   assert due == [60, 72, 84, 96]
   # The host loop's chunks end at those steps only.
-  assert [snapshots.steps_to_next(c, 100, s) for s in (0, 59, 60, 95, 96)] == [60, 1, 12, 1, 1 << 62]
+  assert ([snapshots.steps_to_next(c, 100, s) for s in (0, 59, 60, 95, 96)]
+          == [60, 1, 12, 1, 1 << 62])
   c.wander_snapshots = 0
   assert snapshots.every(c, 100) == 0 and not any(snapshots.due(c, 100, s) for s in range(101))
 

@@ -26,8 +26,8 @@ __all__ = [
     'write_wav',
 ]
 
-DEFAULT_AUDIO: str = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'data',
-                                  'default.wav')
+DEFAULT_AUDIO: str = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                  'data', 'default.wav')
 """Absolute path of the bundled default recording (20 s plucked-string melody, 11025 Hz mono)."""
 
 _FORMATS_HINT = 'use a WAV, FLAC, OGG or MP3 file'

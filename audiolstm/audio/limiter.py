@@ -3,7 +3,8 @@
 Each input sample asks for a gain (dB, <= 0): enough to bring it under the ceiling, or less
 (`required_db`, e.g. loudness.Loudness's guard against sudden jumps). The gain applied is the
 minimum of those asks over the look-ahead window (so it is down before the peak arrives), its
-mean (as a linear gain) over one more window (a smooth attack) and a release of at most `release_db_s` dB per
+mean (as a linear gain) over one more window (a smooth attack) and a release of at most
+`release_db_s` dB per
 second. The audio comes out `delay` samples late; pieces join into exactly the whole signal's
 output (the state between blocks is the last 2 * delay samples and the gain).
 """

@@ -11,7 +11,8 @@ Bin k of `bins` always has frequency k * sr / (2 * bins):
   zero_padding=False  FFT of size window_size, the first window_size // 2 bins kept
                       (bins = window_size // 2).
 
-The analysis spectrogram (`power_spectrogram`, `power_batches`: the scores of audiolstm.judge.evaluate
+The analysis spectrogram (`power_spectrogram`, `power_batches`: the scores of
+audiolstm.judge.evaluate
 and the pictures of audiolstm.run.plots and the notebooks) is the power of centred Hann-windowed
 frames, with all n_fft // 2 + 1 bins (bin k at k * sr / n_fft).
 """
@@ -205,7 +206,8 @@ def flatness(audio: np.ndarray, sr: int) -> float:
 def power_spectrogram(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
   """|STFT|^2 of Hann-windowed frames, centred (n_fft // 2 zeros each side).
 
-  The analysis spectrogram of the scores (audiolstm.judge.evaluate) and the pictures (audiolstm.run.plots,
+  The analysis spectrogram of the scores (audiolstm.judge.evaluate) and the pictures
+  (audiolstm.run.plots,
   notebook_utils); the model's frames are `magnitude_frames`.
 
   Args:

@@ -167,8 +167,8 @@ def check_dream_memory(c, g: Geometry, streams: int, seconds: float, what: str,
   gib = (dream_memory(c, g, streams, seconds) + extra) / 2**30
   _check(gib <= DREAM_MEMORY_LIMIT_GIB,
          f'{what} would hold about {gib:.3g} GiB of dreams in memory, over the limit of '
-         f'{DREAM_MEMORY_LIMIT_GIB:g} GiB (audiolstm.config.settings.DREAM_MEMORY_LIMIT_GIB): make the '
-         'dreams shorter or fewer')
+         f'{DREAM_MEMORY_LIMIT_GIB:g} GiB (audiolstm.config.settings.DREAM_MEMORY_LIMIT_GIB): '
+         'make the dreams shorter or fewer')
 
 
 def _check(ok, message):

@@ -31,7 +31,8 @@ from audiolstm.run import rundir
 from audiolstm.run import signals
 
 
-def fresh_dreams(program: program_lib.Program, state: program_lib.State, data: program_lib.DeviceData, rng):
+def fresh_dreams(program: program_lib.Program, state: program_lib.State,
+                 data: program_lib.DeviceData, rng):
   """The state with every dream stream starting afresh from a seed (in the mode of its dream
   count, as training picks it) and a zero LSTM state; the training part is unchanged.
 
@@ -53,7 +54,8 @@ def fresh_dreams(program: program_lib.Program, state: program_lib.State, data: p
                        dream_pos=jnp.zeros_like(state.dream_pos), dream_offsets=offsets)
 
 
-def learn_and_dream(program: program_lib.Program, state: program_lib.State, data: program_lib.DeviceData,
+def learn_and_dream(program: program_lib.Program, state: program_lib.State,
+                    data: program_lib.DeviceData,
                     num_steps: int, progress=None, stop=None):
   """`num_steps` fused iterations (a train step, then a dream step of every stream).
 
@@ -75,8 +77,8 @@ def learn_and_dream(program: program_lib.Program, state: program_lib.State, data
     state, losses, values, _ = program.run_chunk(state, data, n)
     losses = sharding_lib.to_host(losses)[:n]
     if not np.all(np.isfinite(losses)):
-      raise program_lib.TrainingDiverged('the loss became non-finite while learning on: dream from the '
-                                   'run without --learn')
+      raise program_lib.TrainingDiverged('the loss became non-finite while learning on: dream '
+                                         'from the run without --learn')
     pieces.append(sharding_lib.to_host(values)[:n])
     done += n
     if progress:

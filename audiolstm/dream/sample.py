@@ -104,7 +104,8 @@ def sample(workdir, seed_files=(), num_dreams=4, dream_seconds=None, out_dir=Non
     raise
 
 
-def _sample(run: trained.TrainedRun, buffers, labels, seed_audio, seconds: float, out_dir: str, seed: int,
+def _sample(run: trained.TrainedRun, buffers, labels, seed_audio, seconds: float, out_dir: str,
+            seed: int,
             log, knobs) -> list:
   """sample's dream and files in its locked out_dir (buffers [num, input_span]; knobs: the
   dream noise and temperature, None for the config's)."""
@@ -219,7 +220,8 @@ class WatchMemory:
     files.write_text_atomic(self.path, json.dumps(sorted([p, list(k)] for p, k in self.done)))
 
 
-def _watch_one(run: trained.TrainedRun, dreamer: trained.Dreamer, writer: outputs.DreamWriter, path: str,
+def _watch_one(run: trained.TrainedRun, dreamer: trained.Dreamer, writer: outputs.DreamWriter,
+               path: str,
                seed: int, count: int, log) -> bool:
   """Dream from one watched file and write it; False (and a line saying why) if it is unusable."""
   c, name = run.config, os.path.basename(path)
@@ -238,7 +240,8 @@ def _watch_one(run: trained.TrainedRun, dreamer: trained.Dreamer, writer: output
   return True
 
 
-def _watch(run: trained.TrainedRun, watch_dir, out_dir, seconds, seed, poll_s, settle_s, log, max_files,
+def _watch(run: trained.TrainedRun, watch_dir, out_dir, seconds, seed, poll_s, settle_s, log,
+           max_files,
            knobs) -> int:
   """watch's loop, writing into its locked out_dir (knobs: dream noise and temperature)."""
   dreamer = trained.Dreamer(run, 1, seconds, *knobs)

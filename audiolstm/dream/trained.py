@@ -82,7 +82,8 @@ def load_run(workdir: str, log=print) -> TrainedRun:
     log(f'note: checkpoint {damaged} of {workdir} is damaged ({why}): dreaming from iteration '
         f'{step} instead (the damaged one is left in place)')
   return TrainedRun(path=path, config=c, sources=sources, model=program.model,
-                    params=program_lib.dream_params(state), same_offsets=np.asarray(state.same_offsets),
+                    params=program_lib.dream_params(state),
+                    same_offsets=np.asarray(state.same_offsets),
                     cursor=int(slicing.cursors(g, step, sources.iters_per_epoch)), step=step,
                     program=program, state=state,
                     snapshots=snapshots.load(path, params_like=program_lib.dream_params(state))
@@ -129,40 +130,64 @@ def training_seeds(run: TrainedRun, num: int, seed: int):
   return run.sources.seeds[slicing.seed_indices(run.sources.g, offsets)], modes, offsets
 
 
-class Dreamer:
-  """A jitted dream of a fixed batch size and length (compiled once, reused for every call).
+class Stepper:
+  """The one way a trained run's dreams are stepped (sample, watch and stream): S streams,
+  `steps` dream steps per jitted dispatch (compiled once), wandering among the run's snapshots
+  when it has them (core/wander.py), else with its final params. Piece i of a dream started with
+  key `rng` draws with fold_in(rng, i); its wander path with fold_in(rng, 2**30), one for the
+  whole dream, so pieces join seamlessly."""
 
-  A run with wander snapshots (wander.py) dreams with its params wandering among them; one
-  without, with its final params."""
+  def __init__(self, run: TrainedRun, num_streams: int, steps: int, dream_noise=None,
+               temperature=None):
+    """`dream_noise` (None: the run's config.dream_noise) is the std of the noise added to each
+    predicted value, `temperature` (None: config.temperature) a distributional head's sampling
+    temperature; both may also be given to `dispatch` as traced values (live knobs)."""
+    c = run.config
+    self.run, self.num_streams, self.steps = run, num_streams, steps
+    self.ds = sampling.dream_setup(c, run.sources, num_streams, dream_noise, temperature)
+    self.ws = wander.setup_of(c, run.sources.g, run.snapshots)
+    self.params = run.params if self.ws is None else run.snapshots
+    self._scan = jax.jit(functools.partial(wander.piece, run.model, self.ds, self.ws, steps))
+
+  def start(self, buffers: np.ndarray, rng) -> None:
+    """Start a dream from seed buffers [S, input_span] (zero LSTM state) with key `rng`."""
+    self.state = (jnp.asarray(buffers, jnp.float32),
+                  models.zero_carry(self.run.config, (self.num_streams,)))
+    self.rng, self.count = rng, 0
+
+  def dispatch(self, *knobs):
+    """Dispatch the next piece; returns its [steps, S, new_per_step] values (a device array,
+    still being computed). `knobs`: () or (noise, temperature) as traced float32 scalars."""
+    buffers, carry, out = self._scan(self.params, *self.state,
+                                     jax.random.fold_in(self.rng, self.count),
+                                     jax.random.fold_in(self.rng, 1 << 30),
+                                     jnp.int32(self.count * self.steps), *knobs)
+    self.state, self.count = (buffers, carry), self.count + 1
+    return out
+
+
+class Dreamer:
+  """A dream of a fixed batch size and length, in pieces of at most PIECE_STEPS (a Stepper:
+  compiled once, reused for every call), with progress and a stop between pieces."""
 
   def __init__(self, run: TrainedRun, num_streams: int, seconds: float, dream_noise=None,
                temperature=None):
-    """A dreamer of `num_streams` streams and `seconds` each; `dream_noise` (None: the run's
-    config.dream_noise) is the std of the noise added to each predicted value, `temperature`
-    (None: config.temperature) a distributional head's sampling temperature."""
-    c = run.config
+    """A dreamer of `num_streams` streams and `seconds` each (see Stepper for the knobs)."""
     self.run, self.seconds = run, seconds
-    self.num_steps = config_lib.dream_steps(c, run.sources.g, seconds)
+    self.num_steps = config_lib.dream_steps(run.config, run.sources.g, seconds)
     self.piece = min(self.num_steps, PIECE_STEPS)
-    self.ds = sampling.dream_setup(c, run.sources, num_streams, dream_noise, temperature)
-    self.ws = wander.setup_of(c, run.sources.g, run.snapshots)
-    self._scan = jax.jit(functools.partial(wander.piece, run.model, self.ds, self.ws, self.piece))
+    self.stepper = Stepper(run, num_streams, self.piece, dream_noise, temperature)
+    self.ds, self.ws = self.stepper.ds, self.stepper.ws
 
   def __call__(self, buffers: np.ndarray, rng, progress=None, stop=None) -> np.ndarray:
     """buffers [S, input_span] -> dream values [S, num_steps * new_per_step], or fewer steps
     (whole pieces, at least one) when `stop` (a signals.StopSignals) was requested."""
-    c = self.run.config
-    buffers = jnp.asarray(buffers)
-    carry = models.zero_carry(c, (self.ds.num_streams,))
-    params = self.run.params if self.ws is None else self.run.snapshots
-    wkey = jax.random.fold_in(rng, 1 << 30)  # the wander's key: one for the whole dream
+    self.stepper.start(buffers, rng)
     pieces = []
     for i in range(-(-self.num_steps // self.piece)):
       if i and stop is not None and stop.requested:
         break
-      buffers, carry, out = self._scan(params, buffers, carry, jax.random.fold_in(rng, i), wkey,
-                                       jnp.int32(i * self.piece))
-      pieces.append(np.asarray(out))
+      pieces.append(np.asarray(self.stepper.dispatch()))
       if progress:
         progress(min((i + 1) * self.piece, self.num_steps), self.num_steps)
     values = np.concatenate(pieces)[:self.num_steps]

@@ -1,7 +1,8 @@
 r"""The free-running "alive" score: does a long dream keep changing the way the recording does?
 
 A fixed model left to dream on its own often settles within a second: one steady tone or chord (a
-drone), silence, or noise. The dream's scores in audiolstm.judge.evaluate are averages over a whole file
+drone), silence, or noise. The dream's scores in audiolstm.judge.evaluate are averages over a whole
+file
 and say little about a 20 s dream that plays for one second and then holds. This score looks at a
 long dream window by window instead: WINDOW_S windows every HOP_S (a last partial window under
 MIN_PART_S is dropped), each with

@@ -186,7 +186,8 @@ def summarize(rows, second_half: bool = True) -> dict:
     half = max(r['iteration'] for r in dreams) / 2
     dreams = [r for r in dreams if r['iteration'] >= half or r['iteration'] < 0]
   out = {'dreams': len(dreams),
-         'flagged': sum(bool(r.get('error')) or any(r.get(f) for f in measures.FLAG_NAMES) for r in dreams),
+         'flagged': sum(bool(r.get('error')) or any(r.get(f) for f in measures.FLAG_NAMES)
+                        for r in dreams),
          'anchors': {r['source']: r for r in rows if r.get('source') in anchors.ANCHOR_NAMES}}
   for name in TABLE_SCORES:
     values = [r[name] for r in dreams if isinstance(r.get(name), float) and math.isfinite(r[name])]

@@ -419,7 +419,8 @@ def format_table(rows) -> str:
   head = (f'{"file":<{width}}  A R N  ' + '  '.join(f'{s.short:>8}' for s in cols) + '  flags')
   lines = [head, '-' * len(head)]
   for r in rows:
-    flags = ','.join(n for n in measures.FLAG_NAMES if r.get(n)) or ('error' if r.get('error') else '-')
+    flags = (','.join(n for n in measures.FLAG_NAMES if r.get(n))
+             or ('error' if r.get('error') else '-'))
     verdict = ' '.join((r.get(v) or '?')[0] for v in calibration.VERDICTS)
     lines.append(f'{_label(r):<{width}}  {verdict}  '
                  + '  '.join(f'{r[s.name]:>8.3g}' for s in cols) + f'  {flags}'

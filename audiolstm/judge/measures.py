@@ -148,7 +148,8 @@ def _features(x: np.ndarray, sr: int) -> _Features:
   ms = float(np.mean(np.square(x))) if len(x) else 0.0
   rough = float(np.mean(np.square(np.diff(x))) / ms) if ms > 0 and len(x) > 1 else math.nan
   mel_fb, chroma_fb = features.filterbanks(sr, n_fft)
-  mean_power, energy, frame_flatness, mel_power = features.spectral_stats(x, n_fft, hop, mel_fb=mel_fb)
+  mean_power, energy, frame_flatness, mel_power = features.spectral_stats(x, n_fft, hop,
+                                                                          mel_fb=mel_fb)
   flatness = spectral.mean_flatness(frame_flatness, energy)  # over the loud frames
   mel = mel_fb @ mean_power                                    # [64]
   if np.sum(mel) > 0:

@@ -1,6 +1,7 @@
 r"""One self-contained HTML page per run, to listen to the dreams and find the best at a glance.
 
-  python -m audiolstm.judge.report --workdir=RUN        # writes RUN/report.html; open it in a browser
+  python -m audiolstm.judge.report --workdir=RUN        # writes RUN/report.html; open it in a
+  browser
 
 The page links only to files inside RUN (relative links; no server, no internet, no external
 JS/CSS): the resolved config (collapsible), the loss plot, the training audio's spectrogram, and a

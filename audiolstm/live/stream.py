@@ -22,7 +22,6 @@ stream from that file's start; /audiolstm/noise sets the dream noise; /audiolstm
 SIGTERM stop, closing a valid file. Log and status lines go to stderr (stdout may be the audio).
 """
 import dataclasses
-import functools
 import math
 import os
 import sys
@@ -39,9 +38,7 @@ from audiolstm.audio import synthesis
 from audiolstm.audio import wavstream
 from audiolstm.config import settings as config_lib
 from audiolstm.config.settings import ConfigError
-from audiolstm.core import models
 from audiolstm.core import sampling
-from audiolstm.core import wander
 from audiolstm.dream import sample as sample_mode
 from audiolstm.dream import trained
 from audiolstm.live import control as live_control
@@ -187,27 +184,17 @@ class LiveDreamer:
     c, g = run.config, run.sources.g
     self.run, self.num_streams = run, num_streams
     self.steps = max(1, round(PIECE_S * c.sample_rate / config_lib.samples_per_dream_step(c, g)))
-    ds = sampling.dream_setup(c, run.sources, num_streams)
-    self.ws = wander.setup_of(c, g, run.snapshots)
-    self.params = run.params if self.ws is None else run.snapshots
-    self._scan = jax.jit(functools.partial(wander.piece, run.model, ds, self.ws, self.steps))
+    self.stepper = trained.Stepper(run, num_streams, self.steps)
+    self.ws = self.stepper.ws
     self.key, self.seeds_taken = jax.random.key(seed), 0
 
   def seed(self, buffers: np.ndarray) -> None:
     """Start again from seed buffers [S, input_span] (zero LSTM state; a piece ahead is dropped)."""
-    self.state = (jnp.asarray(buffers, jnp.float32),
-                  models.zero_carry(self.run.config, (self.num_streams,)))
-    self.rng = jax.random.fold_in(self.key, self.seeds_taken)
-    self.seeds_taken, self.count, self.ahead = self.seeds_taken + 1, 0, None
+    self.stepper.start(buffers, jax.random.fold_in(self.key, self.seeds_taken))
+    self.seeds_taken, self.ahead = self.seeds_taken + 1, None
 
   def _dispatch(self, noise: float, temperature: float):
-    buffers, carry, out = self._scan(self.params, *self.state,
-                                     jax.random.fold_in(self.rng, self.count),
-                                     jax.random.fold_in(self.rng, 1 << 30),
-                                     jnp.int32(self.count * self.steps), jnp.float32(noise),
-                                     jnp.float32(temperature))
-    self.state, self.count = (buffers, carry), self.count + 1
-    return out
+    return self.stepper.dispatch(jnp.float32(noise), jnp.float32(temperature))
 
   def next(self, noise: float, temperature: float = None) -> np.ndarray:
     """[S, steps * new_per_step] the next piece's dream values (noise: the std, temperature: a

@@ -82,7 +82,8 @@ def chunk_length(step: int, total: int, c, eval_every: int, rate=None) -> int:
   """Iterations of the next chunk from `step` of `total`.
 
   At most config.chunk_size, never past the end or a sequential-dream (audio_freq), checkpoint,
-  validation (eval_every, 0 = off) or wander snapshot (snapshots.every) boundary, and once the speed is known (`rate` iterations/s)
+  validation (eval_every, 0 = off) or wander snapshot (snapshots.every) boundary, and once the
+  speed is known (`rate` iterations/s)
   about CHUNK_SECONDS of work, so signals are answered within about that.
   """
   n = min(c.chunk_size, total - step, next_boundary(step, c.audio_freq),
@@ -170,7 +171,8 @@ def _refuse_lost_history(run: rundir.RunDir, damaged=()) -> None:
         'move them aside (into WORKDIR.before-restart-<time>/) and start afresh')
 
 
-def _restore(ckpts: checkpoint.Checkpoints, run: rundir.RunDir, state: program_lib.State, host: checkpoint.HostState,
+def _restore(ckpts: checkpoint.Checkpoints, run: rundir.RunDir, state: program_lib.State,
+             host: checkpoint.HostState,
              notes: list) -> tuple:
   """(step, state) of the newest checkpoint that restores (host loaded from it), or (0, state)
   for a fresh start (refused when it would lose an earlier run's outputs). Damaged newer

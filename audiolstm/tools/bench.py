@@ -2,8 +2,10 @@ r"""Benchmark: the reference scripts' work (../shared/bench/) through audiolstm'
 
   python -m audiolstm.tools.bench --approach column [--scale {dissertation,small}] [--iters 20]
       [--warmup 3] [--streams 1] [--dream-only] [--wav PATH] [--layers 1] [--seed 0]
-  python -m audiolstm.tools.bench --vocoder [--seconds 30] [--bins 1024] [--hop 256] [--check-npz PATH]
-  python -m audiolstm.tools.bench --realtime [--approaches column,fft] [--sizes 128,256] [--budget 2]
+  python -m audiolstm.tools.bench --vocoder [--seconds 30] [--bins 1024] [--hop 256] [--check-npz
+  PATH]
+  python -m audiolstm.tools.bench --realtime [--approaches column,fft] [--sizes 128,256] [--budget
+  2]
       [--realtime-streams 1,8] [--overhead]
 
 `--realtime` (audiolstm.tools.bench_realtime) prints a table of stream mode's dream speed: for each
@@ -13,7 +15,8 @@ streams, then one line of the level chain's speed (loudness.Loudness at those st
 
 Training (the default) builds a resolved config with the reference's shapes (lr 1e-4, dense init
 std 1e-5, no dropout, dreams that never end within the run), loads the audio with
-`dataset.load_sources`, and times `program_lib.build(...).run_chunk`: the jitted, state-donating chunk
+`dataset.load_sources`, and times `program_lib.build(...).run_chunk`: the jitted, state-donating
+chunk
 loop the command line uses, one dispatch of `--iters` fused iterations (a training step plus one
 dream step of every stream). `--dream-only` times `program.sequential_dream` (the jitted scan of
 `sampling.sample_step` that the command line uses for sequential dreams) over `--iters` steps of
@@ -54,7 +57,8 @@ def parse_args(argv=None):
   p.add_argument('--seconds', type=float, default=30.0, help='vocoder: seconds of audio')
   p.add_argument('--bins', type=int, default=1024, help='vocoder: frequency bins')
   p.add_argument('--hop', type=int, default=256, help='vocoder: samples per frame')
-  p.add_argument('--sr', type=int, default=make_default_audio.SAMPLE_RATE, help='vocoder: sample rate')
+  p.add_argument('--sr', type=int, default=make_default_audio.SAMPLE_RATE,
+                 help='vocoder: sample rate')
   p.add_argument('--repeats', type=int, default=5, help='vocoder: timed calls (median)')
   p.add_argument('--check-npz', default=None,
                  help="vocoder: the reference's --save-npz file; use its inputs, compare outputs")

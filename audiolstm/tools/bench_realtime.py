@@ -1,4 +1,4 @@
-"""`python -m audiolstm.tools.bench --realtime`: which model sizes dream in real time on this machine.
+"""`python -m audiolstm.tools.bench --realtime`: which model sizes dream in real time here.
 
 For each approach and model size (seg_len, with hidden_size scaled alike from the approach's
 default config; random parameters, as speed does not depend on training; wandering among
