@@ -32,7 +32,8 @@ def get_config(arg=None):
   c.max_steps = 200000
   c.dream_seconds = 2.0
   c.lr = 1e-3
-  # Tuned for sound on the development set (python -m audiolstm.tools.devset): input noise (the model
+  # Tuned for sound on the development set (python -m audiolstm.tools.devset): input noise (the
+  # model
   # learns to correct small errors in what it is fed, its own predictions included) and a
   # decaying learning rate took the bundled recording's flatness ratio from 7.5 to 1.7.
   c.noisify = 0.04
