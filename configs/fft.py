@@ -44,9 +44,8 @@ def get_config(arg=None):
   c.num_epochs = 1000          # capped by max_steps
   c.dream_seconds = 8.0
   c.lr = 1e-3
-  # Tuned for sound on the development set (python -m audiolstm.tools.devset): learning magnitudes
-  # ** 0.3
-  # lets the quiet partials count in the loss (linear magnitudes gave 36 clicks/s of spurious
+  # Tuned for sound on the development set (python -m audiolstm.tools.devset): learning
+  # magnitudes ** 0.3 lets the quiet partials count in the loss (linear magnitudes gave 36 clicks/s of spurious
   # partials), a gentle lr decay steadies the later dreams, and two stacked layers keep the
   # nylon and cello dreams harmonic.
   c.magnitude_power = 0.3

@@ -33,8 +33,7 @@ def get_config(arg=None):
   c.dream_seconds = 2.0
   c.lr = 1e-3
   # Tuned for sound on the development set (python -m audiolstm.tools.devset): input noise (the
-  # model
-  # learns to correct small errors in what it is fed, its own predictions included) and a
+  # model learns to correct small errors in what it is fed, its own predictions included) and a
   # decaying learning rate took the bundled recording's flatness ratio from 7.5 to 1.7.
   c.noisify = 0.04
   c.spectral_floor_db = 50.0    # each dream frame keeps the bins within 50 dB of its peak
