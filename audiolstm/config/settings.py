@@ -93,6 +93,9 @@ def resolve(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   for name, default in defaults.get_config().items():
     if isinstance(default, tuple) and isinstance(fields.get(name), list):
       fields[name] = tuple(fields[name])
+  for name in ('input_files', 'label_files', 'seed_files', 'seed_advance'):
+    if isinstance(fields.get(name), str):  # one file (a hand-written config.json): a 1-tuple
+      fields[name] = (fields[name],)
   c = ml_collections.ConfigDict(fields)
   for name, value in ADDED_FIELDS.items():
     if name not in c:

@@ -40,9 +40,6 @@ def test_fft_geometry_is_in_flattened_frame_values():
   assert config_lib.resolve(ml_collections.ConfigDict(raw)).seed_advance == ('same',)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason='resolve turns a str file field into a 1-tuple by assigning it to the '
-                          'ConfigDict built from the dict, whose type safety refuses the tuple')
 def test_resolve_makes_a_single_file_name_a_tuple():
   raw = tiny_config('vector').to_dict()
   raw['input_files'] = 'a.wav'  # a hand-written config.json
