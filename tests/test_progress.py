@@ -14,6 +14,9 @@ def test_the_first_progress_line_gives_no_eta_from_the_compiling_interval():
   assert lines[0].endswith('eta (measuring)'), lines[0]
   eta = lines[1].rsplit('eta ', 1)[1]
   assert eta.endswith('s') and float(eta[:-1]) >= 0, lines[1]
+  progress = outputs.Progress(10, log=lines.append, every_s=0.0)
+  progress.update(10, force=True)     # done in one interval: nothing left to estimate
+  assert lines[-1].endswith('eta 0s'), lines[-1]
 
 
 def test_resume_command_names_the_workdir_and_drops_restart():

@@ -108,6 +108,7 @@ class Progress:
       return 0.0
     rate = (done - self.step_last) / max(now - self.t_last, 1e-9)
     eta = f'{(self.total - done) / rate:.0f}s' if rate > 0 and self.measured else '(measuring)'
+    eta = '0s' if done >= self.total else eta
     shown = ''.join(f'  {k} {v:.5g}' if isinstance(v, float) else f'  {k} {v}'
                     for k, v in fields.items())
     self.log(f'{self.label} {done}/{self.total} ({100 * done / max(self.total, 1):.0f}%){shown}  '
