@@ -13,7 +13,7 @@ from audiolstm.config import settings as config_lib
 from audiolstm.tools import bench
 from audiolstm.tools import bench_realtime
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLOAT = r'[0-9.eE+-]+|nan|inf'
 
 

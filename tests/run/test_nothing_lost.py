@@ -37,7 +37,7 @@ from audiolstm.run import signals
 from audiolstm.run import train
 from tests.helpers import TINY, snapshot, tiny_config, trained_tiny_run
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QUIET = dict(log=lambda *_: None)
 
 

@@ -22,7 +22,7 @@ from audiolstm.run import train
 from tests.helpers import fake_fft_run
 from tests.helpers import tiny_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SR = 11025
 
 

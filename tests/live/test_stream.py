@@ -27,7 +27,7 @@ from audiolstm.live import stream
 from tests.helpers import tiny_config, trained_tiny_run
 
 SR = 11025
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 # ------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from audiolstm.run import train
 from tests.helpers import fake_fft_run
 from tests.helpers import tiny_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INSTALL = ('headless Chromium is needed to check the report: install it with '
            '`apt-get install -y chromium` (Debian, as root), or set CHROMIUM=/path/to/chromium')
 

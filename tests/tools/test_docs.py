@@ -8,7 +8,7 @@ import pytest
 from audiolstm.tools import docs
 from configs import default
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG_DOC = os.path.join(ROOT, docs.TARGET)
 
 

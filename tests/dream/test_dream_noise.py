@@ -24,7 +24,7 @@ from tests.helpers import build_program
 from tests.helpers import check_added_field
 from tests.helpers import tiny_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def build(approach, audio, **overrides):

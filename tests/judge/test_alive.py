@@ -14,7 +14,7 @@ from audiolstm.judge import alive
 from audiolstm.judge import anchors
 from audiolstm.judge import measures
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SR = 11025
 
 

@@ -14,7 +14,7 @@ from audiolstm.audio import vocoder
 from audiolstm.config import settings as config_lib
 from audiolstm.tools import notebook_utils
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Every notebook, and the three the README names even if one went missing (its tests then fail).
 NOTEBOOKS = sorted(set(glob.glob(os.path.join(ROOT, 'notebooks', '*.ipynb')))
                    | {os.path.join(ROOT, 'notebooks', n)

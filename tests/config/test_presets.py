@@ -8,7 +8,7 @@ from audiolstm.config import presets
 from audiolstm.config import settings as config_lib
 from audiolstm.run import train
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FILES = ('vector', 'column', 'transpose', 'fft')
 ALL = [(f, arg) for f in FILES for arg in importlib.import_module(f'configs.{f}').PRESETS]
 

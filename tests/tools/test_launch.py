@@ -17,7 +17,7 @@ import pytest
 
 from tests.helpers import TINY
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPTS = ('launch/tpu_vm.sh', 'launch/gpu_vm.sh', 'launch/common.sh', 'launch/gpu_bench.sh')
 TPU_ARGS = ['--name=audiolstm-pod', '--zone=us-west4-a', '--accelerator-type=v5litepod-16',
             '--version=v2-alpha-tpuv5-lite', '--bucket=gs://my-bucket/runs', '--config=configs/fft.py',

@@ -22,7 +22,7 @@ from audiolstm.run import checkpoint
 from audiolstm.run import train
 from tests.helpers import TINY, tiny_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def cli(*args, **kwargs):
