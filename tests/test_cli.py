@@ -50,9 +50,8 @@ def check_run_dir(workdir, approach, kinds=('concurrent',)):
   return wavs
 
 
-@pytest.mark.parametrize('approach', [pytest.param('vector', marks=pytest.mark.slow), 'column',
-                                      pytest.param('transpose', marks=pytest.mark.slow),
-                                      pytest.param('fft', marks=pytest.mark.slow)])
+@pytest.mark.parametrize('approach', ['vector', 'column', 'transpose', 'fft'])
+@pytest.mark.slow
 def test_cli_end_to_end(approach, tmp_path, synth_audio):
   workdir = str(tmp_path / 'run')
   # A synthetic input: the bundled recording opens with 50 ms of silence, and a column model

@@ -83,6 +83,19 @@ def sample(workdir, seed_files=(), num_dreams=4, dream_seconds=None, out_dir=Non
   """
   if num_dreams < 1:
     raise ConfigError(f'--num_dreams={num_dreams} must be at least 1')
+  run, seed, seconds = _open(workdir, log, dream_seconds, seed, dream_noise, temperature,
+                             num_dreams)
+  buffers, labels, seed_audio = sample_seeds(run, seed_files, num_dreams, seed)
+  out_dir = files.absolute(out_dir or os.path.join(run.path, 'samples'))
+  files.makedirs(out_dir)
+  return _locked(out_dir, lambda: _sample(run, buffers, labels, seed_audio, seconds, out_dir,
+                                          seed, log, (dream_noise, temperature)))
+
+
+def _open(workdir, log, dream_seconds, seed, dream_noise, temperature, num_dreams: int) -> tuple:
+  """The opening of sample and watch: check the knobs (one-line ConfigErrors), load the run,
+  and check that `num_dreams` dreams of the seconds asked fit in memory. Returns (run, seed,
+  seconds) with the run's own seed and dream_seconds where none were given."""
   check_dream_seconds(dream_seconds)
   check_dream_noise(dream_noise)
   check_temperature(temperature)
@@ -90,15 +103,18 @@ def sample(workdir, seed_files=(), num_dreams=4, dream_seconds=None, out_dir=Non
   c = run.config
   seed = c.seed if seed is None else seed
   seconds = c.dream_seconds if dream_seconds is None else dream_seconds
-  config_lib.check_dream_memory(c, run.sources.g, num_dreams, seconds,
-                                f'--num_dreams={num_dreams} x --dream_seconds={seconds:g}')
-  buffers, labels, seed_audio = sample_seeds(run, seed_files, num_dreams, seed)
-  out_dir = files.absolute(out_dir or os.path.join(run.path, 'samples'))
-  files.makedirs(out_dir)
+  what = f'--dream_seconds={seconds:g}'
+  what = f'--num_dreams={num_dreams} x {what}' if num_dreams > 1 else what
+  config_lib.check_dream_memory(c, run.sources.g, num_dreams, seconds, what)
+  return run, seed, seconds
+
+
+def _locked(out_dir: str, work):
+  """work() with the output folder locked against another sample or watch; a full disk is one
+  line (the dreams written are kept)."""
   try:
     with rundir.Lock(out_dir, '--out_dir', 'sample or watch'):
-      return _sample(run, buffers, labels, seed_audio, seconds, out_dir, seed, log,
-                     (dream_noise, temperature))
+      return work()
   except OSError as e:
     rundir.raise_if_disk_full(e, out_dir, 'run the same command (the dreams written are kept)')
     raise
@@ -177,22 +193,10 @@ def watch(workdir, watch_dir, out_dir, dream_seconds=None, seed=None, poll_s=0.2
     raise ConfigError(f'--watch_dir={watch_dir!r} is not a directory: create it or give another')
   if not out_dir:
     raise ConfigError('--out_dir is required in watch mode: where the dreams go')
-  check_dream_seconds(dream_seconds)
-  check_dream_noise(dream_noise)
-  check_temperature(temperature)
-  run = trained.load_run(workdir, log)
-  c = run.config
-  seed = c.seed if seed is None else seed
-  seconds = c.dream_seconds if dream_seconds is None else dream_seconds
-  config_lib.check_dream_memory(c, run.sources.g, 1, seconds, f'--dream_seconds={seconds:g}')
+  run, seed, seconds = _open(workdir, log, dream_seconds, seed, dream_noise, temperature, 1)
   os.makedirs(out_dir, exist_ok=True)
-  try:
-    with rundir.Lock(out_dir, '--out_dir', 'sample or watch'):
-      return _watch(run, watch_dir, out_dir, seconds, seed, poll_s, settle_s, log, max_files,
-                    (dream_noise, temperature))
-  except OSError as e:
-    rundir.raise_if_disk_full(e, out_dir, 'run the same command (the dreams written are kept)')
-    raise
+  return _locked(out_dir, lambda: _watch(run, watch_dir, out_dir, seconds, seed, poll_s, settle_s,
+                                         log, max_files, (dream_noise, temperature)))
 
 
 WATCH_MEMORY = '.audiolstm-watch.json'  # in the output folder: the files already dreamt from

@@ -83,6 +83,7 @@ def test_gaussian_nll_and_draws_against_numpy():
   assert np.min(np.asarray(distribution.draw(low, jax.random.key(2), 1.0, 'gaussian', True))) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('approach', ['column', 'fft'])
 def test_gaussian_head_trains_and_dreams(approach, synth_audio):
   """A gaussian run: [.., rows, width, 2] (mean, log-scale), its NLL falls, it dreams."""
@@ -96,6 +97,7 @@ def test_gaussian_head_trains_and_dreams(approach, synth_audio):
   assert np.all(np.isfinite(np.asarray(dreams)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('approach', ['column', 'transpose', 'vector', 'fft'])
 def test_categorical_head_trains_and_dreams(approach, synth_audio):
   """A categorical run: logits [.., rows, width, K], the loss (NLL) falls, dreams are levels."""
@@ -116,6 +118,7 @@ def test_categorical_head_trains_and_dreams(approach, synth_audio):
   assert np.all(np.min(np.abs(values[:, None] - levels[None]), axis=1) < 1e-6)
 
 
+@pytest.mark.slow
 def test_temperature_changes_the_dream(synth_audio):
   """The same seed and key dream differently at another temperature, identically at the same."""
   c, sources, program, _, state = build_program('column', synth_audio,

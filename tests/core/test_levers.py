@@ -454,6 +454,7 @@ def test_validation_samples_of_a_normal_and_a_too_short_split(synth_audio):
     assert any('validation is off' in note for note in sources.notes)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('fraction,kind', [(0.001, 'seen tail'), (0.25, 'anchor')])
 def test_score_run_marks_a_tail_that_was_trained_on(tmp_path, synth_audio, fraction, kind):
   run = tmp_path / 'run'

@@ -39,6 +39,7 @@ def test_lstm_cell_matches_tf1_equations():
 @pytest.mark.parametrize('approach', [pytest.param('vector', marks=pytest.mark.slow), 'column',
                                       pytest.param('transpose', marks=pytest.mark.slow),
                                       pytest.param('fft', marks=pytest.mark.slow)])
+@pytest.mark.slow
 def test_every_parameter_changes_after_one_step(approach, synth_audio):
   c, _, program, data, state = build(approach, synth_audio, num_layers=2)
   before = jax.tree.map(np.asarray, state.params)

@@ -26,6 +26,7 @@ def test_off_keeps_no_copy_of_the_params(synth_audio):
   assert program_lib.dream_params(state) is state.params
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('approach', ['column', 'vector'])
 def test_dreams_use_the_moving_average_of_the_params(approach, synth_audio):
   decay = 0.75
@@ -49,6 +50,7 @@ def test_dreams_use_the_moving_average_of_the_params(approach, synth_audio):
   assert not all(jax.tree.leaves(jax.tree.map(np.allclose, state.dream_params, state.params)))
 
 
+@pytest.mark.slow
 def test_checkpoint_keeps_the_average_and_sample_mode_dreams_with_it(tmp_path):
   from audiolstm.dream import trained  # pylint: disable=g-import-not-at-top
   work = trained_tiny_run(tmp_path, 'column', dream_ema=0.9, max_steps=20)

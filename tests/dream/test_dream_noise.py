@@ -49,6 +49,7 @@ def test_config_field_validated_and_filled_in_for_older_runs():
                     message=r'^config\.dream_noise=.* must be a number >= 0 [^\n]*$', other=0.1)
 
 
+@pytest.mark.slow
 def test_zero_noise_is_the_noise_free_step(synth_audio):
   _, program, _, state = build('vector', synth_audio, use_dropout=True)
   ds = program.setup.dream

@@ -59,6 +59,7 @@ def test_params_at_blends_then_holds():
   assert len(set(targets)) > 2   # it goes somewhere
 
 
+@pytest.mark.slow
 def test_wander_scan_in_pieces_equals_whole_and_equal_snapshots_equal_plain(synth_audio):
   c, sources, program, _, state = build_program('column', synth_audio)
   ds = sampling.dream_setup(c, sources, 2)
@@ -88,6 +89,7 @@ def test_block_length_divides_the_piece():
   assert [wander.block_length(n, 8) for n in (40, 17, 12, 3, 1)] == [8, 1, 6, 3, 1]
 
 
+@pytest.mark.slow
 def test_a_trained_run_keeps_snapshots_and_samples_wander(tmp_path):
   work = trained_tiny_run(tmp_path, 'column', wander_snapshots=3, max_steps=96)
   files = sorted(os.listdir(os.path.join(work, 'snapshots')))

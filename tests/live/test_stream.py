@@ -164,6 +164,7 @@ def test_bad_stream_options_are_refused_in_one_line(tmp_path_factory):
   assert not os.path.exists(os.path.join(work, 'streams'))    # nothing written
 
 
+@pytest.mark.slow
 def test_bench_realtime_table_format():
   from audiolstm.tools import bench_realtime  # pylint: disable=g-import-not-at-top
   lines = []
