@@ -114,12 +114,10 @@ def bundled_configs(argv, prog: str = PROG) -> list:
   except KeyError as e:
     fail(e.args[0], prog=prog)
   out, pattern = list(argv), re.compile(r'^--?config(=|$)')
-  for i, arg in enumerate(out):
-    if pattern.match(arg):
-      at = i if '=' in arg else i + 1
-      head, _, value = out[at].rpartition('=') if at == i else ('', '', out[at])
-      out[at] = (head + '=' if at == i else '') + file + value[len(spec):]
-      return out
+  i = next(i for i, arg in enumerate(out) if pattern.match(arg))  # config_path found one
+  at = i if '=' in out[i] else i + 1
+  flag, eq, value = out[at].partition('=') if at == i else ('', '', out[at])
+  out[at] = flag + eq + file + value[len(spec):]
   return out
 
 

@@ -1,6 +1,7 @@
 """A trained run loaded once (`load_run`: its config, newest params, snapshots and
-recording), its seeds, and `Dreamer`, which steps its dreams in fixed-length pieces (one jitted
-scan each) for sample, watch and stream.
+recording), its seeds, `Stepper` (the one way its dreams are stepped: one jitted scan per piece)
+and `Dreamer` (a dream of fixed length, piece by piece, for sample and watch; stream's
+LiveDreamer keeps one piece ahead).
 """
 import dataclasses
 import functools

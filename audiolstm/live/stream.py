@@ -185,7 +185,6 @@ class LiveDreamer:
     self.run, self.num_streams = run, num_streams
     self.steps = max(1, round(PIECE_S * c.sample_rate / config_lib.samples_per_dream_step(c, g)))
     self.stepper = trained.Stepper(run, num_streams, self.steps)
-    self.ws = self.stepper.ws
     self.key, self.seeds_taken = jax.random.key(seed), 0
 
   def seed(self, buffers: np.ndarray) -> None:
