@@ -16,7 +16,7 @@ import textwrap
 
 from audiolstm import cli
 
-MODES = ('train', 'sample', 'watch', 'stream')
+MODES = ('train', 'sample', 'watch', 'stream', 'play')
 SUBCOMMANDS = {  # name: (module, one line)
     'train': ('audiolstm.main', 'train a model on a recording: --config=fft (or column, '
               'transpose, vector, a file)'),
@@ -24,6 +24,8 @@ SUBCOMMANDS = {  # name: (module, one line)
     'watch': ('audiolstm.main', 'dream from each audio file dropped into a folder'),
     'stream': ('audiolstm.main', 'dream without end to a WAV file, stdout or a folder, with '
                'live controls (stdin, OSC)'),
+    'play': ('audiolstm.main', 'play with a musician: answer, resonate with or learn from a '
+             'live player (sound card, stdin or a file)'),
     'evaluate': ('audiolstm.judge.evaluate', 'score a run\'s dreams against its recording '
                  '(RUN/scores.csv)'),
     'report': ('audiolstm.judge.report', 'an HTML report of one or more runs'),

@@ -56,7 +56,7 @@ config_flags.DEFINE_config_file('config', None, 'train: config file, e.g. config
                                 'and watch use the run\'s own config.json).', lock_config=True)
 flags.DEFINE_string('workdir', None, 'Work directory (train: default a new '
                     'runs/<approach>-<time>; sample/watch: the trained run).')
-flags.DEFINE_enum('mode', 'train', ['train', 'sample', 'watch', 'stream'],
+flags.DEFINE_enum('mode', 'train', ['train', 'sample', 'watch', 'stream', 'play'],
                   'train (resumes a workdir that has checkpoints), sample, watch or stream '
                   '(endless live dreaming).')
 flags.DEFINE_list('seed_files', [], 'sample: dream i starts from the beginning of file i '
@@ -107,24 +107,48 @@ flags.DEFINE_float('temperature', None, 'sample/watch/stream: sampling temperatu
                    '= tamer, 0 = no randomness (default: the run\'s '
                    'config.temperature; stream: also set live over OSC).')
 
+flags.DEFINE_string('in', 'default', 'play: the player\'s sound: a sound-card input (its number '
+                    'or part of its name; --list_devices), - for a WAV stream on stdin, or a '
+                    'recording played in real time.')
+flags.DEFINE_enum('respond', 'answer', ['answer', 'resonate', 'learn'], 'play: answer (dream on '
+                  'from each phrase when it ends, fade under the player when they start again), '
+                  'resonate (the dream swells in the bands the player sounds) or learn (the model '
+                  'trains on the player while it dreams; with --config, from scratch).')
+flags.DEFINE_bool('list_devices', False, 'play: list the sound cards and exit.')
+flags.DEFINE_integer('rate', None, 'play: the sample rate of the devices and the recordings '
+                     '(default: the devices\' own, or the input file\'s).')
+flags.DEFINE_integer('block', 256, 'play: frames per block (256 at 48 kHz: 5.3 ms).')
+flags.DEFINE_float('gain_db', 0.0, 'play: output gain in dB (also set live over OSC).')
+flags.DEFINE_float('threshold_db', -40.0, 'play, answer: the player is playing above this level '
+                   '(dBFS).')
+flags.DEFINE_float('pause', 0.4, 'play, answer: seconds under the threshold that end a phrase.')
+
 # The modes that use each mode-specific flag (--workdir, --multihost, --coordinator_address,
 # --num_processes and --process_id serve every mode).
 MODE_FLAGS = {
-    'config': ('train',),
+    'config': ('train', 'play'),
     'restart': ('train',),
     'seed_files': ('sample',),
     'num_dreams': ('sample',),
     'dream_seconds': ('sample', 'watch'),
     'out_dir': ('sample', 'watch'),
     'watch_dir': ('watch', 'stream'),
-    'seed': ('sample', 'watch', 'stream'),
-    'dream_noise': ('sample', 'watch', 'stream'),
-    'temperature': ('sample', 'watch', 'stream'),
+    'seed': ('sample', 'watch', 'stream', 'play'),
+    'dream_noise': ('sample', 'watch', 'stream', 'play'),
+    'temperature': ('sample', 'watch', 'stream', 'play'),
     'learn': ('sample',),
-    'out': ('stream',),
-    'seconds': ('stream',),
+    'out': ('stream', 'play'),
+    'seconds': ('stream', 'play'),
     'seed_file': ('stream',),
-    'osc_port': ('stream',),
+    'osc_port': ('stream', 'play'),
+    'in': ('play',),
+    'respond': ('play',),
+    'list_devices': ('play',),
+    'rate': ('play',),
+    'block': ('play',),
+    'gain_db': ('play',),
+    'threshold_db': ('play',),
+    'pause': ('play',),
     'streams': ('stream',),
     'reseed': ('stream',),
 }
@@ -139,8 +163,8 @@ def fail(message: str, status: int = 2):
 def wrong_mode(flag: str, mode: str, mode_given: bool = False) -> str:
   """The refusal of --FLAG in `mode` (`mode_given`: by a --mode flag): which mode takes it, and
   what to do instead."""
-  if flag == 'config':
-    return (f'--config is a train-mode flag: {mode} mode uses the run\'s own config '
+  if flag == 'config' and mode != 'play':
+    return (f'--config is a train-mode flag (and play\'s, to learn from scratch): {mode} mode uses the run\'s own config '
             '(WORKDIR/config.json); leave --config and --config.FIELD=VALUE out')
   if SUBCOMMAND and flag == 'mode':
     return '--mode is the subcommand: leave it out'
@@ -195,6 +219,8 @@ def main(argv):
   if len(argv) > 1:
     fail(f'unexpected arguments {" ".join(argv[1:])}: settings go in --config.FIELD=VALUE')
   check_mode_flags(FLAGS.mode)
+  if FLAGS.mode == 'play':
+    return _play()
   if FLAGS.mode == 'train' and FLAGS.config is None:
     fail('no config given: add --config=fft (or vector, column, transpose, or a config file)')
   # pylint: disable=g-import-not-at-top  # jax is imported only after the flags are fine
@@ -233,6 +259,28 @@ def main(argv):
     fail(str(e))
   except program_lib.TrainingDiverged as e:
     fail(str(e), status=1)
+  except signals.StopNow as e:
+    fail(e.message, status=e.status)
+
+
+def _play() -> None:
+  """Play mode (its own imports: sound cards, no training loop)."""
+  from audiolstm.core import program as program_lib  # pylint: disable=g-import-not-at-top
+  from audiolstm.live import devices  # pylint: disable=g-import-not-at-top  # jax after the flags
+  from audiolstm.live import play  # pylint: disable=g-import-not-at-top
+  from audiolstm.run import signals  # pylint: disable=g-import-not-at-top
+  options = play.PlayOptions(
+      inp=FLAGS['in'].value, out=FLAGS.out or 'default', respond=FLAGS.respond,
+      osc_port=FLAGS.osc_port, seconds=FLAGS.seconds, rate=FLAGS.rate, block=FLAGS.block,
+      gain_db=FLAGS.gain_db, threshold_db=FLAGS.threshold_db, pause=FLAGS.pause,
+      dream_noise=FLAGS.dream_noise, temperature=FLAGS.temperature, seed=FLAGS.seed,
+      list_devices=FLAGS.list_devices)
+  try:
+    play.play(FLAGS.workdir, options, config=FLAGS.config)
+  except (ConfigError, audio_io.AudioError) as e:
+    fail(str(e))
+  except (devices.DeviceLost, program_lib.TrainingDiverged) as e:
+    fail(f'{e} (what was played is recorded)', status=1)
   except signals.StopNow as e:
     fail(e.message, status=e.status)
 

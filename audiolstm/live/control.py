@@ -4,6 +4,8 @@ Events are tuples:
   ('seed', path, via)   re-seed every stream from the start of the audio file `path`
   ('noise', std)        set the dream noise (a float >= 0)
   ('temperature', t)    set a distributional head's sampling temperature (a float >= 0)
+  ('respond', name)     play: respond with `name` (one of RESPONSES) from now on
+  ('gain', db)          play: set the output gain in dB (<= MAX_GAIN_DB)
   ('stop', why)         stop the stream
   ('warn', message)     a bad message, said in one line; the stream goes on
 
@@ -24,6 +26,10 @@ OSC_SEED = '/audiolstm/seed'      # <path>: re-seed from a file
 OSC_NOISE = '/audiolstm/noise'    # <float>: set the dream noise
 OSC_TEMPERATURE = '/audiolstm/temperature'  # <float>: set the sampling temperature
 OSC_STOP = '/audiolstm/stop'      # stop
+OSC_RESPOND = '/audiolstm/respond'  # <answer|resonate|learn>: play's response
+OSC_GAIN = '/audiolstm/gain'      # <dB>: play's output gain
+RESPONSES = ('answer', 'resonate', 'learn')   # play's responses
+MAX_GAIN_DB = 24.0
 WATCH_POLL_S = 0.25
 
 
@@ -39,9 +45,15 @@ def osc_event(address: str, params: list) -> tuple:
     return ('temperature', float(params[0]))
   if address == OSC_STOP and not params:
     return ('stop', f'OSC {OSC_STOP}')
+  if address == OSC_RESPOND and len(params) == 1 and params[0] in RESPONSES:
+    return ('respond', params[0])
+  if address == OSC_GAIN and number and math.isfinite(params[0]) and params[0] <= MAX_GAIN_DB:
+    return ('gain', float(params[0]))
   shown = ' '.join([address] + [repr(p) for p in params])
   return ('warn', f'ignored the OSC message {shown[:200]}: expected {OSC_SEED} <path>, '
-                  f'{OSC_NOISE} <number >= 0>, {OSC_TEMPERATURE} <number >= 0> or {OSC_STOP}')
+                  f'{OSC_NOISE} <number >= 0>, {OSC_TEMPERATURE} <number >= 0>, {OSC_STOP}, '
+                  f'or in play {OSC_RESPOND} <{"|".join(RESPONSES)}> and {OSC_GAIN} '
+                  f'<dB <= {MAX_GAIN_DB:g}>')
 
 
 def osc_events(data: bytes) -> list:

@@ -181,11 +181,17 @@ class LiveDreamer:
   piece to piece and starting anew at each seed."""
 
   def __init__(self, run: trained.TrainedRun, num_streams: int, seed: int):
-    c, g = run.config, run.sources.g
     self.run, self.num_streams = run, num_streams
-    self.steps = max(1, round(PIECE_S * c.sample_rate / config_lib.samples_per_dream_step(c, g)))
+    self.steps = self.steps_for(run)
     self.stepper = trained.Stepper(run, num_streams, self.steps)
     self.key, self.seeds_taken = jax.random.key(seed), 0
+
+  @staticmethod
+  def steps_for(run: trained.TrainedRun) -> int:
+    """Dream steps of one piece: about PIECE_S of audio."""
+    c = run.config
+    return max(1, round(PIECE_S * c.sample_rate / config_lib.samples_per_dream_step(
+        c, run.sources.g)))
 
   def seed(self, buffers: np.ndarray) -> None:
     """Start again from seed buffers [S, input_span] (zero LSTM state; a piece ahead is dropped)."""
@@ -480,6 +486,8 @@ def _control(event: tuple, run, o: StreamOptions, dreamer: LiveDreamer, chain: C
         ': it changes nothing here (the run\'s head is mse: it draws nothing)'))
   elif kind == 'stop':
     live.stop = event[1]
+  elif kind in ('respond', 'gain'):
+    log(f'warning: the OSC {kind} message is for audiolstm play; a stream ignores it')
   else:
     log(f'warning: {event[1]}')
 
