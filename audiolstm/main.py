@@ -40,6 +40,9 @@ The file is kept thin: the logic lives in audiolstm.run.train so tests and noteb
 directly.
 Bad settings or input give one line on stderr and exit status 2; nothing earlier is touched.
 """
+import os
+import sys
+
 from absl import app
 from absl import flags
 from absl import logging
@@ -279,7 +282,11 @@ def _play() -> None:
     play.play(FLAGS.workdir, options, config=FLAGS.config)
   except (ConfigError, audio_io.AudioError) as e:
     fail(str(e))
-  except (devices.DeviceLost, program_lib.TrainingDiverged) as e:
+  except devices.DeviceLost as e:
+    cli.error(f'{e} (what was played is recorded)', prog=PROG)
+    sys.stderr.flush()
+    os._exit(1)  # pylint: disable=protected-access  # PortAudio's exit would wait on the lost card
+  except program_lib.TrainingDiverged as e:
     fail(f'{e} (what was played is recorded)', status=1)
   except signals.StopNow as e:
     fail(e.message, status=e.status)

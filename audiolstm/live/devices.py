@@ -153,10 +153,21 @@ class DeviceIn:
                        'stopped)') from None
 
   def close(self) -> None:
+    close_stream(self.stream)
+
+
+def close_stream(stream, timeout_s: float = 2.0) -> bool:
+  """Close a PortAudio stream, giving up after timeout_s (a vanished JACK server makes PortAudio
+  wait for ever); True if it closed."""
+  def close():
     try:
-      self.stream.close(ignore_errors=True)
+      stream.close(ignore_errors=True)
     except Exception:  # pylint: disable=broad-except  # a vanished device cannot be closed
       pass
+  closer = threading.Thread(target=close, name='close-device', daemon=True)
+  closer.start()
+  closer.join(timeout_s)
+  return not closer.is_alive()
 
 
 class Paced:
@@ -307,12 +318,9 @@ class DeviceOut:
       time.sleep(self.block / self.rate / 2)
 
   def close(self) -> None:
-    try:
-      if self.started:
-        time.sleep(min(1.0, self.held / self.rate))   # let the queued sound play out
-      self.stream.close(ignore_errors=True)
-    except Exception:  # pylint: disable=broad-except  # a vanished device cannot be closed
-      pass
+    if self.started and not self.finished.is_set():
+      time.sleep(min(1.0, self.held / self.rate))   # let the queued sound play out
+    close_stream(self.stream)
 
 
 class WavOut:

@@ -66,6 +66,9 @@ class LearnEngine:
       raise ConfigError('--respond=learn needs a run trained on one recording without a '
                         'validation split (config.val_fraction=0) or seed_files')
     self.data = program_lib.device_data(sources, self.program.mesh)
+    self.source = np.asarray(sources.inputs)
+    self.frames = self.source.reshape(-1, sources.g.unit)   # fft: [F, bins]
+    self.pending = np.zeros(0, np.float32)      # heard, not yet a whole hop
     self.state = state.replace(rng=jax.random.fold_in(state.rng, seed))
     self.steps = max(1, min(self.program.setup.chunk_size, stream.LiveDreamer.steps_for(run)))
     self.fresh, self.lock, self.loss, self.iterations = [], threading.Lock(), None, 0
@@ -78,17 +81,35 @@ class LearnEngine:
     with self.lock:
       self.fresh.append(np.asarray(audio, np.float32))
 
-  def _update_data(self) -> None:
-    """Scroll the audio heard since the last call into the window and put it on the device."""
-    with self.lock:
-      fresh, self.fresh = self.fresh, []
-    if not fresh:
-      return
-    n = len(self.window)
-    self.window = np.concatenate([self.window] + fresh)[-n:]
+  def _scroll(self, chunk: np.ndarray) -> None:
+    """Scroll [m] audio into the window and its source: raw audio as it is; fft only the new
+    frames (m a whole number of hops), computed from the window's tail."""
     c, sources = self.run.config, self.run.sources
-    source = dataset.to_source(c, self.window, sources.scale)[0]
-    host = program_lib.DeviceData(inputs=source, labels=source, seeds=source,
+    self.window = np.concatenate([self.window[len(chunk):], chunk])
+    if not c.use_fft:
+      self.source = self.window
+      return
+    bins = self.frames.shape[1]
+    k = len(chunk) // c.hop_size
+    tail = self.window[(len(self.frames) - k) * c.hop_size:]
+    new = dataset.to_source(c, tail, sources.scale)[0].reshape(-1, bins)[:k]
+    self.frames = np.concatenate([self.frames[k:], new])
+    self.source = self.frames.reshape(-1)
+
+  def _update_data(self) -> None:
+    """Scroll the audio heard since the last call (fft: whole hops of it) into the window and
+    put the new source on the device."""
+    with self.lock:
+      pending = np.concatenate([self.pending] + self.fresh)
+      self.fresh = []
+    unit = self.run.config.hop_size if self.run.config.use_fft else 1
+    take = len(pending) // unit * unit
+    chunk, self.pending = pending[:take], pending[take:]
+    chunk = chunk[max(0, take - len(self.window) // unit * unit):]   # at most a window's worth
+    if not len(chunk):
+      return
+    self._scroll(chunk)
+    host = program_lib.DeviceData(inputs=self.source, labels=self.source, seeds=self.source,
                                   val_inputs=np.zeros((0,), np.float32),
                                   val_labels=np.zeros((0,), np.float32))
     self.data = jax.device_put(host, sharding_lib.replicated(self.program.mesh))
