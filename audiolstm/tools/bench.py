@@ -8,6 +8,13 @@ r"""Benchmark: the reference scripts' work (../shared/bench/) through audiolstm'
   2]
       [--realtime-streams 1,8] [--overhead]
 
+  python -m audiolstm.tools.bench --live [--approaches column,fft] [--live-seconds 20] [--rate
+  48000] [--block 256]
+
+`--live` (audiolstm.tools.bench_live) prints play mode's table: for each default and response,
+the dream's real-time factor, underruns, the slowest blocks, resonate's added latency and
+answer's first sample after a phrase.
+
 `--realtime` (audiolstm.tools.bench_realtime) prints a table of stream mode's dream speed: for each
 approach and model size, dream samples per second and the real-time factor per stream at 1 and 8
 streams, then one line of the level chain's speed (loudness.Loudness at those stream counts);
@@ -63,6 +70,11 @@ def parse_args(argv=None):
   p.add_argument('--check-npz', default=None,
                  help="vocoder: the reference's --save-npz file; use its inputs, compare outputs")
   p.add_argument('--realtime', action='store_true', help='stream mode speed table')
+  p.add_argument('--live', action='store_true', help='play mode: speed and latency of each '
+                 'response (audiolstm.tools.bench_live)')
+  p.add_argument('--live-seconds', type=float, default=20.0, help='live: seconds per cell')
+  p.add_argument('--rate', type=int, default=48000, help='live: the device rate')
+  p.add_argument('--block', type=int, default=256, help='live: frames per block')
   p.add_argument('--approaches', default=','.join(APPROACHES), help='realtime: comma list')
   p.add_argument('--sizes', default='128,256,512,1024,2048', help='realtime: seg_len, comma list')
   p.add_argument('--realtime-streams', default='1,8', help='realtime: stream counts, comma list')
@@ -70,7 +82,7 @@ def parse_args(argv=None):
   p.add_argument('--overhead', action='store_true', help='realtime: stream mode vs its bare loop, '
                  'for each of --approaches at its default size')
   a = p.parse_args(argv)
-  if a.realtime:
+  if a.realtime or a.live:
     _parse_realtime(p, a)
   elif not a.vocoder and a.approach is None:
     p.error('--approach is required (or --vocoder, or --realtime)')
@@ -306,6 +318,11 @@ def run_vocoder(args):
 
 def main(argv=None):
   args = parse_args(argv)
+  if args.live:
+    # jax loads only when a timing runs
+    from audiolstm.tools import bench_live  # pylint: disable=g-import-not-at-top
+    bench_live.live(args.approaches, args.live_seconds, args.rate, args.block)
+    return 0
   if args.realtime:
     # jax loads only when a timing runs: --help stays quick
     from audiolstm.tools import bench_realtime  # pylint: disable=g-import-not-at-top

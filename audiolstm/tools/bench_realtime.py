@@ -95,7 +95,8 @@ def bench_run(approach: str, size: int = None, seed: int = 0):
                if c.wander_snapshots else None)
   return trained.TrainedRun(path='(benchmark)', config=c, sources=sources, model=program.model,
                               params=state.params, same_offsets=np.asarray(state.same_offsets),
-                              cursor=0, step=0, snapshots=snapshots)
+                              cursor=0, step=0, snapshots=snapshots, program=program,
+                              state=state)
 
 
 def time_bare(run, streams: int, budget_s: float) -> float:
