@@ -114,3 +114,95 @@ def is_pipe_target(out: str) -> bool:
 def is_dir_target(out: str) -> bool:
   """--out=DIR/ (a trailing slash, or an existing folder) means one file per stream."""
   return out.endswith(os.sep) or os.path.isdir(out)
+
+
+class WavStreamError(ValueError):
+  """A WAV stream that cannot be read (one line: what is wrong, what to do)."""
+
+
+_PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
+_PIPE_HINT = 'pipe a WAV, e.g. arecord -f S16_LE -r 48000 -c 1 -t wav - | audiolstm play --in=-'
+
+
+class WavReader:
+  """A WAV stream read as it arrives, without seeking (a pipe): PCM 8/16/24/32-bit or float32,
+  any channels; an unknown length (0xFFFFFFFF, or 0 on a stream) reads to the end.
+
+    r = WavReader(sys.stdin.buffer)
+    block = r.read(256)     # [channels, n <= 256] float32 in [-1, 1]; n == 0 at the end
+  """
+
+  def __init__(self, f, name: str = 'standard input'):
+    self.f, self.name, self.ended = f, name, False
+    head = self._exact(12, 'its header')
+    if head[:4] != b'RIFF' or head[8:12] != b'WAVE':
+      raise WavStreamError(f'{name} is not a WAV stream (it starts with {head[:12]!r}): '
+                           f'{_PIPE_HINT}')
+    fmt = None
+    while True:
+      chunk = self._exact(8, 'its header')
+      kind, size = chunk[:4], struct.unpack('<I', chunk[4:])[0]
+      if kind == b'data':
+        break
+      body = self._exact(size + (size & 1), f'its {kind!r} chunk')
+      if kind == b'fmt ':
+        fmt = body[:size]
+    if fmt is None:
+      raise WavStreamError(f'{name} has no fmt chunk before its data: {_PIPE_HINT}')
+    self._format(fmt)
+    self.remaining = None if size in (0, UNKNOWN) else size
+    self.frame_bytes = self.channels * self.sample_width
+    self.leftover = b''
+
+  def _exact(self, n: int, what: str) -> bytes:
+    data = b''
+    while len(data) < n:
+      more = self.f.read(n - len(data))
+      if not more:
+        raise WavStreamError(f'{self.name} ended inside {what}: {_PIPE_HINT}')
+      data += more
+    return data
+
+  def _format(self, fmt: bytes) -> None:
+    tag, channels, rate = struct.unpack('<HHI', fmt[:8])
+    bits = struct.unpack('<H', fmt[14:16])[0]
+    if tag == _EXTENSIBLE and len(fmt) >= 26:
+      tag = struct.unpack('<H', fmt[24:26])[0]
+    ok = (tag == _PCM and bits in (8, 16, 24, 32)) or (tag == _FLOAT and bits == 32)
+    if not ok or channels < 1:
+      raise WavStreamError(f'{self.name} is a WAV of format tag {tag} with {bits}-bit samples '
+                           f'and {channels} channels: play reads PCM 8/16/24/32-bit or 32-bit '
+                           'float (e.g. arecord -f S16_LE)')
+    self.tag, self.channels, self.sample_rate, self.sample_width = tag, channels, rate, bits // 8
+
+  def _decode(self, data: bytes) -> np.ndarray:
+    """Whole frames of bytes -> [channels, n] float32."""
+    w = self.sample_width
+    if self.tag == _FLOAT:
+      x = np.frombuffer(data, '<f4')
+    elif w == 1:
+      x = (np.frombuffer(data, np.uint8).astype(np.float32) - 128.0) / 128.0
+    elif w == 3:
+      b = np.frombuffer(data, np.uint8).reshape(-1, 3).astype(np.int32)
+      x = ((b[:, 0] << 8 | b[:, 1] << 16 | b[:, 2] << 24) >> 8) / 8388608.0
+    else:
+      x = np.frombuffer(data, f'<i{w}') / float(2 ** (8 * w - 1))
+    return np.asarray(x, np.float32).reshape(-1, self.channels).T
+
+  def read(self, frames: int) -> np.ndarray:
+    """[channels, n] the next n <= frames frames (waits for them; n == 0 only at the end)."""
+    want = frames * self.frame_bytes
+    if self.remaining is not None:
+      want = min(want, self.remaining - self.remaining % self.frame_bytes)
+    data = self.leftover
+    while len(data) < want and not self.ended:
+      more = self.f.read(want - len(data))
+      if not more:
+        self.ended = True
+      data += more
+    whole = len(data) // self.frame_bytes * self.frame_bytes
+    data, self.leftover = data[:whole], data[whole:want] if not self.ended else b''
+    if self.remaining is not None:
+      self.remaining -= whole
+      self.ended = self.ended or self.remaining < self.frame_bytes
+    return self._decode(data)
