@@ -28,6 +28,7 @@ from audiolstm.audio import wavstream
 from audiolstm.config.settings import ConfigError
 
 LOST_AFTER_S = 2.0     # an input silent (no callbacks) this long has gone
+CLIP_LEVEL = 0.999     # an input sample this loud clips
 PREFILL_BLOCKS = 2     # blocks an output holds before it starts: jitter room (adds latency)
 MAX_FILL_BLOCKS = 16   # an output holding more makes its writer wait
 AUDIO_SUFFIXES = ('.wav', '.flac', '.ogg', '.mp3', '.aif', '.aiff', '.m4a', '.opus')
@@ -224,12 +225,14 @@ class StdinIn(Paced):
       import soxr  # pylint: disable=g-import-not-at-top  # librosa's resampler, only when needed
       self.resampler = soxr.ResampleStream(r.sample_rate, rate, 1, dtype='float32')
     self.description = f'standard input (a WAV stream, {r.sample_rate} Hz)'
-    self.pending = np.zeros(0, np.float32)
+    self.pending, self.clips = np.zeros(0, np.float32), False
 
   def read(self):
-    """The next block [block] (the last one shorter), or None when the stream has ended."""
+    """The next block [block] (the last one shorter), or None when the stream has ended.
+    `clips` turns True once a sample of any channel reached full scale."""
     while len(self.pending) < self.block and not self.reader.ended:
       x = self.reader.read(max(1, round(self.block * self.reader.sample_rate / self.rate)))
+      self.clips = self.clips or bool(x.size and np.max(np.abs(x)) >= CLIP_LEVEL)
       x = x.mean(axis=0).astype(np.float32)
       if self.resampler is not None:
         x = self.resampler.resample_chunk(x, last=self.reader.ended)

@@ -109,10 +109,8 @@ class LearnEngine:
     if not len(chunk):
       return
     self._scroll(chunk)
-    host = program_lib.DeviceData(inputs=self.source, labels=self.source, seeds=self.source,
-                                  val_inputs=np.zeros((0,), np.float32),
-                                  val_labels=np.zeros((0,), np.float32))
-    self.data = jax.device_put(host, sharding_lib.replicated(self.program.mesh))
+    source = jax.device_put(self.source, sharding_lib.replicated(self.program.mesh))
+    self.data = self.data.replace(inputs=source, labels=source, seeds=source)  # shapes as built
 
   def next(self, noise: float, temperature: float) -> np.ndarray:
     """[1, k] the dream values of the next iterations (the knobs are the run's own here)."""
@@ -216,6 +214,8 @@ class DreamFeed:
     """Seed [1, input_span] and go on in the thread (warm: dream the first piece here first,
     compiling, so that the play loop starts with the dream ready)."""
     self.engine.seed(buffers)
+    if self.stillness:   # compile the re-seed's gathers now, not in the middle of the dream
+      stream.random_training_seed(self.run, 1, jax.random.key(self.seed_value))
     if warm:
       self._piece()
       self.dreamed, self.compute_s = 0, 0.0   # the compilation is not the dream's speed

@@ -36,7 +36,6 @@ from audiolstm.live import stream
 from audiolstm.run import signals
 
 NUM_BANDS = 24        # resonate's bands
-CLIP_LEVEL = 0.999    # an input sample this loud clips
 
 
 @dataclasses.dataclass
@@ -371,7 +370,8 @@ def _loop(player: Player, inp, out, session: Session, controls, status: Status,
       if x is None:
         stop_why = f'the end of {inp.description}'
         break
-      if not clipped and np.max(np.abs(x)) >= CLIP_LEVEL:
+      if not clipped and (getattr(inp, 'clips', False) or np.max(np.abs(x)) >=
+                          devices.CLIP_LEVEL):
         clipped = True
         say('warning: the input clips (it reaches full scale): turn the input gain down')
       t = time.perf_counter()

@@ -17,6 +17,7 @@ import soundfile as sf
 from audiolstm.live import control as live_control
 from audiolstm.live import play
 from audiolstm.live import respond
+from tests.helpers import tiny_config
 from tests.helpers import trained_tiny_run
 from tests.live import jackrig
 
@@ -37,6 +38,20 @@ def tiny_run(tmp_path_factory, approach: str = 'fft') -> str:
   if approach not in _RUNS:
     _RUNS[approach] = trained_tiny_run(tmp_path_factory.mktemp(f'play_{approach}'), approach)
   return _RUNS[approach]
+
+
+def noise_run(tmp_path_factory) -> str:
+  """A tiny vector run trained on white noise: its dream has sound in every band."""
+  if 'noise' not in _RUNS:
+    from audiolstm.audio import audio_io  # pylint: disable=g-import-not-at-top  # jax
+    from audiolstm.run import train  # pylint: disable=g-import-not-at-top
+    root = str(tmp_path_factory.mktemp('play_noise'))
+    noise = np.random.default_rng(0).uniform(-0.3, 0.3, 2 * 11025).astype(np.float32)
+    wav = audio_io.write_wav(os.path.join(root, 'noise.wav'), noise, 11025)
+    _RUNS['noise'] = os.path.join(root, 'run')
+    train.train_and_evaluate(tiny_config('vector', input_files=(wav,)), _RUNS['noise'],
+                             log=lambda *_: None)
+  return _RUNS['noise']
 
 
 def phrases(rate: int, spans, freqs=(330.0,)) -> np.ndarray:
@@ -143,7 +158,9 @@ def test_stdin_that_is_not_wav_is_refused_and_stereo_clipping_input_is_mixed_and
   r = run_play(run, '--in=-', f'--out={tmp_path / "x.wav"}', stdin=b'hello, not a WAV at all')
   lines = r.stderr.decode().strip().splitlines()
   assert r.returncode == 2 and len(lines) == 1 and 'not a WAV' in lines[0], lines
-  stereo = np.stack([phrases(RATE, [(0.2, 1.0)]), np.ones(round(3.0 * RATE))], axis=1)
+  left = phrases(RATE, [(0.2, 1.0)])
+  left[RATE // 2:RATE // 2 + 100] = 1.0                      # full scale: it clips
+  stereo = np.stack([left, 0.5 * left], axis=1)
   take = tmp_path / 'stereo.wav'
   sf.write(take, stereo, RATE, subtype='PCM_16')
   r = run_play(run, '--in=-', f'--out={tmp_path / "y.wav"}', stdin=take.read_bytes())
@@ -218,7 +235,7 @@ def band_db(x: np.ndarray, rate: int, f: float) -> float:
 
 
 def test_resonate_follows_the_bands_the_player_sounds(tmp_path_factory, jack_server):
-  run = tiny_run(tmp_path_factory, 'vector')
+  run = noise_run(tmp_path_factory)
   low, high = 300.0, 1800.0
   t = np.arange(round(6.0 * RATE)) / RATE
   x = np.where(t < 3.0, np.sin(2 * np.pi * low * t), np.sin(2 * np.pi * high * t)) * 0.3
