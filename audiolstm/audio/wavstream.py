@@ -121,6 +121,8 @@ class WavStreamError(ValueError):
 
 
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
+_FMT_MAX = 1024        # fmt chunk bytes kept (40 with WAVE_FORMAT_EXTENSIBLE); the rest skipped
+_SKIP_PIECE = 1 << 16  # other chunks are skipped in reads of at most this many bytes
 _PIPE_HINT = 'pipe a WAV, e.g. arecord -f S16_LE -r 48000 -c 1 -t wav - | audiolstm play --in=-'
 
 
@@ -133,7 +135,7 @@ class WavReader:
   """
 
   def __init__(self, f, name: str = 'standard input'):
-    self.f, self.name, self.ended = f, name, False
+    self.f, self.name, self._ended = f, name, False
     head = self._exact(12, 'its header')
     if head[:4] != b'RIFF' or head[8:12] != b'WAVE':
       raise WavStreamError(f'{name} is not a WAV stream (it starts with {head[:12]!r}): '
@@ -144,9 +146,10 @@ class WavReader:
       kind, size = chunk[:4], struct.unpack('<I', chunk[4:])[0]
       if kind == b'data':
         break
-      body = self._exact(size + (size & 1), f'its {kind!r} chunk')
+      what, kept = f'its {kind!r} chunk', b''
       if kind == b'fmt ':
-        fmt = body[:size]
+        fmt = kept = self._exact(min(size, _FMT_MAX), what)
+      self._skip(size + (size & 1) - len(kept), what)
     if fmt is None:
       raise WavStreamError(f'{name} has no fmt chunk before its data: {_PIPE_HINT}')
     self._format(fmt)
@@ -163,23 +166,37 @@ class WavReader:
       data += more
     return data
 
+  def _skip(self, n: int, what: str) -> None:
+    """Reads past n bytes (an unknown chunk) in bounded pieces, whatever size it claims."""
+    while n > 0:
+      n -= len(self._exact(min(n, _SKIP_PIECE), what))
+
+  @property
+  def ended(self) -> bool:
+    """True once the stream ended (EOF, or the data chunk's known size was read)."""
+    return self._ended
+
   def _format(self, fmt: bytes) -> None:
+    if len(fmt) < 16:
+      raise WavStreamError(f'{self.name} has a fmt chunk of {len(fmt)} bytes (a WAV has 16 or '
+                           f'more): {_PIPE_HINT}')
     tag, channels, rate = struct.unpack('<HHI', fmt[:8])
     bits = struct.unpack('<H', fmt[14:16])[0]
     if tag == _EXTENSIBLE and len(fmt) >= 26:
       tag = struct.unpack('<H', fmt[24:26])[0]
     ok = (tag == _PCM and bits in (8, 16, 24, 32)) or (tag == _FLOAT and bits == 32)
-    if not ok or channels < 1:
-      raise WavStreamError(f'{self.name} is a WAV of format tag {tag} with {bits}-bit samples '
-                           f'and {channels} channels: play reads PCM 8/16/24/32-bit or 32-bit '
-                           'float (e.g. arecord -f S16_LE)')
+    if not ok or channels < 1 or rate < 1:
+      raise WavStreamError(f'{self.name} is a WAV of format tag {tag} with {bits}-bit samples, '
+                           f'{channels} channels at {rate} Hz: play reads PCM (tag 1) '
+                           '8/16/24/32-bit or IEEE float (tag 3) 32-bit, also as '
+                           'WAVE_FORMAT_EXTENSIBLE, 1 or more channels (e.g. arecord -f S16_LE)')
     self.tag, self.channels, self.sample_rate, self.sample_width = tag, channels, rate, bits // 8
 
   def _decode(self, data: bytes) -> np.ndarray:
     """Whole frames of bytes -> [channels, n] float32."""
     w = self.sample_width
-    if self.tag == _FLOAT:
-      x = np.frombuffer(data, '<f4')
+    if self.tag == _FLOAT:   # clipped to full scale, NaN read as silence
+      x = np.clip(np.nan_to_num(np.frombuffer(data, '<f4'), nan=0.0), -1.0, 1.0)
     elif w == 1:
       x = (np.frombuffer(data, np.uint8).astype(np.float32) - 128.0) / 128.0
     elif w == 3:
@@ -190,19 +207,22 @@ class WavReader:
     return np.asarray(x, np.float32).reshape(-1, self.channels).T
 
   def read(self, frames: int) -> np.ndarray:
-    """[channels, n] the next n <= frames frames (waits for them; n == 0 only at the end)."""
+    """[channels, n] the next n <= frames frames (waits for them; n == 0 only at the end).
+    A partial frame at the end of the stream is dropped."""
+    if frames < 1:
+      raise ValueError(f'read {frames} frames: give 1 or more')
     want = frames * self.frame_bytes
     if self.remaining is not None:
       want = min(want, self.remaining - self.remaining % self.frame_bytes)
     data = self.leftover
-    while len(data) < want and not self.ended:
+    while len(data) < want and not self._ended:
       more = self.f.read(want - len(data))
       if not more:
-        self.ended = True
+        self._ended = True
       data += more
     whole = len(data) // self.frame_bytes * self.frame_bytes
-    data, self.leftover = data[:whole], data[whole:want] if not self.ended else b''
+    data, self.leftover = data[:whole], data[whole:want] if not self._ended else b''
     if self.remaining is not None:
       self.remaining -= whole
-      self.ended = self.ended or self.remaining < self.frame_bytes
+      self._ended = self._ended or self.remaining < self.frame_bytes
     return self._decode(data)
