@@ -125,6 +125,8 @@ flags.DEFINE_float('gain_db', 0.0, 'play: output gain in dB (also set live over 
 flags.DEFINE_float('threshold_db', -40.0, 'play, answer: the player is playing above this level '
                    '(dBFS).')
 flags.DEFINE_float('pause', 0.4, 'play, answer: seconds under the threshold that end a phrase.')
+flags.DEFINE_integer('learn_every', 0, 'play, learn: a train step every N dream steps (1: the '
+                     'concurrent algorithm\'s one per step; 0: as often as real time allows).')
 
 # The modes that use each mode-specific flag (--workdir, --multihost, --coordinator_address,
 # --num_processes and --process_id serve every mode).
@@ -152,6 +154,7 @@ MODE_FLAGS = {
     'gain_db': ('play',),
     'threshold_db': ('play',),
     'pause': ('play',),
+    'learn_every': ('play',),
     'streams': ('stream',),
     'reseed': ('stream',),
 }
@@ -276,6 +279,7 @@ def _play() -> None:
       inp=FLAGS['in'].value, out=FLAGS.out or 'default', respond=FLAGS.respond,
       osc_port=FLAGS.osc_port, seconds=FLAGS.seconds, rate=FLAGS.rate, block=FLAGS.block,
       gain_db=FLAGS.gain_db, threshold_db=FLAGS.threshold_db, pause=FLAGS.pause,
+      learn_every=FLAGS.learn_every,
       dream_noise=FLAGS.dream_noise, temperature=FLAGS.temperature, seed=FLAGS.seed,
       list_devices=FLAGS.list_devices)
   try:

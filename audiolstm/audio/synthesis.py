@@ -107,6 +107,7 @@ class StreamSynth:
     self.c, self.scale, self.num_streams, self.flatness = c, scale, num_streams, flatness
     floor = c.get('spectral_floor_db', 0.0)
     self.gate = self.pending = None
+    self.skip = 0   # primed context samples the gate still owes (preset_floor)
     if not c.use_fft and floor > 0:
       if c.get('spectral_floor_match', 0.0) > 0:
         self.pending = np.zeros((num_streams, 0), np.float32)  # [S, m] until the floors are set
@@ -127,13 +128,32 @@ class StreamSynth:
     y = np.asarray(self._vocode(np.concatenate([self.last, frames], axis=1), phases))
     return y[:, hop:hop * (1 + frames.shape[1])]
 
+  def preset_floor(self, floor_db, context: np.ndarray = None) -> None:
+    """Raw approaches: gate at floor_db (a number or [S]) from now on, without matching (the floors
+    an earlier dream of the same run matched). `context` [S, m]: the audio just before the dream
+    (its seed's end): it primes the gate, so the first samples wait one gate frame, not two;
+    none of it is returned."""
+    self.pending = None
+    self.gate = gate.DropWeakStream(self.num_streams, floor_db, self.c.sample_rate)
+    self.skip = 0
+    if context is not None and context.shape[1]:
+      context = np.asarray(context, np.float32)[:, -2 * self.gate.n_fft:]
+      self.skip = context.shape[1] - self.gate.push(context).shape[1]
+
+  def _gated(self, values: np.ndarray) -> np.ndarray:
+    """[S, n] samples through the gate, less the primed context's samples still due."""
+    out = self.gate.push(values)
+    cut = min(self.skip, out.shape[1])
+    self.skip -= cut
+    return out[:, cut:]
+
   def push(self, values: np.ndarray) -> np.ndarray:
     """[S, steps * new_per_step] dream values -> [S, m] audio (m may be 0 with a gate)."""
     values = np.nan_to_num(np.asarray(values, np.float32))
     if self.pending is not None:
       return self._match(values, final=False)
     if not self.c.use_fft:
-      return values if self.gate is None else self.gate.push(values)
+      return values if self.gate is None else self._gated(values)
     frames = magnitudes(self.c, values.reshape(len(values), -1, self.c.seg_len), self.scale)
     audio = self._vocode_after(frames)
     self.last, self.frames_done = frames[:, -1:], self.frames_done + frames.shape[1]

@@ -248,6 +248,34 @@ def run_chunk(model, tx, setup: Setup, state: State, data: DeviceData, n):
   return jax.lax.fori_loop(0, n, body, (state, losses, dreams, offsets))
 
 
+def learn_chunk(model, tx, setup: Setup, state: State, data: DeviceData, n, every):
+  """Live learning that keeps up with real time: `n` dream steps of every stream, with a train
+  step before every `every`-th one (every = 1 is run_chunk's fused iteration). The dream steps
+  between train steps draw with keys of their own (step * every + j).
+
+  Returns (state, losses [chunk_size] (nan where no train step ran), dream values
+  [chunk_size, S, new_per_step]); entries past `n` are zeros.
+  """
+  k, ds = setup.chunk_size, setup.dream
+
+  def train(state):
+    state, loss = train_step(model, tx, setup, state, data)
+    return average_params(setup, state), loss
+
+  def body(i, carry):
+    state, losses, dreams, j = carry
+    state, loss = jax.lax.cond(j == 0, train, lambda s: (s, jnp.float32(jnp.nan)), state)
+    key_step = (state.step - 1) * every + j
+    state, new = dream_step(model, setup, state, data, key_step,
+                            stream_cursors(setup, state.step - 1)[0])
+    return state, losses.at[i].set(loss), dreams.at[i].set(new), (j + 1) % every
+
+  losses = jnp.zeros((k,), jnp.float32)
+  dreams = jnp.zeros((k, ds.num_streams, ds.g.new_per_step), jnp.float32)
+  state, losses, dreams, _ = jax.lax.fori_loop(0, n, body, (state, losses, dreams, jnp.int32(0)))
+  return state, losses, dreams
+
+
 @dataclasses.dataclass
 class Program:
   """A run's model, optimiser, static setup, device mesh and jitted functions."""
@@ -260,6 +288,7 @@ class Program:
   run_chunk: callable
   sequential_dream: callable
   evaluate: callable
+  learn_chunk: callable = None
 
 
 def build(c, sources, mesh=None) -> Program:
@@ -284,7 +313,9 @@ def build(c, sources, mesh=None) -> Program:
                         out_shardings=(shardings, None, None, None)),
       sequential_dream=jax.jit(functools.partial(
           sampling.sequential_dream, model, setup.dream, seq_steps)),
-      evaluate=jax.jit(functools.partial(evaluate, model, setup)))
+      evaluate=jax.jit(functools.partial(evaluate, model, setup)),
+      learn_chunk=jax.jit(functools.partial(learn_chunk, model, tx, setup), donate_argnums=0,
+                          out_shardings=(shardings, None, None)))
 
 
 def learning_rate(c, total: int):

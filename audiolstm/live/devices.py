@@ -132,9 +132,9 @@ class DeviceIn:
       self.stream = sd.InputStream(device=self.index, samplerate=rate, blocksize=block,
                                    channels=1, dtype='float32', callback=self._callback,
                                    finished_callback=self.finished.set)
-      self.stream.start()
     except sd.PortAudioError as e:
       raise _refused(e, '--in', spec, rate) from None
+    self.started = False
 
   def _callback(self, indata, frames, time_info, status) -> None:
     del frames, time_info
@@ -146,7 +146,11 @@ class DeviceIn:
     return float(self.stream.latency)
 
   def read(self):
-    """The next block [block] float32 (DeviceLost when the device stops delivering)."""
+    """The next block [block] float32 (DeviceLost when the device stops delivering); the first
+    call starts the device (so nothing piles up before the loop runs)."""
+    if not self.started:
+      self.started = True
+      self.stream.start()
     try:
       return self.blocks.get(timeout=LOST_AFTER_S)
     except queue.Empty:
@@ -244,14 +248,24 @@ class StdinIn(Paced):
     return out
 
 
+def check_specs(inp: str, out: str) -> None:
+  """ConfigError (one line) for an --in or --out that cannot work, before anything loads: a
+  missing input file, an output file in a folder that cannot be made, an unknown device."""
+  if inp != '-' and is_file_target(inp) and not os.path.isfile(inp):
+    raise ConfigError(f'--in={inp}: no such file (give a recording, - for standard input, or '
+                      'a device: --list_devices)')
+  if inp != '-' and not is_file_target(inp):
+    find_device(inp, 'input')
+  if out != '-' and not is_file_target(out):
+    find_device(out, 'output')
+
+
 def open_input(spec: str, rate: int, block: int):
   """The input that --in names (see the module docstring)."""
   if spec == '-':
     return StdinIn(rate, block)
   if is_file_target(spec):
-    if not os.path.isfile(spec):
-      raise ConfigError(f'--in={spec}: no such file (give a recording, - for standard input, or '
-                        'a device: --list_devices)')
+    check_specs(spec, '-')
     return FileIn(spec, rate, block)
   return DeviceIn(spec, rate, block)
 

@@ -9,6 +9,7 @@ recording's loudness, a look-ahead limiter), then are resampled to the device ra
 `resonate`, split into bands (audio/bands.py). The split and the resampler delay only the dream,
 which is ahead anyway: what the player hears first of it waits on one piece of the model.
 """
+import math
 import threading
 import time
 
@@ -25,6 +26,7 @@ from audiolstm.live import stream
 
 AHEAD_S = 0.25          # dream audio kept ready (at most; one piece more while it arrives)
 START_S = 0.05          # a fresh dream is heard once this much is ready (no gap after its start)
+KEEP_UP = 1.5           # learn: the real-time factor its automatic training rate aims above
 RESAMPLE_QUALITY = 'MQ'  # soxr: 36 ms of delay from 11025 to 48000 Hz (HQ: 64 ms)
 
 
@@ -55,8 +57,11 @@ class LearnEngine:
 
   learns = True
 
-  def __init__(self, run, state, seed: int):
+  def __init__(self, run, state, seed: int, every: int = 0):
+    """every: a train step before every `every`-th dream step (0: as often as real time
+    allows, adjusted as it plays: `keep_up`)."""
     c, sources = run.config, run.sources
+    self.every, self.auto = max(1, every), every == 0
     if c.label_files:
       raise ConfigError('--respond=learn needs a run that predicts its own recording; this one '
                         'was trained on config.label_files')
@@ -113,17 +118,32 @@ class LearnEngine:
     self.data = self.data.replace(inputs=source, labels=source, seeds=source)  # shapes as built
 
   def next(self, noise: float, temperature: float) -> np.ndarray:
-    """[1, k] the dream values of the next iterations (the knobs are the run's own here)."""
+    """[1, k] the dream values of the next dream steps, a train step before every `every`-th
+    (the knobs are the run's own here)."""
     del noise, temperature
     self._update_data()
-    self.state, losses, values, _ = self.program.run_chunk(self.state, self.data, self.steps)
+    self.state, losses, values = self.program.learn_chunk(self.state, self.data, self.steps,
+                                                          jnp.int32(self.every))
     losses = sharding_lib.to_host(losses)[:self.steps]
-    if not np.all(np.isfinite(losses)):
+    trained = losses[~np.isnan(losses)]
+    if not np.all(np.isfinite(trained)):
       raise program_lib.TrainingDiverged('the loss became non-finite while learning from the '
                                          'player: play with --respond=answer or resonate')
-    self.loss, self.iterations = float(np.mean(losses)), self.iterations + self.steps
+    if len(trained):
+      self.loss, self.iterations = float(np.mean(trained)), self.iterations + len(trained)
     values = sharding_lib.to_host(values)[:self.steps, :1]
     return sampling.to_stream_values(values)
+
+  def keep_up(self, realtime: float, guess: bool = False) -> None:
+    """Auto `every` (--learn_every=0): train less often while the dream is slower than
+    KEEP_UP x real time, more often again when it is well ahead (guess: jump to the rate that
+    `realtime`, measured at this `every`, suggests)."""
+    if self.auto and guess and realtime < KEEP_UP:
+      self.every = max(1, math.ceil(self.every * KEEP_UP / max(realtime, 1e-3)))
+    elif self.auto and realtime < KEEP_UP:
+      self.every += 1
+    elif self.auto and realtime > 2 * KEEP_UP * self.every / (self.every + 1) and self.every > 1:
+      self.every -= 1
 
 
 class _Ready:
@@ -176,11 +196,18 @@ class DreamFeed:
     self.asked_generation = 0
     self.generation, self.reseeds, self.starved, self.error = 0, 0, 0, None
     self.dreamed, self.compute_s = 0, 0.0      # model-rate samples dreamed, seconds spent
-    self.ready = self.chain = None
+    self.recent = (0.0, 0)                     # (seconds, samples) since the last keep_up
+    self.ready = self.chain = self.floor_db = None
     self._new_chain()
     self.thread = threading.Thread(target=self._run, name='dream', daemon=True)
 
-  def _new_chain(self, generation: int = 0) -> None:
+  def _preset(self, chain, buffers) -> None:
+    """Raw approaches with a matched gate: the floors the warm-up matched, primed with the end of
+    the seed buffers [1, input_span] (no 2 s of matching before a re-seeded dream is heard)."""
+    if self.floor_db is not None:
+      chain.synth.preset_floor(self.floor_db, None if buffers is None else buffers)
+
+  def _new_chain(self, generation: int = 0, buffers=None) -> None:
     """A fresh path from dream values to ready audio (no crossfade with what came before), and
     its generation, swapped in together."""
     run, sr, splitter = self.run, self.run.config.sample_rate, None
@@ -194,20 +221,26 @@ class DreamFeed:
     if self.stillness:
       chain.stillness = stream.Stillness(run.sources.seed_audio, sr, 1)
     chain.new_seed()
+    self._preset(chain, buffers)
     with self.cv:
       self.ready, self.chain, self.generation = ready, chain, generation
 
   def _piece(self) -> None:
     """Dream one piece into `ready`; re-seed from the training audio where it has settled."""
-    t = time.perf_counter()
-    values = self.engine.next(self.noise, self.temperature)
-    self.chain.push(values)
-    self.compute_s += time.perf_counter() - t
-    self.dreamed += values.shape[1]
+    t, before = time.perf_counter(), self.chain.written + self.chain.held
+    self.chain.push(self.engine.next(self.noise, self.temperature))
+    spent, made = time.perf_counter() - t, self.chain.written + self.chain.held - before
+    self.compute_s, self.dreamed = self.compute_s + spent, self.dreamed + made
+    self.recent = (self.recent[0] + spent, self.recent[1] + made)
+    if self.engine.learns and self.recent[1] >= self.run.config.sample_rate:   # each second
+      self.engine.keep_up(self.recent[1] / self.run.config.sample_rate / self.recent[0])
+      self.recent = (0.0, 0)
     if self.chain.settled and not self.engine.learns:
       key = jax.random.fold_in(jax.random.key(self.seed_value), 1000 + self.reseeds)
-      self.engine.seed(stream.random_training_seed(self.run, 1, key))
+      buffers = stream.random_training_seed(self.run, 1, key)
+      self.engine.seed(buffers)
       self.chain.new_seed()
+      self._preset(self.chain, buffers)
       self.reseeds += 1
 
   def start(self, buffers: np.ndarray, warm: bool = True) -> None:
@@ -218,13 +251,20 @@ class DreamFeed:
       stream.random_training_seed(self.run, 1, jax.random.key(self.seed_value))
     if warm:
       self._piece()
+      while self.chain.synth.pending is not None:   # the gate's floors matched, once
+        self.chain.push(self.engine.next(self.noise, self.temperature))
+      gate = self.chain.synth.gate
+      self.floor_db = None if gate is None or self.engine.learns else gate.floor_db
       self.dreamed, self.compute_s = 0, 0.0   # the compilation is not the dream's speed
+      if self.engine.learns:                  # a first guess of the training rate
+        self._piece()
+        self.engine.keep_up(self.realtime, guess=True)
     self.thread.start()
 
   def _apply(self, requests: list) -> None:
     for buffers, generation in requests:
       self.engine.seed(buffers)
-      self._new_chain(generation)
+      self._new_chain(generation, buffers)
 
   def _run(self) -> None:
     try:

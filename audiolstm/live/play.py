@@ -51,6 +51,7 @@ class PlayOptions:
   gain_db: float = 0.0
   threshold_db: float = -40.0   # answer: the player plays above this level (dBFS)
   pause: float = 0.4         # answer: seconds under it that end a phrase
+  learn_every: int = 0       # learn: a train step every N dream steps (0: as real time allows)
   dream_noise: float = None
   temperature: float = None
   seed: int = None
@@ -73,6 +74,9 @@ def check_options(o: PlayOptions) -> None:
     raise ConfigError(f'--pause={o.pause} must be a number of seconds > 0')
   if o.osc_port is not None and not 1 <= o.osc_port <= 65535:
     raise ConfigError(f'--osc_port={o.osc_port} must be a UDP port between 1 and 65535')
+  if not 0 <= o.learn_every <= 1000:
+    raise ConfigError(f'--learn_every={o.learn_every} must be between 0 (as often as real time '
+                      'allows) and 1000')
   sample_mode.check_dream_noise(o.dream_noise)
   sample_mode.check_temperature(o.temperature)
 
@@ -135,17 +139,20 @@ class Status:
   """The status line on stderr once a second: response, input level, the dream's real-time
   factor, latency, underruns (and the loss while learning). Redrawn in place on a terminal."""
 
-  def __init__(self, stream_=None, every_s: float = stream.STATUS_EVERY_S):
-    self.stream = stream_ or sys.stderr
-    self.tty, self.every_s, self.t_last, self.showing = self.stream.isatty(), every_s, None, False
-    self.peak_db = -120.0
+  def __init__(self, log=None, every_s: float = stream.STATUS_EVERY_S):
+    """Lines go to stderr, or to `log` (a callable) when one is given."""
+    self.stream, self.log_to = sys.stderr, log
+    self.tty = log is None and self.stream.isatty()
+    self.every_s, self.t_last, self.showing, self.peak_db = every_s, None, False, -120.0
 
   def line(self, r, feed, latency_s: float, underruns: int) -> str:
     rt = feed.realtime
     text = (f'playing: {r.name} ({r.doing}), input {self.peak_db:.0f} dBFS, dream '
             f'{rt:.2f}x real time, latency {latency_s * 1000:.0f} ms, {underruns} underruns')
     if feed.engine.loss is not None:
-      text += f', loss {feed.engine.loss:.4g} after {feed.engine.iterations} iterations'
+      every = feed.engine.every
+      text += (f', loss {feed.engine.loss:.4g} after {feed.engine.iterations} train steps'
+               + (f' (one per {every} dream steps)' if every > 1 else ''))
     if getattr(r, 'latencies', None):
       text += f', answers {r.answers} (first sample {r.latencies[-1] * 1000:.0f} ms after the pause)'
     if rt < 1:
@@ -160,11 +167,17 @@ class Status:
     if now - self.t_last < self.every_s:
       return
     text = self.line(r, feed, latency_s, underruns)
+    self.t_last, self.showing, self.peak_db = now, self.tty, -120.0
+    if self.log_to is not None:
+      self.log_to(text)
+      return
     self.stream.write(f'\r{text}\x1b[K' if self.tty else text + '\n')
     self.stream.flush()
-    self.t_last, self.showing, self.peak_db = now, self.tty, -120.0
 
   def log(self, line: str) -> None:
+    if self.log_to is not None:
+      self.log_to(line)
+      return
     if self.showing:
       self.stream.write('\n')
       self.showing = False
@@ -189,7 +202,8 @@ class Player:
     """The dream engine, or the learning one (built on first use)."""
     key = 'learn' if learns else 'dream'
     if key not in self.engines:
-      self.engines[key] = (feed_lib.LearnEngine(self.run, self.run.state, self.seed) if learns
+      self.engines[key] = (feed_lib.LearnEngine(self.run, self.run.state, self.seed,
+                                                self.o.learn_every) if learns
                            else feed_lib.DreamEngine(self.run, self.seed))
     return self.engines[key]
 
@@ -330,17 +344,18 @@ def play(workdir, o: PlayOptions = None, config=None, log=stream.stderr_log,
     print('\n'.join(devices.device_lines() + ['(< the default input, > the default output)']))
     return None
   check_options(o)
+  devices.check_specs(o.inp, o.out)
   rate = device_rate(o)
   run, learn_into = _open_run(workdir, config, o, log, run)
   seed = run.config.seed if o.seed is None else o.seed
-  status = Status()
-  say = status.log if log is stream.stderr_log else log
-  player = Player(run, o, rate, seed, say)
-  controls = live_control.Controls(None, o.osc_port)
-  session = inp = out = None
+  status = Status(None if log is stream.stderr_log else log)
+  say = status.log
+  session = inp = out = player = controls = None
   try:
-    inp = devices.open_input(o.inp, rate, o.block)
+    inp = devices.open_input(o.inp, rate, o.block)     # sound cards start on first use
     out = devices.open_output(o.out, rate, o.block)
+    controls = live_control.Controls(None, o.osc_port)
+    player = Player(run, o, rate, seed, say)
     session = Session(learn_into or run.path, rate)
     for note in getattr(inp, 'notes', ()):
       say(f'note: {note}')
@@ -352,7 +367,7 @@ def play(workdir, o: PlayOptions = None, config=None, log=stream.stderr_log,
     for part in (controls, player, inp, out, session):
       if part is not None:
         part.close()
-    if session is not None and 'learn' in player.engines:
+    if session is not None and player is not None and 'learn' in player.engines:
       save_learned(run, player.engines['learn'], session,
                    learn_into or os.path.join(session.path, 'run'), say)
 

@@ -46,7 +46,7 @@ def meter_rise_s(rate: int, block: int) -> float:
   meter = bands.BandMeter(rate, edges, window=respond.METER_WINDOW)
   gains = bands.BandGains(rate, len(edges) - 1)
   f = float(np.sqrt(edges[10] * edges[11]))
-  n = rate // 2
+  n = rate // 2 // block * block    # the onset starts a block
   x = np.concatenate([np.zeros(n), 0.3 * np.sin(2 * np.pi * f * np.arange(n) / rate)])
   trace = np.concatenate([gains.update(meter.push(x[i:i + block].astype(np.float32)),
                                        len(x[i:i + block]))[10] for i in range(0, len(x), block)])

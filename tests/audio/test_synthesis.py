@@ -44,3 +44,18 @@ def test_fft_audio_length_dtype_and_level():
   assert np.isclose(np.max(np.abs(out)), 0.9, atol=1e-6)  # the vocoder's peak 1, times 0.9
   again = synthesis.to_audio(c, values, 1.0, np.random.default_rng(3))
   np.testing.assert_array_equal(out, again)  # the phases come from rng alone
+
+
+def test_a_preset_floor_primed_with_context_gates_as_the_whole_would_one_frame_later():
+  from audiolstm.audio import gate  # pylint: disable=g-import-not-at-top
+  c = config_lib.resolve(tiny_config('column', spectral_floor_db=30.0))
+  rng = np.random.default_rng(3)
+  context = rng.uniform(-0.5, 0.5, (1, 3000)).astype(np.float32)
+  dream = rng.uniform(-0.5, 0.5, (1, 6000)).astype(np.float32)
+  synth = synthesis.StreamSynth(c, 1.0, 1, rng)
+  synth.preset_floor(30.0, context)
+  got = np.concatenate([synth.push(dream[:, i:i + 700]) for i in range(0, 6000, 700)] +
+                       [synth.flush()], axis=1)
+  kept = context[:, -2 * gate.DropWeakStream(1, 30.0, c.sample_rate).n_fft:]
+  whole = gate.drop_weak_audio(np.concatenate([kept, dream], axis=1), 30.0, c.sample_rate)
+  np.testing.assert_allclose(got, whole[:, kept.shape[1]:], atol=1e-5)
