@@ -170,7 +170,7 @@ def wrong_mode(flag: str, mode: str, mode_given: bool = False) -> str:
   """The refusal of --FLAG in `mode` (`mode_given`: by a --mode flag): which mode takes it, and
   what to do instead."""
   if flag == 'config' and mode != 'play':
-    return (f'--config is a train-mode flag (and play\'s, to learn from scratch): {mode} mode uses the run\'s own config '
+    return (f'--config is a train-mode flag: {mode} mode uses the run\'s own config '
             '(WORKDIR/config.json); leave --config and --config.FIELD=VALUE out')
   if SUBCOMMAND and flag == 'mode':
     return '--mode is the subcommand: leave it out'

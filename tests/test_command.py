@@ -18,7 +18,8 @@ def test_help_lists_every_subcommand_in_one_line_each(tmp_path):
   out = audiolstm(tmp_path, '--help')
   assert out.returncode == 0, out.stderr
   names = [line.split()[0] for line in out.stdout.splitlines()[2:] if line.strip()]
-  assert names == ['train', 'sample', 'watch', 'stream', 'evaluate', 'report', 'bench', 'devset']
+  assert names == ['train', 'sample', 'watch', 'stream', 'play', 'evaluate', 'report', 'bench',
+                   'devset']
 
 
 def test_a_subcommand_lists_only_its_own_flags(tmp_path):

@@ -126,14 +126,16 @@ def test_each_mode_refuses_the_others_flags(main_module, capsys):
   main = main_module
   run = '--workdir=/nonexistent/run'
   assert refusal(main, capsys, '--config=configs/fft.py', '--seed=3').endswith(
-      '--seed is a sample/watch/stream-mode flag: add --mode=sample or --mode=watch or '
-      '--mode=stream, or leave it out (to set the run\'s field for training, write '
-      '--config.seed=...)')
+      '--seed is a sample/watch/stream/play-mode flag: add --mode=sample or --mode=watch or '
+      '--mode=stream or --mode=play, or leave it out (to set the run\'s field for training, '
+      'write --config.seed=...)')
   assert refusal(main, capsys, '--config=configs/fft.py', '--watch_dir=in').endswith(
       '--watch_dir is a watch/stream-mode flag: add --mode=watch or --mode=stream, or leave it '
       'out')
   assert refusal(main, capsys, '--mode=sample', run, '--osc_port=9000').endswith(
-      '--osc_port is a stream-mode flag: use --mode=stream, or leave it out')
+      '--osc_port is a stream/play-mode flag: use --mode=stream or --mode=play, or leave it out')
+  assert refusal(main, capsys, '--mode=stream', run, '--respond=answer').endswith(
+      '--respond is a play-mode flag: use --mode=play, or leave it out')
   assert refusal(main, capsys, '--mode=watch', run, '--seed_files=a.wav').endswith(
       '--seed_files is a sample-mode flag: use --mode=sample, or leave it out')
   assert refusal(main, capsys, '--mode=sample', run, '--config=configs/fft.py').startswith(

@@ -29,7 +29,7 @@ from audiolstm.config.settings import ConfigError
 
 LOST_AFTER_S = 2.0     # an input silent (no callbacks) this long has gone
 CLIP_LEVEL = 0.999     # an input sample this loud clips
-PREFILL_BLOCKS = 2     # blocks an output holds before it starts: jitter room (adds latency)
+PREFILL_BLOCKS = 3     # blocks an output holds before it starts: jitter room (adds latency)
 MAX_FILL_BLOCKS = 16   # an output holding more makes its writer wait
 AUDIO_SUFFIXES = ('.wav', '.flac', '.ogg', '.mp3', '.aif', '.aiff', '.m4a', '.opus')
 
@@ -283,6 +283,7 @@ class DeviceOut:
     self.description = f'output device {self.index} {info["name"]!r}'
     self.fifo, self.held, self.lock = collections.deque(), 0, threading.Lock()
     self.underruns, self.started, self.finished = 0, False, threading.Event()
+    self.closing = False
     try:
       self.stream = sd.OutputStream(device=self.index, samplerate=rate, blocksize=block,
                                     channels=self.channels, dtype='float32',
@@ -311,7 +312,7 @@ class DeviceOut:
   def _callback(self, outdata, frames, time_info, status) -> None:
     del time_info, status
     x = self._take(frames)
-    if len(x) < frames:
+    if len(x) < frames and not self.closing:   # the end of a session is no underrun
       self.underruns += 1
       x = np.concatenate([x, np.zeros(frames - len(x), np.float32)])
     outdata[:] = x[:, None]
@@ -335,6 +336,7 @@ class DeviceOut:
       time.sleep(self.block / self.rate / 2)
 
   def close(self) -> None:
+    self.closing = True
     if self.started and not self.finished.is_set():
       time.sleep(min(1.0, self.held / self.rate))   # let the queued sound play out
     close_stream(self.stream)

@@ -404,7 +404,8 @@ def _loop(player: Player, inp, out, session: Session, controls, status: Status,
       for event in controls.poll():
         stop_why = player.control(event) or stop_why
   why = stop.requested or stop_why
-  say(f'played {done / rate:.2f} s: {out.underruns + player.feed.starved} underruns'
+  say(f'played {done / rate:.2f} s: {out.underruns + player.feed.starved} underruns '
+      f'({out.underruns} of the sound card, {player.feed.starved} of the dream)'
       + (f', answers after {", ".join(f"{t * 1000:.0f}" for t in player.response.latencies)} ms'
          if getattr(player.response, 'latencies', None) else '')
       + (f' (stopped by {why})' if why else '') + f'; recorded in {session.path}')

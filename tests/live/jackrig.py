@@ -91,7 +91,8 @@ class JackPlayer:
 
   def connect(self, timeout: float = 120.0, want_in: bool = True, want_out: bool = True,
               proc=None) -> None:
-    """Wait for play's ports, join them to ours (and away from the dummy card), start."""
+    """Wait for play's ports and join them to ours (and away from the dummy card); the caller
+    sets `playing` when the sound should start."""
     deadline = time.monotonic() + timeout
     while True:
       ins, outs = self._ports()
@@ -110,7 +111,6 @@ class JackPlayer:
       for other in self.client.get_all_connections(port):
         self.client.disconnect(port, other)
       self.client.connect(port, self.inp)
-    self.playing = True
 
   @property
   def seconds_played(self) -> float:

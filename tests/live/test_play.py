@@ -196,10 +196,23 @@ def test_learn_lowers_the_loss_on_new_input_and_saves_a_run_that_dreams(
 # Sound cards (a JACK server with the dummy driver)
 # ------------------------------------------------------------------------------------------
 def start_play(run: str, server, *flags) -> subprocess.Popen:
+  """play on the JACK card, in blocks of 1024 (the slack of a machine busy with other tests;
+  the latency of 256 is bench --live's)."""
   cmd = [sys.executable, '-m', 'audiolstm.main', '--mode=play', f'--workdir={run}',
-         '--in=system', '--out=system', *flags]
+         '--in=system', '--out=system', '--block=1024', *flags]
   return subprocess.Popen(cmd, cwd=ROOT, env=server.env, stdout=subprocess.PIPE,  # pylint: disable=consider-using-with
                           stderr=subprocess.PIPE, text=True)
+
+
+def wait_until_playing(proc: subprocess.Popen) -> str:
+  """play's stderr up to its 'playing (...) with ... Ctrl-C stops' line: the loop starts next
+  (the model is compiled; before that, nothing reads the sound card)."""
+  seen = []
+  for line in proc.stderr:
+    seen.append(line)
+    if 'Ctrl-C stops' in line:
+      return ''.join(seen)
+  raise AssertionError(f'play ended before playing: {"".join(seen)[-2000:]}')
 
 
 def shifted(x: np.ndarray, rate: int, spans) -> list:
@@ -216,6 +229,8 @@ def test_answer_through_a_sound_card_responds_in_every_pause_only(tmp_path_facto
   proc = start_play(run, jack_server, '--respond=answer', '--seconds=10')
   try:
     player.connect(proc=proc)
+    wait_until_playing(proc)
+    player.playing = True
     _, err = proc.communicate(timeout=120)
   finally:
     player.close()
@@ -243,6 +258,8 @@ def test_resonate_follows_the_bands_the_player_sounds(tmp_path_factory, jack_ser
   proc = start_play(run, jack_server, '--respond=resonate', '--seconds=7')
   try:
     player.connect(proc=proc)
+    wait_until_playing(proc)
+    player.playing = True
     _, err = proc.communicate(timeout=120)
   finally:
     player.close()
@@ -260,6 +277,8 @@ def test_sigint_leaves_both_recordings_valid(tmp_path_factory, jack_server):
   proc = start_play(run, jack_server, '--respond=answer')
   try:
     player.connect(proc=proc)
+    wait_until_playing(proc)
+    player.playing = True
     while player.seconds_played < 2.0:
       assert proc.poll() is None, proc.stderr.read()[-2000:]
     proc.send_signal(signal.SIGINT)
@@ -278,6 +297,8 @@ def test_a_sound_card_that_disappears_closes_the_recordings_and_exits_1(tmp_path
     player = jackrig.JackPlayer(server, phrases(RATE, [(0.2, 1.2)]), seconds=30.0)
     proc = start_play(run, server, '--respond=answer')
     player.connect(proc=proc)
+    wait_until_playing(proc)
+    player.playing = True
     while player.seconds_played < 1.0:
       assert proc.poll() is None, proc.stderr.read()[-2000:]
   finally:
