@@ -215,6 +215,22 @@ def wait_until_playing(proc: subprocess.Popen) -> str:
   raise AssertionError(f'play ended before playing: {"".join(seen)[-2000:]}')
 
 
+def play_through_card(run: str, server, audio: np.ndarray, *flags) -> tuple:
+  """A player plays `audio` into play on the JACK card (from when its loop starts) and listens
+  to it; play must end with status 0. Returns (the JackPlayer, play's stderr from then on)."""
+  player = jackrig.JackPlayer(server, audio, seconds=len(audio) / RATE + 2.0)
+  proc = start_play(run, server, *flags)
+  try:
+    player.connect(proc=proc)
+    wait_until_playing(proc)
+    player.playing = True
+    _, err = proc.communicate(timeout=120)
+  finally:
+    player.close()
+  assert proc.returncode == 0, err[-2000:]
+  return player, err
+
+
 def shifted(x: np.ndarray, rate: int, spans) -> list:
   """`spans` moved to the session's own time (its loop started before the player joined)."""
   start = np.argmax(np.abs(x) > 0.01) / rate
@@ -225,16 +241,8 @@ def test_answer_through_a_sound_card_responds_in_every_pause_only(tmp_path_facto
                                                                   jack_server):
   run = tiny_run(tmp_path_factory)
   spans = [(0.5, 1.5), (3.5, 4.5), (6.5, 7.3)]
-  player = jackrig.JackPlayer(jack_server, phrases(RATE, spans), seconds=12.0)
-  proc = start_play(run, jack_server, '--respond=answer', '--seconds=10')
-  try:
-    player.connect(proc=proc)
-    wait_until_playing(proc)
-    player.playing = True
-    _, err = proc.communicate(timeout=120)
-  finally:
-    player.close()
-  assert proc.returncode == 0, err[-2000:]
+  player, err = play_through_card(run, jack_server, phrases(RATE, spans), '--respond=answer',
+                                  '--seconds=10')
   assert ' 0 underruns' in err.strip().splitlines()[-1], err[-1000:]
   x, y, rate, _ = session(run)
   check_answers(y, rate, shifted(x, rate, spans), pause=0.4)
@@ -254,16 +262,7 @@ def test_resonate_follows_the_bands_the_player_sounds(tmp_path_factory, jack_ser
   low, high = 300.0, 1800.0
   t = np.arange(round(6.0 * RATE)) / RATE
   x = np.where(t < 3.0, np.sin(2 * np.pi * low * t), np.sin(2 * np.pi * high * t)) * 0.3
-  player = jackrig.JackPlayer(jack_server, x.astype(np.float32), seconds=8.0)
-  proc = start_play(run, jack_server, '--respond=resonate', '--seconds=7')
-  try:
-    player.connect(proc=proc)
-    wait_until_playing(proc)
-    player.playing = True
-    _, err = proc.communicate(timeout=120)
-  finally:
-    player.close()
-  assert proc.returncode == 0, err[-2000:]
+  play_through_card(run, jack_server, x.astype(np.float32), '--respond=resonate', '--seconds=7')
   heard_in, y, rate, _ = session(run)
   start = np.argmax(np.abs(heard_in) > 0.01)
   first, second = y[start + rate // 2:start + 3 * rate], y[start + 7 * rate // 2:start + 6 * rate]
@@ -324,3 +323,22 @@ def test_list_devices_shows_the_jack_card(jack_server):
                      cwd=ROOT, env=jack_server.env, capture_output=True, text=True, timeout=120,
                      check=False)
   assert r.returncode == 0 and 'system (JACK Audio Connection Kit): 2 in, 2 out' in r.stdout
+
+
+def test_learn_from_scratch_with_a_config_saves_the_new_run_into_the_workdir(tmp_path):
+  from audiolstm.audio import audio_io  # pylint: disable=g-import-not-at-top  # jax
+  from audiolstm.dream import trained  # pylint: disable=g-import-not-at-top
+  t = np.arange(2 * 11025) / 11025
+  wav = audio_io.write_wav(str(tmp_path / 'start.wav'),
+                           (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), 11025)
+  take = tmp_path / 'take.wav'
+  sf.write(take, phrases(RATE, [(0.1, 2.5)]), RATE)
+  work = tmp_path / 'new'
+  o = play.PlayOptions(inp=str(take), out=str(tmp_path / 'out.wav'), respond='learn')
+  summary = play.play(str(work), o, config=tiny_config('fft', input_files=(wav,),
+                                                        val_fraction=0.0), log=lambda *_: None)
+  assert summary.seconds == pytest.approx(4.5, abs=0.01)
+  learned = trained.load_run(str(work), log=lambda *_: None)
+  assert learned.step > 0 and learned.config.input_files[-1].startswith(str(work / 'plays'))
+  with pytest.raises(play.ConfigError, match='already holds a run'):
+    play.play(str(work), o, config=tiny_config('fft', input_files=(wav,)))
