@@ -271,8 +271,9 @@ def main(argv):
 
 def _play() -> None:
   """Play mode (its own imports: sound cards, no training loop)."""
+  # jax and the sound cards load only after the flags are fine
   from audiolstm.core import program as program_lib  # pylint: disable=g-import-not-at-top
-  from audiolstm.live import devices  # pylint: disable=g-import-not-at-top  # jax after the flags
+  from audiolstm.live import devices  # pylint: disable=g-import-not-at-top
   from audiolstm.live import play  # pylint: disable=g-import-not-at-top
   from audiolstm.run import signals  # pylint: disable=g-import-not-at-top
   options = play.PlayOptions(

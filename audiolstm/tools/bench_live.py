@@ -56,8 +56,9 @@ def meter_rise_s(rate: int, block: int) -> float:
 
 def play_cell(run, response: str, rate: int, seconds: float, block: int):
   """One session of `response` with `run` (a bench run): play.Summary."""
+  # jax and the sound path load only when a timing runs
   import soundfile  # pylint: disable=g-import-not-at-top
-  from audiolstm.live import play  # pylint: disable=g-import-not-at-top  # jax
+  from audiolstm.live import play  # pylint: disable=g-import-not-at-top
   with tempfile.TemporaryDirectory() as tmp:
     take = os.path.join(tmp, 'player.wav')
     soundfile.write(take, player_signal(rate, seconds), rate, subtype='PCM_16')
@@ -69,7 +70,7 @@ def play_cell(run, response: str, rate: int, seconds: float, block: int):
 
 def row(approach: str, response: str, summary, rate: int, block: int, rise_s: float) -> str:
   """One line of the table (the times in ms)."""
-  from audiolstm.live import devices  # pylint: disable=g-import-not-at-top
+  from audiolstm.live import devices  # pylint: disable=g-import-not-at-top  # jax: timing only
   prefill = devices.PREFILL_BLOCKS * block / rate
   added = answer = ''
   if response == 'resonate':
@@ -85,7 +86,7 @@ def row(approach: str, response: str, summary, rate: int, block: int, rise_s: fl
 def live(approaches, seconds: float = 20.0, rate: int = 48000, block: int = 256,
          log=print) -> list:
   """Print (and return) the table: each approach's default, each response."""
-  import platform  # pylint: disable=g-import-not-at-top
+  import platform  # pylint: disable=g-import-not-at-top  # only for the table's heading
   rise = meter_rise_s(rate, block)
   lines = [f'play mode on {platform.machine()} ({os.cpu_count()} cores), {rate} Hz in blocks of '
            f'{block}, {seconds:g} s per cell; resonate\'s meter rises to half in '

