@@ -100,7 +100,7 @@ def device_rate(o: PlayOptions) -> int:
 
 class Session:
   """RUN/plays/<time>/: the player's input and the output as WAVs that grow (valid at every
-  moment), and for learn, learn.csv (iterations, loss)."""
+  moment), and for learn, learn.csv (train steps, seconds, loss)."""
 
   def __init__(self, root: str, rate: int):
     stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
@@ -121,8 +121,9 @@ class Session:
       w.close()
     self._picture()
     if self.losses:
-      files.write_text_atomic(os.path.join(self.path, 'learn.csv'), 'iterations,seconds,loss\n' + ''.join(
-          f'{i},{t:.3f},{loss:.6g}\n' for i, t, loss in self.losses))
+      rows = ''.join(f'{i},{t:.3f},{loss:.6g}\n' for i, t, loss in self.losses)
+      files.write_text_atomic(os.path.join(self.path, 'learn.csv'),
+                              'train_steps,seconds,loss\n' + rows)
 
 
   def _picture(self) -> None:
@@ -154,7 +155,8 @@ class Status:
       text += (f', loss {feed.engine.loss:.4g} after {feed.engine.iterations} train steps'
                + (f' (one per {every} dream steps)' if every > 1 else ''))
     if getattr(r, 'latencies', None):
-      text += f', answers {r.answers} (first sample {r.latencies[-1] * 1000:.0f} ms after the pause)'
+      text += (f', answers {r.answers} (first sample {r.latencies[-1] * 1000:.0f} ms after '
+               'the pause)')
     if rt < 1:
       text += '  WARNING: the dream is slower than real time: expect gaps'
     return text

@@ -200,7 +200,8 @@ def start_play(run: str, server, *flags) -> subprocess.Popen:
   the latency of 256 is bench --live's)."""
   cmd = [sys.executable, '-m', 'audiolstm.main', '--mode=play', f'--workdir={run}',
          '--in=system', '--out=system', '--block=1024', *flags]
-  return subprocess.Popen(cmd, cwd=ROOT, env=server.env, stdout=subprocess.PIPE,  # pylint: disable=consider-using-with
+  # pylint: disable-next=consider-using-with  # the caller waits for it
+  return subprocess.Popen(cmd, cwd=ROOT, env=server.env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
 
 
