@@ -233,10 +233,10 @@ class Player:
     """Apply one OSC event; returns why to stop (None: go on)."""
     kind = event[0]
     if kind == 'respond' and event[1] != self.response.name:
-      self.switch(event[1])
+      first = event[1] == 'learn' and 'learn' not in self.engines
       self.log(f'responding with {event[1]} (OSC)' + (
-          ': compiling the learning step first (a few seconds without a dream)'
-          if event[1] == 'learn' and 'learn' not in self.engines else ''))
+          ': compiling the learning step first (a few seconds without a dream)' if first else ''))
+      self.switch(event[1])
     elif kind == 'gain':
       self.gain = 10.0 ** (event[1] / 20.0)
       self.log(f'gain set to {event[1]:g} dB (OSC)')
