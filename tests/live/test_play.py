@@ -343,3 +343,25 @@ def test_learn_from_scratch_with_a_config_saves_the_new_run_into_the_workdir(tmp
   assert learned.step > 0 and learned.config.input_files[-1].startswith(str(work / 'plays'))
   with pytest.raises(play.ConfigError, match='already holds a run'):
     play.play(str(work), o, config=tiny_config('fft', input_files=(wav,)))
+
+
+def test_osc_events_switch_the_response_and_set_the_gain_while_it_plays(tmp_path_factory):
+  from audiolstm.dream import trained  # pylint: disable=g-import-not-at-top  # jax
+  run = trained.load_run(tiny_run(tmp_path_factory), log=lambda *_: None)
+  said = []
+  player = play.Player(run, play.PlayOptions(inp='x.wav', out='y.wav', respond='answer'), RATE,
+                       0, said.append)
+  x = phrases(RATE, [(0.0, 1.0)])[:256]
+  try:
+    for event in [live_control.osc_event('/audiolstm/respond', ['resonate']),
+                  live_control.osc_event('/audiolstm/gain', [-6.0]),
+                  live_control.osc_event('/audiolstm/respond', ['learn'])]:
+      assert player.control(event) is None
+      for _ in range(20):
+        assert player.process(x).shape == (256,)
+    assert player.response.name == 'learn' and player.gain == pytest.approx(10 ** (-6 / 20))
+    assert player.control(live_control.osc_event('/audiolstm/stop', [])) == 'OSC /audiolstm/stop'
+  finally:
+    player.close()
+  assert any('responding with resonate' in s for s in said)
+  assert any('compiling the learning step' in s for s in said)
